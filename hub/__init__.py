@@ -1,0 +1,1 @@
+"""lienthong: the interoperability hub (trục liên thông) core."""

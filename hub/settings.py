@@ -1,0 +1,85 @@
+"""Settings of one hub process, from environment variables prefixed ``LIENTHONG_``.
+
+Defaults make the embedded mode work from a clone: SQLite under ``data/``, the development PKI in
+``certs/dev/``, participants and document types from ``config/``. Production mode refuses to start
+with development keys or tokens (see :mod:`hub.startup_checks`).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIENTHONG_", extra="ignore")
+
+    mode: Literal["development", "production"] = "development"
+
+    # where things live
+    data_dir: Path = Field(default=PROJECT_ROOT / "data", description="ledger file, queue state")
+    config_dir: Path = Field(default=PROJECT_ROOT / "config")
+    schemas_dir: Path = Field(default=PROJECT_ROOT / "schemas")
+    certs_dir: Path = Field(default=PROJECT_ROOT / "certs" / "dev")
+
+    # state
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is SQLite in data_dir"
+    )
+    queue_url: str = Field(default="embedded", description="'embedded' or an AMQP URL")
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: str | None = None
+
+    # identity of the hub
+    hub_participant_id: str = "lienthong"
+    hub_key_file: Path | None = None
+    hub_cert_file: Path | None = None
+    trust_anchor_files: list[Path] = Field(default_factory=list)
+    revoked_serials_file: Path | None = None
+
+    # limits of hardened parsing
+    max_body_bytes: int = 32 * 1024 * 1024
+    xml_max_depth: int = 100
+    json_max_depth: int = 64
+
+    # signatures
+    allow_sha1_signatures: bool = False
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'ledger.sqlite3').resolve()}"
+
+    @property
+    def participants_file(self) -> Path:
+        return self.config_dir / "participants.yaml"
+
+    @property
+    def doctypes_file(self) -> Path:
+        return self.config_dir / "doctypes.yaml"
+
+    @property
+    def effective_hub_key_file(self) -> Path:
+        return self.hub_key_file or self.certs_dir / "hub.key"
+
+    @property
+    def effective_hub_cert_file(self) -> Path:
+        return self.hub_cert_file or self.certs_dir / "hub.crt"
+
+    @property
+    def effective_trust_anchor_files(self) -> list[Path]:
+        return self.trust_anchor_files or [self.certs_dir / "ca.crt"]
+
+    @property
+    def effective_revoked_serials_file(self) -> Path:
+        return self.revoked_serials_file or self.certs_dir / "revoked.txt"
