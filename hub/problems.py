@@ -58,6 +58,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = _types(
     ("unknown-recipient", 422, "A recipient is not a known participant"),
     ("route-forbidden", 403, "No route allows this type from this sender to this recipient"),
     ("conflict", 409, "The resource is not in a state that allows this action"),
+    ("internal-error", 500, "The hub failed; nothing was accepted"),
+    ("not-ready", 503, "The hub is not ready to serve"),
 )
 
 
