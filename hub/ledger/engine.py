@@ -1,0 +1,68 @@
+"""Engines for the ledger: SQLite (a file, several processes) or PostgreSQL, chosen by URL.
+
+SQLite: WAL mode (readers never block the writer), a busy timeout, ``synchronous=FULL`` (a commit
+is on disk before the caller is told "accepted"), foreign keys on, and every write transaction
+opens with ``BEGIN IMMEDIATE`` so the write lock is taken at BEGIN rather than on the first write —
+two processes then queue for the lock instead of failing with "database is locked" half-way.
+Reads go through :func:`reader`, which opens with a plain deferred ``BEGIN``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+SQLITE_BUSY_TIMEOUT_S = 60.0
+_BEGIN_OPTION = "ledger_sqlite_begin"
+
+
+def create_ledger_engine(url: str | URL) -> Engine:
+    """An engine for the ledger's database, tuned for concurrent appends."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine and pool, but transactions that only read (no write lock on SQLite)."""
+    return engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+    if in_memory:
+        # One shared connection, or every checkout would see its own empty database.
+        kwargs["poolclass"] = StaticPool
+        kwargs["connect_args"]["check_same_thread"] = False
+    else:
+        Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook below emit BEGIN instead of the sqlite3 module.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine

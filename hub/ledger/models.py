@@ -1,0 +1,129 @@
+"""The ledger's tables (SQLAlchemy Core). Names and columns are a public contract; the migrations in
+``migrations/versions`` create exactly these, and ``tests/test_ledger.py`` checks they agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+MESSAGE_STATES = ("received", "accepted", "rejected")
+DELIVERY_STATES = ("queued", "delivering", "delivered", "retrying", "dead")
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC in Python on every backend.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so naive UTC is stored there.
+    Microseconds survive the round trip on both, which the hash chain relies on.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("the ledger stores timezone-aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("doctype", sa.String(100), nullable=False),
+    sa.Column("sender", sa.String(100), nullable=False),
+    sa.Column("submitted_by", sa.String(100), nullable=False),
+    sa.Column("recipients", sa.JSON, nullable=False),
+    sa.Column("correlation_key", sa.String(255), nullable=True),
+    sa.Column("natural_key", sa.String(255), nullable=True),
+    sa.Column("idempotency_key", sa.String(255), nullable=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("original", sa.LargeBinary, nullable=False),
+    sa.Column("document", sa.LargeBinary, nullable=False),
+    sa.Column("document_digest", sa.String(64), nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("signature", sa.Text, nullable=True),
+    sa.Column("signer", sa.String(100), nullable=True),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("warnings", sa.JSON, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("accepted_at", UTCDateTime, nullable=True),
+    sa.Index("ix_messages_correlation_key", "correlation_key"),
+    sa.Index(
+        "uq_messages_natural_key",
+        "sender",
+        "doctype",
+        "natural_key",
+        unique=True,
+        sqlite_where=sa.text("natural_key IS NOT NULL"),
+        postgresql_where=sa.text("natural_key IS NOT NULL"),
+    ),
+    sa.Index(
+        "uq_messages_idempotency_key",
+        "submitted_by",
+        "idempotency_key",
+        unique=True,
+        sqlite_where=sa.text("idempotency_key IS NOT NULL"),
+        postgresql_where=sa.text("idempotency_key IS NOT NULL"),
+    ),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("message_id", sa.String(36), sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("recipient", sa.String(100), nullable=False),
+    sa.Column("adapter", sa.String(100), nullable=True),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("peer_reference", sa.String(255), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_deliveries_message_id", "message_id"),
+    sa.Index("ix_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column(
+        "seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("message_id", sa.String(36), nullable=True),
+    sa.Column("delivery_id", sa.String(36), nullable=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_events_message_id", "message_id"),
+    sa.Index("ix_events_delivery_id", "delivery_id"),
+)
+
+chain_head = sa.Table(
+    "chain_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.CheckConstraint("id = 1", name="ck_chain_head_single_row"),
+)

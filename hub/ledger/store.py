@@ -1,0 +1,409 @@
+"""The ledger: messages with their exact bytes, deliveries, and the hash-chained event log.
+
+Every write is one transaction. Events are appended under the lock of the single ``chain_head``
+row (``SELECT … FOR UPDATE`` on PostgreSQL, the ``BEGIN IMMEDIATE`` write lock on SQLite), which
+gives them gapless ``seq`` numbers and one linear chain however many processes write at once.
+Rows that need no lock (a message, its deliveries) are written before it, to keep it short.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from hub.ledger import migrate as _migrate
+from hub.ledger import verify as _verify
+from hub.ledger.chain import event_hash, normalise_data
+from hub.ledger.engine import create_ledger_engine, reader
+from hub.ledger.models import chain_head, deliveries, events, messages
+from hub.ledger.records import (
+    ChainReport,
+    DeliveryRecord,
+    DuplicateMessage,
+    EventRecord,
+    MessageRecord,
+    NewMessage,
+)
+
+# Kinds only the ledger itself writes: their data is what verify_chain trusts.
+RESERVED_KINDS = frozenset({"message.received", "message.accepted"})
+MAX_RECORDED_ERRORS = 100
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class _PendingEvent:
+    kind: str
+    message_id: str | None
+    delivery_id: str | None
+    data: dict[str, Any] | None
+
+
+class Ledger:
+    """The hub's record of truth, on SQLite (a file) or PostgreSQL, chosen by SQLAlchemy URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine = create_ledger_engine(url)
+        self._reader = reader(self._engine)
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self._engine
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema (alembic upgrade head); safe to call from several processes."""
+        _migrate.upgrade(self._engine, "head")
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+    # ------------------------------------------------------------------ writes
+
+    def record_message(self, msg: NewMessage) -> MessageRecord:
+        """Record an accepted message, one queued delivery per recipient, and their events.
+
+        Raises :class:`DuplicateMessage` (with the message already recorded) when the natural key or
+        the idempotency key is taken, including when another process won the race for it.
+        """
+        _check_digest("digest", msg.original, msg.digest)
+        _check_digest("document_digest", msg.document, msg.document_digest)
+        now = utcnow()
+        received_at = msg.received_at or now
+        recipients = list(dict.fromkeys(msg.recipients))
+        warnings = list(msg.warnings)
+        delivery_rows = [
+            {
+                "id": str(uuid.uuid4()),
+                "message_id": msg.id,
+                "recipient": recipient,
+                "adapter": None,
+                "state": "queued",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": None,
+                "peer_reference": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for recipient in recipients
+        ]
+        message_row = {
+            "id": msg.id,
+            "doctype": msg.doctype,
+            "sender": msg.sender,
+            "submitted_by": msg.submitted_by,
+            "recipients": recipients,
+            "correlation_key": msg.correlation_key,
+            "natural_key": msg.natural_key,
+            "idempotency_key": msg.idempotency_key,
+            "digest": msg.digest,
+            "original": msg.original,
+            "document": msg.document,
+            "document_digest": msg.document_digest,
+            "content_type": msg.content_type,
+            "signature": msg.signature,
+            "signer": msg.signer,
+            "state": "accepted",
+            "warnings": warnings,
+            "received_at": received_at,
+            "accepted_at": now,
+        }
+        pending = [
+            _PendingEvent(
+                "message.received",
+                msg.id,
+                None,
+                {
+                    "digest": msg.digest,
+                    "size": len(msg.original),
+                    "content_type": msg.content_type,
+                    "submitted_by": msg.submitted_by,
+                    "received_at": received_at,
+                },
+            ),
+            _PendingEvent(
+                "message.accepted",
+                msg.id,
+                None,
+                {
+                    "digest": msg.digest,
+                    "document_digest": msg.document_digest,
+                    "doctype": msg.doctype,
+                    "sender": msg.sender,
+                    "recipients": recipients,
+                    "correlation_key": msg.correlation_key,
+                    "signer": msg.signer,
+                    "signed_by_hub": msg.document != msg.original,
+                    "warnings": len(warnings),
+                },
+            ),
+            *(
+                _PendingEvent("delivery.queued", msg.id, row["id"], {"recipient": row["recipient"]})
+                for row in delivery_rows
+            ),
+        ]
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(sa.insert(messages), message_row)
+                if delivery_rows:
+                    conn.execute(sa.insert(deliveries), delivery_rows)
+                self._append(conn, pending)
+        except IntegrityError:
+            duplicate = self._find_duplicate(msg)
+            if duplicate is None:
+                raise
+            raise DuplicateMessage(*duplicate) from None
+        return _message_record(
+            {**message_row, "size": len(msg.original)},
+            tuple(_delivery_record(row) for row in delivery_rows),
+        )
+
+    def record_refusal(
+        self,
+        *,
+        problem: str,
+        detail: str,
+        submitted_by: str | None,
+        sender: str | None,
+        doctype: str | None,
+        digest: str | None,
+        size: int,
+        errors: list[Any] | None = None,
+    ) -> int:
+        """Append a ``message.refused`` event (no message row is kept); returns its seq."""
+        errors = list(errors or [])
+        data = {
+            "problem": problem,
+            "detail": detail,
+            "submitted_by": submitted_by,
+            "sender": sender,
+            "doctype": doctype,
+            "digest": digest,
+            "size": size,
+            "errors": errors[:MAX_RECORDED_ERRORS],
+            "error_count": len(errors),
+        }
+        with self._engine.begin() as conn:
+            (event,) = self._append(conn, [_PendingEvent("message.refused", None, None, data)])
+        return event.seq
+
+    def append_event(
+        self,
+        kind: str,
+        *,
+        message_id: str | None = None,
+        delivery_id: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> EventRecord:
+        """Append one event. With only ``delivery_id``, the delivery's message id is filled in."""
+        if not kind or kind in RESERVED_KINDS:
+            raise ValueError(f"event kind {kind!r} cannot be appended directly")
+        with self._engine.begin() as conn:
+            if delivery_id is not None and message_id is None:
+                message_id = conn.execute(
+                    sa.select(deliveries.c.message_id).where(deliveries.c.id == delivery_id)
+                ).scalar_one_or_none()
+            (event,) = self._append(conn, [_PendingEvent(kind, message_id, delivery_id, data)])
+        return event
+
+    def _append(self, conn: sa.Connection, pending: Sequence[_PendingEvent]) -> list[EventRecord]:
+        """Append events under the chain head's lock, inside the caller's transaction."""
+        prepared = [(p, *normalise_data(p.data)) for p in pending]  # serialise before taking the lock
+        head = conn.execute(
+            sa.select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1).with_for_update()
+        ).one_or_none()
+        if head is None:
+            raise RuntimeError("the ledger has no chain head: run Ledger.migrate() first")
+        seq, prev_hash = int(head.seq), str(head.hash)
+        at = utcnow()
+        records: list[EventRecord] = []
+        rows: list[dict[str, Any]] = []
+        for p, data, text in prepared:
+            seq += 1
+            record = EventRecord(
+                seq=seq,
+                at=at,
+                kind=p.kind,
+                message_id=p.message_id,
+                delivery_id=p.delivery_id,
+                data=data,
+                prev_hash=prev_hash,
+                hash=event_hash(
+                    prev_hash,
+                    seq=seq,
+                    at=at,
+                    kind=p.kind,
+                    message_id=p.message_id,
+                    delivery_id=p.delivery_id,
+                    data=data,
+                ),
+            )
+            records.append(record)
+            rows.append(
+                {
+                    "seq": seq,
+                    "at": at,
+                    "kind": p.kind,
+                    "message_id": p.message_id,
+                    "delivery_id": p.delivery_id,
+                    "data": text,
+                    "prev_hash": prev_hash,
+                    "hash": record.hash,
+                }
+            )
+            prev_hash = record.hash
+        conn.execute(sa.insert(events), rows)
+        conn.execute(sa.update(chain_head).where(chain_head.c.id == 1).values(seq=seq, hash=prev_hash))
+        return records
+
+    # ------------------------------------------------------------------ reads
+
+    def get_message(self, message_id: str) -> MessageRecord | None:
+        """The message and its deliveries, without the bytes."""
+        with self._reader.connect() as conn:
+            return self._load_message(conn, messages.c.id == message_id)
+
+    def find_by_natural_key(self, sender: str, doctype: str, natural_key: str) -> MessageRecord | None:
+        with self._reader.connect() as conn:
+            return self._load_message(
+                conn,
+                sa.and_(
+                    messages.c.sender == sender,
+                    messages.c.doctype == doctype,
+                    messages.c.natural_key == natural_key,
+                ),
+            )
+
+    def find_by_idempotency_key(self, submitted_by: str, key: str) -> MessageRecord | None:
+        with self._reader.connect() as conn:
+            return self._load_message(
+                conn,
+                sa.and_(messages.c.submitted_by == submitted_by, messages.c.idempotency_key == key),
+            )
+
+    def get_document(self, message_id: str) -> tuple[bytes, str, str | None] | None:
+        """``(document, content_type, signature)``: the bytes as they are delivered."""
+        with self._reader.connect() as conn:
+            row = conn.execute(
+                sa.select(messages.c.document, messages.c.content_type, messages.c.signature).where(
+                    messages.c.id == message_id
+                )
+            ).one_or_none()
+        if row is None:
+            return None
+        return bytes(row.document), row.content_type, row.signature
+
+    def list_events(self, message_id: str) -> list[EventRecord]:
+        """Events of the message and of its deliveries, in seq order."""
+        of_deliveries = sa.select(deliveries.c.id).where(deliveries.c.message_id == message_id)
+        with self._reader.connect() as conn:
+            rows = conn.execute(
+                sa.select(events)
+                .where(sa.or_(events.c.message_id == message_id, events.c.delivery_id.in_(of_deliveries)))
+                .order_by(events.c.seq)
+            ).all()
+        return [_event_record(row) for row in rows]
+
+    def verify_chain(
+        self, *, progress: Callable[[int, int], None] | None = None, batch_size: int = 1000
+    ) -> ChainReport:
+        """Re-check the chain, its head and every accepted message's bytes (see :mod:`.verify`)."""
+        with self._reader.connect() as conn:
+            return _verify.verify_chain(conn, batch_size=batch_size, progress=progress)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _load_message(self, conn: sa.Connection, where: sa.ColumnElement[bool]) -> MessageRecord | None:
+        columns = [c for c in messages.c if c.name not in ("original", "document")]
+        row = conn.execute(
+            sa.select(*columns, sa.func.length(messages.c.original).label("size")).where(where)
+        ).one_or_none()
+        if row is None:
+            return None
+        delivery_rows = conn.execute(
+            sa.select(deliveries)
+            .where(deliveries.c.message_id == row.id)
+            .order_by(deliveries.c.created_at, deliveries.c.recipient)
+        ).all()
+        return _message_record(row._mapping, tuple(_delivery_record(d._mapping) for d in delivery_rows))
+
+    def _find_duplicate(self, msg: NewMessage) -> tuple[MessageRecord, str] | None:
+        if msg.idempotency_key is not None:
+            found = self.find_by_idempotency_key(msg.submitted_by, msg.idempotency_key)
+            if found is not None:
+                return found, "idempotency_key"
+        if msg.natural_key is not None:
+            found = self.find_by_natural_key(msg.sender, msg.doctype, msg.natural_key)
+            if found is not None:
+                return found, "natural_key"
+        return None
+
+
+def _check_digest(name: str, content: bytes, claimed: str) -> None:
+    if hashlib.sha256(content).hexdigest() != claimed.lower():
+        raise ValueError(f"{name} is not the SHA-256 of the bytes given")
+
+
+def _message_record(row: Any, delivery_records: tuple[DeliveryRecord, ...]) -> MessageRecord:
+    return MessageRecord(
+        id=row["id"],
+        doctype=row["doctype"],
+        sender=row["sender"],
+        submitted_by=row["submitted_by"],
+        recipients=tuple(row["recipients"]),
+        correlation_key=row["correlation_key"],
+        natural_key=row["natural_key"],
+        idempotency_key=row["idempotency_key"],
+        digest=row["digest"],
+        document_digest=row["document_digest"],
+        content_type=row["content_type"],
+        signature=row["signature"],
+        signer=row["signer"],
+        state=row["state"],
+        warnings=tuple(row["warnings"]),
+        received_at=row["received_at"],
+        accepted_at=row["accepted_at"],
+        size=int(row["size"]),
+        deliveries=delivery_records,
+    )
+
+
+def _delivery_record(row: Any) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=row["id"],
+        message_id=row["message_id"],
+        recipient=row["recipient"],
+        adapter=row["adapter"],
+        state=row["state"],
+        attempts=int(row["attempts"]),
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        peer_reference=row["peer_reference"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _event_record(row: Any) -> EventRecord:
+    return EventRecord(
+        seq=int(row.seq),
+        at=row.at,
+        kind=row.kind,
+        message_id=row.message_id,
+        delivery_id=row.delivery_id,
+        data=json.loads(row.data),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
