@@ -1,0 +1,231 @@
+"""Enveloped XMLDSig for edXML: sign with the hub's key, verify a participant's signature.
+
+Signature-wrapping defence (see docs/security.md): exactly one ``ds:Signature``, exactly one
+Reference with ``URI=""`` (the whole document), only canonicalization and enveloped-signature
+transforms, algorithms restricted, the signer's certificate checked against the trust store and then
+pinned for signxml, and callers read routing data only from :attr:`VerifiedXml.signed_root` — the
+canonical bytes that were actually digested, re-parsed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
+from lxml import etree
+from signxml import (
+    CanonicalizationMethod,
+    DigestAlgorithm,
+    SignatureConfiguration,
+    SignatureConstructionMethod,
+    SignatureMethod,
+    XMLSigner,
+    XMLVerifier,
+)
+from signxml.exceptions import SignXMLException
+
+from hub.problems import Problem
+from hub.signing.keys import SigningIdentity
+from hub.trust import TrustStore
+
+DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+SIGNATURE_TAG = f"{{{DS_NS}}}Signature"
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+
+STRONG_SIGNATURE_METHODS = frozenset(
+    {
+        SignatureMethod.RSA_SHA256, SignatureMethod.RSA_SHA384, SignatureMethod.RSA_SHA512,
+        SignatureMethod.ECDSA_SHA256, SignatureMethod.ECDSA_SHA384, SignatureMethod.ECDSA_SHA512,
+    }
+)
+SHA1_SIGNATURE_METHODS = frozenset({SignatureMethod.RSA_SHA1, SignatureMethod.ECDSA_SHA1})
+STRONG_DIGESTS = frozenset({DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512})
+SHA1_DIGESTS = frozenset({DigestAlgorithm.SHA1})
+# Transforms that keep the whole document in scope; XPath/XSLT/Base64 transforms could narrow it.
+ALLOWED_TRANSFORMS = frozenset(
+    {SignatureConstructionMethod.enveloped.value, *(method.value for method in CanonicalizationMethod)}
+)
+
+_CONFIG = SignatureConfiguration(
+    require_x509=True,
+    location=".//",
+    expect_references=1,
+    signature_methods=STRONG_SIGNATURE_METHODS,
+    digest_algorithms=STRONG_DIGESTS,
+)
+_CONFIG_SHA1 = dataclasses.replace(
+    _CONFIG,
+    signature_methods=STRONG_SIGNATURE_METHODS | SHA1_SIGNATURE_METHODS,
+    digest_algorithms=STRONG_DIGESTS | SHA1_DIGESTS,
+)
+
+
+@dataclass(frozen=True)
+class VerifiedXml:
+    """A verified document. Read routing data only from ``signed_root`` (what the signature covers)."""
+
+    signed_root: etree._Element
+    signer: str
+    certificate: x509.Certificate
+    algorithm: str  # fragment of the SignatureMethod URI, e.g. "rsa-sha256"
+
+
+def find_signatures(root: etree._Element) -> list[etree._Element]:
+    """Every XMLDSig ``ds:Signature`` element in the tree, the root included."""
+    return list(root.iter(SIGNATURE_TAG))
+
+
+def find_non_xmldsig_signatures(root: etree._Element) -> list[etree._Element]:
+    """``Signature`` elements outside the XMLDSig namespace.
+
+    Real axis packets write ``<Signature>`` unprefixed under the edXML default namespace: they look
+    signed but carry no XMLDSig signature. The caller may record them as a deviation.
+    """
+    return [element for element in root.iter("{*}Signature") if element.tag != SIGNATURE_TAG]
+
+
+def _hardened_parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def sign_enveloped(root: etree._Element, identity: SigningIdentity, *, parent: etree._Element) -> bytes:
+    """Sign the whole document; the ``ds:Signature`` becomes the last child of ``parent``.
+
+    RSA-SHA256 (ECDSA-SHA256 for EC keys), SHA-256 digest, exclusive C14N, one Reference ``URI=""``,
+    the certificate in KeyInfo. ``root`` is left unchanged; the signed document is returned as UTF-8
+    bytes with an XML declaration. A document that already has a ``ds:Signature`` is refused
+    (ValueError): the hub passes verified signatures on unchanged and never adds a second one.
+    """
+    if find_signatures(root):
+        raise ValueError("the document already carries an XMLDSig signature")
+    if parent is not root and not any(ancestor is root for ancestor in parent.iterancestors()):
+        raise ValueError("parent is not inside the document being signed")
+    method = (
+        SignatureMethod.ECDSA_SHA256
+        if isinstance(identity.private_key, ec.EllipticCurvePrivateKey)
+        else SignatureMethod.RSA_SHA256
+    )
+    signer = XMLSigner(
+        method=SignatureConstructionMethod.enveloped,
+        signature_algorithm=method,
+        digest_algorithm=DigestAlgorithm.SHA256,
+        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+    )
+    placeholder = etree.SubElement(parent, SIGNATURE_TAG, {"Id": "placeholder"}, nsmap={"ds": DS_NS})
+    try:
+        # signxml signs a copy of the tree and fills the copy of the placeholder
+        signed = signer.sign(root, key=identity.private_key, cert=[identity.certificate])
+    finally:
+        parent.remove(placeholder)
+    return XML_DECLARATION + etree.tostring(signed, encoding="UTF-8", xml_declaration=False)
+
+
+def verify_enveloped(
+    root: etree._Element,
+    trust: TrustStore,
+    *,
+    allow_sha1: bool = False,
+    at: datetime | None = None,
+) -> VerifiedXml:
+    """Verify the document's single enveloped signature and identify its signer.
+
+    ``at`` is the moment of certificate validity checks (default: now).
+    Refusals: ``signature-invalid``, ``signature-reference-invalid``,
+    ``signature-algorithm-forbidden`` and the trust store's ``signer-*``.
+    """
+    signatures = find_signatures(root)
+    if not signatures:
+        raise Problem("signature-invalid", "the document carries no XMLDSig signature")
+    if len(signatures) > 1:
+        raise Problem(
+            "signature-invalid", f"the document carries {len(signatures)} XMLDSig signatures; one is accepted"
+        )
+    signature = signatures[0]
+    if signature is root:
+        raise Problem("signature-invalid", "enveloping signatures are not accepted; sign the document itself")
+    signed_info = signature.find(f"{{{DS_NS}}}SignedInfo")
+    if signed_info is None:
+        raise Problem("signature-invalid", "the signature has no SignedInfo")
+    _check_reference(signed_info)
+    method = _check_algorithms(signed_info, allow_sha1)
+    leaf, chain = _certificates(signature)
+    signer = trust.identify(leaf, at=at, intermediates=chain)
+
+    config = _CONFIG_SHA1 if allow_sha1 else _CONFIG
+    if at is not None:
+        config = dataclasses.replace(config, verification_time=at)
+    try:
+        result = XMLVerifier().verify(root, x509_cert=leaf, expect_config=config, parser=_hardened_parser())
+    except (SignXMLException, InvalidSignature, ValueError) as exc:
+        raise Problem("signature-invalid", f"the XML signature does not verify: {exc}") from exc
+    if isinstance(result, list) or result.signed_xml is None:  # pragma: no cover - excluded by config
+        raise Problem("signature-invalid", "the signed content cannot be read back as XML")
+    return VerifiedXml(result.signed_xml, signer, leaf, method.value.rsplit("#", 1)[-1])
+
+
+def _check_reference(signed_info: etree._Element) -> None:
+    references = signed_info.findall(f"{{{DS_NS}}}Reference")
+    if len(references) != 1:
+        raise Problem(
+            "signature-reference-invalid",
+            f"the signature has {len(references)} references; exactly one, to the whole document"
+            ' (URI=""), is accepted',
+        )
+    reference = references[0]
+    uri = reference.get("URI")
+    if uri != "":
+        shown = "no URI" if uri is None else f"URI={uri!r}"
+        raise Problem(
+            "signature-reference-invalid",
+            f'the signature reference has {shown}; only URI="" (the whole document) is accepted',
+        )
+    for transform in reference.iterfind(f"{{{DS_NS}}}Transforms/{{{DS_NS}}}Transform"):
+        algorithm = transform.get("Algorithm")
+        if algorithm not in ALLOWED_TRANSFORMS:
+            raise Problem(
+                "signature-reference-invalid",
+                f"the signature uses transform {algorithm!r}; only enveloped-signature and canonicalization"
+                " are accepted",
+            )
+
+
+def _check_algorithms(signed_info: etree._Element, allow_sha1: bool) -> SignatureMethod:
+    method_el = signed_info.find(f"{{{DS_NS}}}SignatureMethod")
+    digest_el = signed_info.find(f"{{{DS_NS}}}Reference/{{{DS_NS}}}DigestMethod")
+    if method_el is None or digest_el is None:
+        raise Problem("signature-invalid", "the signature lacks SignatureMethod or DigestMethod")
+    method_uri, digest_uri = method_el.get("Algorithm"), digest_el.get("Algorithm")
+    methods = STRONG_SIGNATURE_METHODS | (SHA1_SIGNATURE_METHODS if allow_sha1 else frozenset())
+    digests = STRONG_DIGESTS | (SHA1_DIGESTS if allow_sha1 else frozenset())
+    method = next((m for m in methods if m.value == method_uri), None)
+    if method is None:
+        hint = " (SHA-1 is refused unless allowed by setting)" if method_uri and "sha1" in method_uri else ""
+        raise Problem(
+            "signature-algorithm-forbidden", f"signature method {method_uri!r} is not accepted{hint}"
+        )
+    if not any(d.value == digest_uri for d in digests):
+        hint = " (SHA-1 is refused unless allowed by setting)" if digest_uri and "sha1" in digest_uri else ""
+        raise Problem("signature-algorithm-forbidden", f"digest method {digest_uri!r} is not accepted{hint}")
+    return method
+
+
+def _certificates(signature: etree._Element) -> tuple[x509.Certificate, list[x509.Certificate]]:
+    """The signer's certificate (first X509Certificate) and any further ones sent as a chain."""
+    path = f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data/{{{DS_NS}}}X509Certificate"
+    elements = signature.findall(path)
+    if not elements:
+        raise Problem("signature-invalid", "the signature carries no X509Certificate in KeyInfo")
+    certs = []
+    for element in elements:
+        try:
+            der = base64.b64decode("".join((element.text or "").split()), validate=True)
+            certs.append(x509.load_der_x509_certificate(der))
+        except (binascii.Error, ValueError) as exc:
+            raise Problem("signature-invalid", f"the certificate in KeyInfo cannot be read: {exc}") from exc
+    return certs[0], certs[1:]
