@@ -1,0 +1,423 @@
+"""The ledger against SQLite (a file) and the real PostgreSQL: records, duplicates, tampering,
+several processes appending at once, and the migrations."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from hub.ledger import (
+    GENESIS_HASH,
+    ChainReport,
+    DuplicateMessage,
+    Ledger,
+    NewMessage,
+)
+from hub.ledger import migrate as ledger_migrate
+from hub.ledger.models import metadata
+
+LEDGER_TABLES = {"messages", "deliveries", "events", "chain_head"}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def ledger(ledger_url: str) -> Iterator[Ledger]:
+    led = Ledger(ledger_url)
+    led.migrate()
+    yield led
+    led.dispose()
+
+
+def new_message(
+    *,
+    body: bytes | None = None,
+    document: bytes | None = None,
+    recipients: tuple[str, ...] = ("000.00.00.H41", "vnpost"),
+    sender: str = "000.00.00.G22",
+    doctype: str = "edxml.document",
+    natural_key: str | None = None,
+    idempotency_key: str | None = None,
+    submitted_by: str = "000.00.00.G22",
+) -> NewMessage:
+    body = body if body is not None else f"<doc id='{uuid.uuid4()}'>Công văn</doc>".encode()
+    document = document if document is not None else body
+    return NewMessage(
+        id=str(uuid.uuid4()),
+        doctype=doctype,
+        sender=sender,
+        submitted_by=submitted_by,
+        recipients=recipients,
+        digest=hashlib.sha256(body).hexdigest(),
+        original=body,
+        document=document,
+        document_digest=hashlib.sha256(document).hexdigest(),
+        content_type="application/xml",
+        correlation_key="HS-2025-0001",
+        natural_key=natural_key,
+        idempotency_key=idempotency_key,
+        signature=None,
+        signer=sender,
+        warnings=["unsigned: signed by the hub"],
+    )
+
+
+def execute(ledger: Ledger, sql: str, **params: object) -> None:
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.text(sql), params)
+
+
+def scalar(ledger: Ledger, sql: str, **params: object) -> object:
+    with ledger.engine.connect() as conn:
+        return conn.execute(sa.text(sql), params).scalar()
+
+
+# ---------------------------------------------------------------- schema and round trips
+
+
+def test_migrate_creates_the_schema_and_the_genesis_head(ledger: Ledger) -> None:
+    tables = set(sa.inspect(ledger.engine).get_table_names())
+    assert tables >= LEDGER_TABLES
+    with ledger.engine.connect() as conn:
+        head = conn.execute(sa.text("SELECT id, seq, hash FROM chain_head")).all()
+    assert [tuple(r) for r in head] == [(1, 0, GENESIS_HASH)]
+    ledger.migrate()  # a second run is a no-op
+    assert ledger.verify_chain() == ChainReport(True, 0, None, None)
+
+
+def test_migrations_create_exactly_the_models(ledger: Ledger) -> None:
+    with ledger.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_record_then_read_back(ledger: Ledger) -> None:
+    signed = b"<doc>signed by the hub</doc>"
+    msg = new_message(document=signed, natural_key="123/UBND-VP", idempotency_key="k-1")
+    record = ledger.record_message(msg)
+
+    assert record.state == "accepted"
+    assert record.recipients == ("000.00.00.H41", "vnpost")
+    assert [d.state for d in record.deliveries] == ["queued", "queued"]
+
+    got = ledger.get_message(msg.id)
+    assert got == record
+    assert got.size == len(msg.original)
+    assert got.warnings == ("unsigned: signed by the hub",)
+    assert got.received_at.tzinfo is not None and got.accepted_at is not None
+    assert {d.recipient for d in got.deliveries} == {"000.00.00.H41", "vnpost"}
+    assert all(d.attempts == 0 and d.adapter is None for d in got.deliveries)
+
+    assert ledger.get_document(msg.id) == (signed, "application/xml", None)
+    assert ledger.find_by_natural_key(msg.sender, msg.doctype, "123/UBND-VP") == record
+    assert ledger.find_by_idempotency_key(msg.submitted_by, "k-1") == record
+    assert ledger.find_by_natural_key(msg.sender, "edxml.status", "123/UBND-VP") is None
+    assert ledger.find_by_idempotency_key("someone-else", "k-1") is None
+    assert ledger.get_message(str(uuid.uuid4())) is None
+    assert ledger.get_document(str(uuid.uuid4())) is None
+
+    evs = ledger.list_events(msg.id)
+    assert [e.kind for e in evs] == [
+        "message.received",
+        "message.accepted",
+        "delivery.queued",
+        "delivery.queued",
+    ]
+    assert [e.seq for e in evs] == [1, 2, 3, 4]
+    accepted = evs[1].data
+    assert accepted["digest"] == msg.digest
+    assert accepted["document_digest"] == msg.document_digest
+    assert accepted["recipients"] == list(record.recipients)
+    assert accepted["warnings"] == 1
+    assert {e.delivery_id for e in evs[2:]} == {d.id for d in record.deliveries}
+    assert ledger.verify_chain().ok
+
+
+def test_event_hash_follows_the_documented_formula(ledger: Ledger) -> None:
+    """Recomputed here from the written rule, not with the ledger's own helper."""
+    ledger.record_refusal(
+        problem="schema-invalid",
+        detail="thiếu trường",
+        submitted_by="x",
+        sender=None,
+        doctype="ems.order",
+        digest=None,
+        size=10,
+        errors=[{"path": "/a", "message": "required"}],
+    )
+    event = ledger.append_event("operator.note", data={"text": "đã kiểm tra", "n": 2})
+    prev = GENESIS_HASH
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT seq, kind, data, prev_hash, hash FROM events ORDER BY seq")).all()
+    for row, at in zip(rows, [None, event.at], strict=True):
+        assert row.prev_hash == prev
+        if at is not None:
+            body = {
+                "seq": row.seq,
+                "at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"),
+                "kind": row.kind,
+                "message_id": None,
+                "delivery_id": None,
+                "data": json.loads(row.data),
+            }
+            text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            assert row.hash == hashlib.sha256((prev + "\n" + text).encode()).hexdigest()
+            assert row.hash == event.hash
+        prev = row.hash
+
+
+def test_record_refuses_a_wrong_digest(ledger: Ledger) -> None:
+    msg = new_message()
+    bad = NewMessage(**{**msg.__dict__, "digest": "0" * 64})
+    with pytest.raises(ValueError, match="digest"):
+        ledger.record_message(bad)
+    assert ledger.get_message(msg.id) is None
+
+
+@pytest.mark.parametrize("key", ["natural_key", "idempotency_key"])
+def test_duplicate_keys_raise_with_the_original(ledger: Ledger, key: str) -> None:
+    first = ledger.record_message(new_message(**{key: "same"}))
+    events_before = scalar(ledger, "SELECT count(*) FROM events")
+    second = new_message(**{key: "same"})
+    with pytest.raises(DuplicateMessage) as caught:
+        ledger.record_message(second)
+    assert caught.value.existing == first
+    assert caught.value.key == key
+    assert ledger.get_message(second.id) is None
+    assert scalar(ledger, "SELECT count(*) FROM deliveries WHERE message_id = :m", m=second.id) == 0
+    assert scalar(ledger, "SELECT count(*) FROM events") == events_before
+    # other senders or submitters may reuse the same key
+    ledger.record_message(new_message(sender="other", submitted_by="other", **{key: "same"}))
+    assert ledger.verify_chain().ok
+
+
+def test_refusals_and_appended_events(ledger: Ledger) -> None:
+    seq = ledger.record_refusal(
+        problem="xml-forbidden-construct",
+        detail="DTD",
+        submitted_by="000.00.00.G22",
+        sender=None,
+        doctype=None,
+        digest="ab" * 32,
+        size=321,
+    )
+    assert seq == 1
+    assert scalar(ledger, "SELECT count(*) FROM messages") == 0
+    assert json.loads(str(scalar(ledger, "SELECT data FROM events WHERE seq = 1")))["problem"] == (
+        "xml-forbidden-construct"
+    )
+
+    record = ledger.record_message(new_message(recipients=("vnpost",)))
+    delivery = record.deliveries[0]
+    event = ledger.append_event("delivery.delivered", delivery_id=delivery.id, data={"ref": "EMS1"})
+    assert event.message_id == record.id and event.seq == 5
+    assert ledger.list_events(record.id)[-1] == event
+    with pytest.raises(ValueError):
+        ledger.append_event("message.accepted", message_id=record.id)
+    assert ledger.verify_chain().ok
+
+
+# ---------------------------------------------------------------- tampering
+
+
+def _populate(ledger: Ledger) -> list[str]:
+    """Three messages of two recipients (4 events each) and a refusal: 13 events."""
+    ids = [ledger.record_message(new_message()).id for _ in range(3)]
+    ledger.record_refusal(
+        problem="schema-invalid", detail="x", submitted_by="a", sender="a", doctype="t", digest=None, size=1
+    )
+    return ids
+
+
+def _swap_rows(ledger: Ledger, a: int, b: int) -> None:
+    cols = ["at", "kind", "message_id", "delivery_id", "data", "prev_hash", "hash"]
+    with ledger.engine.begin() as conn:
+        rows = {
+            r.seq: r._mapping
+            for r in conn.execute(sa.text("SELECT * FROM events WHERE seq IN (:a, :b)"), {"a": a, "b": b})
+        }
+        for seq, other in ((a, b), (b, a)):
+            values = {c: rows[other][c] for c in cols}
+            sets = ", ".join(f"{c} = :{c}" for c in cols)
+            conn.execute(sa.text(f"UPDATE events SET {sets} WHERE seq = :seq"), {**values, "seq": seq})
+
+
+def _rehash(ledger: Ledger, seq: int) -> None:
+    """An attacker who knows the formula edits an event and fixes its own hash."""
+    from hub.ledger.chain import event_hash
+
+    with ledger.engine.begin() as conn:
+        row = conn.execute(sa.text("SELECT * FROM events WHERE seq = :s"), {"s": seq}).one()
+        data = {**json.loads(row.data), "recipient": "attacker"}
+        at = row.at if isinstance(row.at, datetime) else datetime.fromisoformat(row.at)
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
+        new_hash = event_hash(
+            row.prev_hash,
+            seq=seq,
+            at=at,
+            kind=row.kind,
+            message_id=row.message_id,
+            delivery_id=row.delivery_id,
+            data=data,
+        )
+        conn.execute(
+            sa.text("UPDATE events SET data = :d, hash = :h WHERE seq = :s"),
+            {"d": json.dumps(data), "h": new_hash, "s": seq},
+        )
+
+
+TAMPERINGS: dict[str, tuple[Callable[[Ledger, list[str]], None], int, str]] = {
+    "edit data": (
+        lambda led, ids: execute(led, "UPDATE events SET data = :d WHERE seq = 5", d='{"recipient":"x"}'),
+        5,
+        "edited",
+    ),
+    "edit kind": (
+        lambda led, ids: execute(led, "UPDATE events SET kind = 'delivery.delivered' WHERE seq = 7"),
+        7,
+        "edited",
+    ),
+    "delete middle": (lambda led, ids: execute(led, "DELETE FROM events WHERE seq = 6"), 6, "deleted"),
+    "delete last": (lambda led, ids: execute(led, "DELETE FROM events WHERE seq = 13"), 13, "deleted"),
+    "swap two events": (lambda led, ids: _swap_rows(led, 3, 4), 3, "reordered"),
+    "rehash an edited event": (lambda led, ids: _rehash(led, 7), 8, "reordered"),
+    "rehash the last delivery event": (lambda led, ids: _rehash(led, 12), 13, "reordered"),
+    "change delivered bytes": (
+        lambda led, ids: execute(led, "UPDATE messages SET document = :b WHERE id = :i", b=b"<x/>", i=ids[1]),
+        6,
+        "message-altered",
+    ),
+    "change original bytes": (
+        lambda led, ids: execute(led, "UPDATE messages SET original = :b WHERE id = :i", b=b"<y/>", i=ids[2]),
+        10,
+        "message-altered",
+    ),
+    "delete a message": (
+        lambda led, ids: (
+            execute(led, "DELETE FROM deliveries WHERE message_id = :i", i=ids[0]),
+            execute(led, "DELETE FROM messages WHERE id = :i", i=ids[0]),
+        ),
+        2,
+        "message-missing",
+    ),
+    "append around the ledger": (
+        lambda led, ids: execute(
+            led,
+            "INSERT INTO events (seq, at, kind, data, prev_hash, hash) "
+            "SELECT 14, at, kind, data, hash, hash FROM events WHERE seq = 13",
+        ),
+        14,
+        "forged-append",
+    ),
+    "rewrite the head": (
+        lambda led, ids: execute(led, "UPDATE chain_head SET hash = :h", h="f" * 64),
+        13,
+        "head-mismatch",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(TAMPERINGS))
+def test_tampering_is_detected_at_the_right_event(ledger: Ledger, name: str) -> None:
+    ids = _populate(ledger)
+    assert ledger.verify_chain() == ChainReport(True, 13, None, None)
+    tamper, seq, code = TAMPERINGS[name]
+    tamper(ledger, ids)
+    report = ledger.verify_chain(batch_size=4)
+    assert not report.ok
+    assert (report.first_bad_seq, report.reason.split(":")[0]) == (seq, code), report.reason
+    assert report.events_checked <= 13
+
+
+def test_verify_streams_in_batches_and_reports_progress(ledger: Ledger) -> None:
+    _populate(ledger)
+    seen: list[tuple[int, int]] = []
+    report = ledger.verify_chain(progress=lambda done, total: seen.append((done, total)), batch_size=5)
+    assert report == ChainReport(True, 13, None, None)
+    assert seen == [(5, 13), (10, 13), (13, 13)]
+
+
+# ---------------------------------------------------------------- several processes at once
+
+WORKERS = 4
+OPS_PER_WORKER = 50
+
+
+def _worker(url: str, worker: int) -> tuple[int, int, str | None]:
+    """Runs in a spawned process: 25 messages and 25 loose events, plus one contested natural key.
+
+    Returns (messages recorded, events appended, id of the contested message or None if duplicate).
+    """
+    led = Ledger(url)
+    try:
+        records = appended = 0
+        contested: str | None = None
+        for i in range(OPS_PER_WORKER):
+            if i == OPS_PER_WORKER // 2:
+                try:
+                    contested = led.record_message(new_message(recipients=("r",), natural_key="contested")).id
+                except DuplicateMessage as dup:
+                    assert dup.existing.natural_key == "contested"
+            if i % 2:
+                led.append_event("operator.note", data={"worker": worker, "i": i})
+                appended += 1
+            else:
+                led.record_message(new_message(recipients=(f"r{worker}",), natural_key=f"{worker}-{i}"))
+                records += 1
+        return records, appended, contested
+    finally:
+        led.dispose()
+
+
+def test_several_processes_append_one_linear_chain(ledger: Ledger, ledger_url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(WORKERS) as pool:
+        results = pool.starmap(_worker, [(ledger_url, w) for w in range(WORKERS)])
+
+    winners = [c for _, _, c in results if c is not None]
+    assert len(winners) == 1
+    records = sum(r for r, _, _ in results) + 1
+    appended = sum(a for _, a, _ in results)
+    expected_events = records * 3 + appended  # received, accepted, one delivery.queued each
+
+    with ledger.engine.connect() as conn:
+        seqs = [r[0] for r in conn.execute(sa.text("SELECT seq FROM events ORDER BY seq"))]
+        head_seq = conn.execute(sa.text("SELECT seq FROM chain_head")).scalar()
+        n_messages = conn.execute(sa.text("SELECT count(*) FROM messages")).scalar()
+    assert seqs == list(range(1, expected_events + 1))
+    assert head_seq == expected_events
+    assert n_messages == records == WORKERS * OPS_PER_WORKER // 2 + 1
+    assert ledger.verify_chain(batch_size=97) == ChainReport(True, expected_events, None, None)
+
+
+# ---------------------------------------------------------------- migrations
+
+
+def test_downgrade_and_upgrade_round_trip(ledger: Ledger) -> None:
+    ledger.record_message(new_message())
+    assert ledger_migrate.current_revision(ledger.engine) == "0001"
+
+    ledger_migrate.downgrade(ledger.engine, "base")
+    assert not LEDGER_TABLES & set(sa.inspect(ledger.engine).get_table_names())
+    assert ledger_migrate.current_revision(ledger.engine) is None
+
+    ledger.migrate()
+    assert ledger_migrate.current_revision(ledger.engine) == "0001"
+    assert scalar(ledger, "SELECT count(*) FROM messages") == 0
+    record = ledger.record_message(new_message())
+    assert [e.seq for e in ledger.list_events(record.id)] == [1, 2, 3, 4]
+    assert ledger.verify_chain().ok
