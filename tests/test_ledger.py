@@ -421,3 +421,48 @@ def test_downgrade_and_upgrade_round_trip(ledger: Ledger) -> None:
     record = ledger.record_message(new_message())
     assert [e.seq for e in ledger.list_events(record.id)] == [1, 2, 3, 4]
     assert ledger.verify_chain().ok
+
+
+# ---------------------------------------------------------------- delivery states
+
+
+def test_delivery_moves_through_its_states_with_events(ledger: Ledger) -> None:
+    from hub.problems import Problem
+
+    record = ledger.record_message(new_message(recipients=("vnpost",)))
+    delivery_id = record.deliveries[0].id
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+
+    d = ledger.update_delivery(delivery_id, state="delivering", adapter="post_ems")
+    assert (d.state, d.attempts, d.adapter) == ("delivering", 1, "post_ems")
+    d = ledger.update_delivery(
+        delivery_id, state="retrying", last_error="503 from peer", next_attempt_at=later
+    )
+    assert (d.state, d.attempts, d.last_error, d.next_attempt_at) == ("retrying", 1, "503 from peer", later)
+    assert ledger.due_deliveries() == []
+    assert [x.id for x in ledger.due_deliveries(now=later)] == [delivery_id]
+    ledger.update_delivery(delivery_id, state="delivering")
+    d = ledger.update_delivery(
+        delivery_id, state="delivered", peer_reference="EMS123VN", data={"receipt": "r"}
+    )
+    assert (d.state, d.attempts, d.peer_reference, d.adapter) == ("delivered", 2, "EMS123VN", "post_ems")
+    assert ledger.get_message(record.id).deliveries == (d,)
+
+    with pytest.raises(Problem) as caught:
+        ledger.update_delivery(delivery_id, state="retrying")
+    assert caught.value.slug == "conflict"
+    with pytest.raises(Problem) as caught:
+        ledger.update_delivery(str(uuid.uuid4()), state="delivering")
+    assert caught.value.slug == "not-found"
+
+    kinds = [e.kind for e in ledger.list_events(record.id)]
+    assert kinds[-4:] == [
+        "delivery.delivering",
+        "delivery.retrying",
+        "delivery.delivering",
+        "delivery.delivered",
+    ]
+    last = ledger.list_events(record.id)[-1]
+    assert last.data["peer_reference"] == "EMS123VN" and last.data["receipt"] == "r"
+    assert last.data["from"] == "delivering" and last.data["attempts"] == 2
+    assert ledger.verify_chain().ok

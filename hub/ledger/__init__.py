@@ -9,10 +9,12 @@ from hub.ledger.records import (
     MessageRecord,
     NewMessage,
 )
-from hub.ledger.store import Ledger
+from hub.ledger.store import DELIVERY_TRANSITIONS, UNSET, Ledger
 
 __all__ = [
+    "DELIVERY_TRANSITIONS",
     "GENESIS_HASH",
+    "UNSET",
     "ChainReport",
     "DeliveryRecord",
     "DuplicateMessage",

@@ -32,6 +32,24 @@ from hub.ledger.records import (
     MessageRecord,
     NewMessage,
 )
+from hub.problems import Problem
+
+# Delivery states a delivery may move to from each state; "dead" → "queued" is an operator's requeue.
+DELIVERY_TRANSITIONS: dict[str, frozenset[str]] = {
+    "queued": frozenset({"delivering", "dead"}),
+    "delivering": frozenset({"delivered", "retrying", "dead", "queued"}),
+    "retrying": frozenset({"delivering", "dead", "queued"}),
+    "dead": frozenset({"queued"}),
+    "delivered": frozenset(),
+}
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
 
 # Kinds only the ledger itself writes: their data is what verify_chain trusts.
 RESERVED_KINDS = frozenset({"message.received", "message.accepted"})
@@ -217,6 +235,71 @@ class Ledger:
                 ).scalar_one_or_none()
             (event,) = self._append(conn, [_PendingEvent(kind, message_id, delivery_id, data)])
         return event
+
+    def update_delivery(
+        self,
+        delivery_id: str,
+        *,
+        state: str,
+        data: dict[str, Any] | None = None,
+        adapter: str | None = UNSET,
+        next_attempt_at: datetime | None = UNSET,
+        last_error: str | None = UNSET,
+        peer_reference: str | None = UNSET,
+    ) -> DeliveryRecord:
+        """Move a delivery to ``state`` and append ``delivery.<state>`` in the same transaction.
+
+        Entering ``delivering`` counts an attempt. Fields left UNSET keep their value. A transition
+        not in :data:`DELIVERY_TRANSITIONS` raises ``Problem("conflict")``; an unknown id
+        ``Problem("not-found")``.
+        """
+        if state not in DELIVERY_TRANSITIONS:
+            raise ValueError(f"unknown delivery state {state!r}")
+        changes: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("adapter", adapter),
+                ("next_attempt_at", next_attempt_at),
+                ("last_error", last_error),
+                ("peer_reference", peer_reference),
+            )
+            if value is not UNSET
+        }
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                sa.select(deliveries).where(deliveries.c.id == delivery_id).with_for_update()
+            ).one_or_none()
+            if row is None:
+                raise Problem("not-found", f"no delivery {delivery_id}")
+            if state not in DELIVERY_TRANSITIONS[row.state]:
+                raise Problem("conflict", f"delivery {delivery_id} is {row.state}; it cannot become {state}")
+            changes["state"] = state
+            changes["updated_at"] = utcnow()
+            if state == "delivering":
+                changes["attempts"] = row.attempts + 1
+            conn.execute(sa.update(deliveries).where(deliveries.c.id == delivery_id).values(**changes))
+            updated = {**row._mapping, **changes}
+            event_data = {
+                "recipient": row.recipient,
+                "from": row.state,
+                "attempts": updated["attempts"],
+                **{k: v for k, v in changes.items() if k not in ("state", "updated_at", "attempts")},
+                **(data or {}),
+            }
+            self._append(conn, [_PendingEvent(f"delivery.{state}", row.message_id, delivery_id, event_data)])
+        return _delivery_record(updated)
+
+    def due_deliveries(self, *, now: datetime | None = None, limit: int = 100) -> list[DeliveryRecord]:
+        """Deliveries queued or retrying whose next attempt is due, oldest first (for re-enqueueing)."""
+        now = now or utcnow()
+        with self._reader.connect() as conn:
+            rows = conn.execute(
+                sa.select(deliveries)
+                .where(deliveries.c.state.in_(("queued", "retrying")), deliveries.c.next_attempt_at <= now)
+                .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+                .limit(limit)
+            ).all()
+        return [_delivery_record(r._mapping) for r in rows]
 
     def _append(self, conn: sa.Connection, pending: Sequence[_PendingEvent]) -> list[EventRecord]:
         """Append events under the chain head's lock, inside the caller's transaction."""
