@@ -70,12 +70,12 @@ class Faults:
         }
 
 
-def _transport_of(receive: Receive) -> asyncio.BaseTransport | None:
-    """uvicorn's connection transport, reached through its bound `receive` (an implementation detail
-    of uvicorn's HTTP protocols; absent elsewhere, where "down" falls back to a 503)."""
+def _transport_of(receive: Receive) -> Any:
+    """uvicorn's connection transport (asyncio's or uvloop's), reached through its bound `receive`:
+    an implementation detail of uvicorn's HTTP protocols; elsewhere "down" falls back to a 503."""
     cycle = getattr(receive, "__self__", None)
     transport = getattr(cycle, "transport", None)
-    return transport if isinstance(transport, asyncio.BaseTransport) else None
+    return transport if callable(getattr(transport, "abort", None)) else None
 
 
 class FaultMiddleware:
