@@ -92,7 +92,10 @@ class _Path:
         else:
             assert self.pointer is not None
             found = _resolve_pointer(document, self.pointer)
-            items = [] if found is _MISSING or found is None else found if isinstance(found, list) else [found]
+            if found is _MISSING or found is None:
+                items = []
+            else:
+                items = found if isinstance(found, list) else [found]
         out: list[str] = []
         for item in items:
             text = _as_text(item)
@@ -236,7 +239,9 @@ def _build(spec: _DocTypeSpec, schemas_dir: Path) -> DocType:
             _compile_xpath(spec.identify.test, f"{where} identify.test") if spec.identify.test else None
         ),
         identify_pointer=(
-            _parse_pointer(spec.identify.pointer, f"{where} identify.pointer") if spec.identify.pointer else None
+            _parse_pointer(spec.identify.pointer, f"{where} identify.pointer")
+            if spec.identify.pointer
+            else None
         ),
     )
     if spec.signature_parent:
@@ -329,9 +334,12 @@ class DocTypeRegistry:
             raise Problem("unknown-type", "a JSON document must be an object with a 'type' member")
         for doctype in self._types.values():
             pointer = doctype.compiled.identify_pointer
-            if doctype.format == "json" and pointer is not None:
-                if _resolve_pointer(obj, pointer) == doctype.identify_equals:
-                    return doctype
+            if (
+                doctype.format == "json"
+                and pointer is not None
+                and _resolve_pointer(obj, pointer) == doctype.identify_equals
+            ):
+                return doctype
         named = obj.get("type")
         what = f"type {named!r}" if isinstance(named, str) else "document without a string 'type' member"
         raise Problem("unknown-type", f"no registered JSON type matches this {what}")

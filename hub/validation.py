@@ -76,6 +76,42 @@ _PATTERN_ERROR = re.compile(
     r"\[facet 'pattern'\] The value '(?P<value>.*)' is not accepted by the pattern '(?P<pattern>.*)'\.$", re.S
 )
 _PREFIXED_STEP = re.compile(r"(?<=/)[A-Za-z_][\w.-]*:")
+_PATH_STEP = re.compile(r"(?:[A-Za-z_][\w.-]*:)?(?P<name>[A-Za-z_][\w.-]*|\*)(?P<index>\[[0-9]+\])?")
+
+
+def _readable_path(root: etree._Element, libxml_path: str) -> str:
+    """libxml2's node path (``/*/edXML:edXMLEnvelope/*[2]``) as local names: ``/edXML/edXMLEnvelope/…``.
+
+    libxml2 writes ``*[n]`` (n-th child element) for elements in a default namespace; the step is
+    resolved against the document to recover its name. Falls back to the prefix-stripped path.
+    """
+    fallback = _PREFIXED_STEP.sub("", libxml_path)
+    steps = libxml_path.split("/")[1:]
+    if not libxml_path.startswith("/") or not steps:
+        return fallback
+    node = root
+    if _PATH_STEP.fullmatch(steps[0]) is None:
+        return fallback
+    for step in steps[1:]:
+        match = _PATH_STEP.fullmatch(step)
+        if match is None:
+            return fallback
+        position = int(match["index"][1:-1]) if match["index"] else 1
+        children = [c for c in node if isinstance(c.tag, str)]
+        if match["name"] != "*":
+            children = [c for c in children if etree.QName(c).localname == match["name"]]
+        if len(children) < position:
+            return fallback
+        node = children[position - 1]
+    parts: list[str] = []
+    current: etree._Element | None = node
+    while current is not None:
+        name = etree.QName(current).localname
+        parent = current.getparent()
+        same = [c for c in parent if c.tag == current.tag] if parent is not None else [current]
+        parts.append(f"{name}[{same.index(current) + 1}]" if len(same) > 1 else name)
+        current = parent
+    return "/" + "/".join(reversed(parts))
 
 
 class _XmlSchema:
@@ -114,29 +150,21 @@ class _XmlSchema:
             if self._schema.validate(root):
                 return []
             entries = list(self._schema.error_log)
-        root_name = etree.QName(root).localname
-        issues: list[Issue] = []
-        for entry in entries[:limit]:
-            issues.append(Issue(self._location(entry, root_name), self._message(entry.message)))
-        return issues
+        return [Issue(self._location(e, root), self._message(e.message)) for e in entries[:limit]]
 
     @staticmethod
-    def _location(entry: Any, root_name: str) -> str:
+    def _location(entry: Any, root: etree._Element) -> str:
         location = f"line {entry.line}" if entry.line else "line ?"
-        path = entry.path or ""
-        if path:
-            path = _PREFIXED_STEP.sub("", path)
-            if path == "/*" or path.startswith("/*/"):
-                path = "/" + root_name + path[2:]
-            location += f" at {path}"
-        return location
+        path = _readable_path(root, entry.path or "")
+        return f"{location} at {path}" if path else location
 
     def _message(self, message: str) -> str:
         message = message.replace("{" + EDXML_NS + "}", "edXML:").replace("{" + DSIG_NS + "}", "ds:")
         match = _PATTERN_ERROR.search(message)
         if match:
             name = self._pattern_names.get(match["pattern"])
-            expected = f"is not a valid {name}" if name else f"does not match the pattern '{match['pattern']}'"
+            pattern = match["pattern"]
+            expected = f"is not a valid {name}" if name else f"does not match the pattern '{pattern}'"
             message = message[: match.start()] + f"the value '{match['value']}' {expected}."
         return message[:_MAX_MESSAGE]
 
@@ -167,7 +195,7 @@ def _load_json(path: Path) -> dict[str, Any]:
 
 
 def _refuse_retrieval(uri: str) -> Any:
-    raise DocTypeConfigError(f"schema reference {uri} is not a local schema under schemas/ (nothing is fetched)")
+    raise DocTypeConfigError(f"schema reference {uri} is not a local schema under schemas/ (no fetching)")
 
 
 class _JsonSchemas:
