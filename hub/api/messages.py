@@ -1,0 +1,169 @@
+"""`/v1/messages`: the intake door and what a participant may read back about its messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from hub.api.auth import current_participant
+from hub.intake import Submission
+from hub.ledger import MessageRecord
+from hub.participants import Participant
+from hub.problems import Problem
+from hub.receipts import signed_receipt
+
+router = APIRouter(prefix="/v1/messages", tags=["messages"])
+
+_DOCUMENT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The document itself: edXML (application/xml) or a JSON document (application/json). "
+        "A JSON document may carry a detached JWS (RFC 7797) in the x-jws-signature header.",
+        "content": {
+            "application/xml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+
+async def read_body_capped(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it exceeds `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise Problem("body-too-large", f"{declared} bytes exceed the limit of {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem("body-too-large", f"the body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def message_links(message_id: str) -> dict[str, str]:
+    base = f"/v1/messages/{message_id}"
+    return {"self": base, "document": f"{base}/document", "receipt": f"{base}/receipt"}
+
+
+def visible_message(request: Request, participant: Participant, message_id: str) -> MessageRecord:
+    """The message if this participant sent, submitted or receives it; 404 otherwise (no leak)."""
+    message = request.app.state.hub.ledger.get_message(message_id)
+    if message is None or participant.id not in {message.sender, message.submitted_by, *message.recipients}:
+        raise Problem("not-found", f"no message {message_id} visible to {participant.id}")
+    return message
+
+
+@router.post(
+    "",
+    status_code=202,
+    openapi_extra=_DOCUMENT_BODY,
+    responses={200: {"description": "A duplicate: the original message is returned"}},
+)
+async def submit_message(
+    request: Request,
+    participant: Participant = Depends(current_participant),
+    idempotency_key: str | None = Header(default=None, max_length=200),
+    x_jws_signature: str | None = Header(default=None, max_length=20000),
+) -> JSONResponse:
+    """Submit a document. 202 with the message id once it is durably recorded."""
+    hub = request.app.state.hub
+    body = await read_body_capped(request, hub.settings.max_body_bytes)
+    submission = Submission(
+        body=body,
+        content_type=request.headers.get("content-type"),
+        submitted_by=participant,
+        idempotency_key=idempotency_key,
+        jws_signature=x_jws_signature,
+    )
+    result = await run_in_threadpool(request.app.state.intake.submit, submission)
+    message = result.message
+    content = {
+        "id": message.id,
+        "state": message.state,
+        "type": message.doctype,
+        "duplicate": result.duplicate,
+        "warnings": list(message.warnings),
+        "links": message_links(message.id),
+    }
+    return JSONResponse(
+        content,
+        status_code=200 if result.duplicate else 202,
+        headers={"Location": f"/v1/messages/{message.id}"},
+    )
+
+
+@router.get("/{message_id}")
+def get_message(
+    message_id: str, request: Request, participant: Participant = Depends(current_participant)
+) -> dict[str, Any]:
+    """The message's state, its deliveries and every event recorded about it."""
+    message = visible_message(request, participant, message_id)
+    events = request.app.state.hub.ledger.list_events(message_id)
+    return {
+        "id": message.id,
+        "type": message.doctype,
+        "state": message.state,
+        "sender": message.sender,
+        "submitted_by": message.submitted_by,
+        "recipients": list(message.recipients),
+        "correlation_key": message.correlation_key,
+        "digest": message.digest,
+        "document_digest": message.document_digest,
+        "signer": message.signer,
+        "warnings": list(message.warnings),
+        "received_at": message.received_at.isoformat(),
+        "accepted_at": message.accepted_at.isoformat() if message.accepted_at else None,
+        "deliveries": [
+            {
+                "id": d.id,
+                "recipient": d.recipient,
+                "adapter": d.adapter,
+                "state": d.state,
+                "attempts": d.attempts,
+                "last_error": d.last_error,
+                "peer_reference": d.peer_reference,
+                "updated_at": d.updated_at.isoformat() if d.updated_at else None,
+            }
+            for d in message.deliveries
+        ],
+        "events": [
+            {
+                "seq": e.seq,
+                "at": e.at.isoformat(),
+                "kind": e.kind,
+                "delivery_id": e.delivery_id,
+                "data": e.data,
+            }
+            for e in events
+        ],
+        "links": message_links(message.id),
+    }
+
+
+@router.get("/{message_id}/document", response_class=Response)
+def get_document(
+    message_id: str, request: Request, participant: Participant = Depends(current_participant)
+) -> Response:
+    """The bytes as they will be delivered (hub-signed unless the sender signed them)."""
+    visible_message(request, participant, message_id)
+    found = request.app.state.hub.ledger.get_document(message_id)
+    if found is None:
+        raise Problem("not-found", f"no document for message {message_id}")
+    document, content_type, signature = found
+    headers = {"x-jws-signature": signature} if signature else {}
+    return Response(document, media_type=content_type, headers=headers)
+
+
+@router.get("/{message_id}/receipt", response_class=Response)
+def get_receipt(
+    message_id: str, request: Request, participant: Participant = Depends(current_participant)
+) -> Response:
+    """The hub's signed receipt (JSON, detached JWS in x-jws-signature)."""
+    message = visible_message(request, participant, message_id)
+    body, signature = signed_receipt(message, request.app.state.hub.identity)
+    return Response(body, media_type="application/json", headers={"x-jws-signature": signature})

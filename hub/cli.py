@@ -1,0 +1,388 @@
+"""The `lienthong` command line.
+
+Exit codes: 0 success; 1 refused or invalid (the reason is printed); 2 usage error.
+Participant commands (`send`) talk HTTP to a running hub. Operator commands (`status`, `fetch`,
+`ledger verify`) read the ledger named by the settings (``LIENTHONG_*`` variables, `--data-dir`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from hub.problems import Problem
+from hub.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="lienthong — the province's hub")
+ledger_app = typer.Typer(no_args_is_help=True, help="The ledger: the hash-chained log of every exchange.")
+certs_app = typer.Typer(no_args_is_help=True, help="Certificates and keys.")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(certs_app, name="certs")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the SQLite ledger lives.")]
+HubUrl = Annotated[str, typer.Option("--hub", envvar="LIENTHONG_HUB_URL", help="Base URL of a running hub.")]
+
+
+def _settings(data_dir: Path | None = None, **overrides: Any) -> Settings:
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    return Settings(**overrides)
+
+
+def _refuse(message: str) -> typer.Exit:
+    err.print(f"[red]refused:[/red] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+def _problem_exit(problem: Problem) -> typer.Exit:
+    for item in problem.errors[:20]:
+        err.print(f"  {item.get('location', '')}: {item.get('message', '')}", highlight=False)
+    return _refuse(f"{problem.slug}: {problem.detail}")
+
+
+# -- running ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8080).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the hub's HTTP API."""
+    import uvicorn
+
+    from hub.api import create_app
+    from hub.startup_checks import StartupRefused
+
+    overrides: dict[str, Any] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    settings = _settings(data_dir, **overrides)
+    try:
+        api = create_app(settings)
+    except StartupRefused as refused:
+        raise _refuse(str(refused)) from None
+    out.print(f"lienthong listening on http://{settings.host}:{settings.port} (docs at /docs)")
+    uvicorn.run(api, host=settings.host, port=settings.port, log_level="info")
+
+
+SIMULATOR_ENTRY_POINTS = "lienthong.simulators"
+
+
+@app.command()
+def run(
+    port: Annotated[int, typer.Option(help="Port of the hub's API.")] = 8080,
+    data_dir: DataDir = None,
+) -> None:
+    """Development: the hub (embedded SQLite ledger) plus the bundled simulators of outside systems.
+
+    Simulators are found through the `lienthong.simulators` entry points (each names a callable that
+    returns an ASGI app), so an integrator's own package can add one without touching the core.
+    """
+    import time
+    from importlib.metadata import entry_points
+
+    from hub.api import create_app
+    from hub.servers import run_in_thread
+    from hub.startup_checks import StartupRefused
+
+    settings = _settings(data_dir, port=port)
+    try:
+        hub_server = run_in_thread(create_app(settings), host=settings.host, port=port)
+    except (StartupRefused, RuntimeError) as refused:
+        raise _refuse(str(refused)) from None
+    servers = [hub_server]
+    out.print(
+        f"[bold]lienthong[/bold] hub API {hub_server.base_url}  (OpenAPI docs: {hub_server.base_url}/docs)"
+    )
+    out.print(f"  ledger: {settings.effective_database_url}   queue: {settings.queue_url}", highlight=False)
+    for entry in sorted(entry_points(group=SIMULATOR_ENTRY_POINTS), key=lambda e: e.name):
+        simulator = run_in_thread(entry.load()(), host=settings.host)
+        servers.append(simulator)
+        out.print(f"  simulator {entry.name:<20} {simulator.base_url}", highlight=False)
+    out.print("Development tokens: 'Authorization: Bearer dev-token-<participant id>'. Ctrl-C stops.")
+    try:
+        while all(server.thread.is_alive() for server in servers):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for server in reversed(servers):
+            server.stop()
+
+
+# -- documents -------------------------------------------------------------------------------------
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise _refuse(f"cannot read {path}: {error.strerror}") from None
+
+
+def _is_json(data: bytes) -> bool:
+    return data.lstrip()[:1] in (b"{", b"[")
+
+
+@app.command()
+def validate(
+    file: Path,
+    profile: Annotated[
+        str, typer.Option(help="strict (what the hub emits) or lenient (from the axis).")
+    ] = "strict",
+) -> None:
+    """Check a document: hardened parse, type, schema. Prints warnings (lenient) or errors."""
+    from hub.context import HubContext
+    from hub.parsing import parse_json, parse_xml
+
+    if profile not in ("strict", "lenient"):
+        raise typer.BadParameter("profile must be strict or lenient")
+    hub = HubContext(_settings())
+    data = _read(file)
+    try:
+        if _is_json(data):
+            obj = parse_json(data)
+            doctype = hub.doctypes.identify_json(obj)
+            hub.validator.validate_json(doctype, obj)
+            warnings: list[str] = []
+        else:
+            parsed = parse_xml(data, lenient=profile == "lenient")
+            doctype = hub.doctypes.identify_xml(parsed.root)
+            issues = hub.validator.validate_xml(doctype, parsed.root, profile=profile)  # type: ignore[arg-type]
+            warnings = parsed.warnings + [f"{i.location}: {i.message}" for i in issues]
+    except Problem as problem:
+        raise _problem_exit(problem) from None
+    for warning in warnings:
+        out.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    out.print(f"valid {doctype.name} ({profile})")
+
+
+@app.command()
+def sign(
+    file: Path,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here (default stdout).")
+    ] = None,
+    as_participant: Annotated[
+        str | None,
+        typer.Option("--as", help="Sign with this participant's development key instead of the hub's."),
+    ] = None,
+) -> None:
+    """Sign a document: edXML gets an enveloped XMLDSig; JSON gets a detached JWS (printed)."""
+    from hub.doctypes import EDXML_NS
+    from hub.parsing import parse_xml
+    from hub.signing.jws import sign_detached
+    from hub.signing.keys import load_identity
+    from hub.signing.xmldsig import sign_enveloped
+
+    settings = _settings()
+    if as_participant:
+        identity = load_identity(
+            settings.certs_dir / f"{as_participant}.key", settings.certs_dir / f"{as_participant}.crt"
+        )
+    else:
+        identity = load_identity(settings.effective_hub_key_file, settings.effective_hub_cert_file)
+    data = _read(file)
+    try:
+        if _is_json(data):
+            signature = sign_detached(data, identity)
+            out.print(signature, highlight=False)
+            return
+        root = parse_xml(data).root
+        headers = root.xpath("//e:edXMLHeader", namespaces={"e": EDXML_NS})
+        signed = sign_enveloped(root, identity, parent=headers[0] if headers else root)
+    except Problem as problem:
+        raise _problem_exit(problem) from None
+    if output:
+        output.write_bytes(signed)
+        err.print(f"signed by {identity.participant_id} → {output}")
+    else:
+        sys.stdout.buffer.write(signed)
+
+
+@app.command()
+def verify(
+    file: Path,
+    jws: Annotated[str | None, typer.Option(help="Detached JWS of a JSON document.")] = None,
+) -> None:
+    """Verify a document's signature against the trust store; prints the signer."""
+    from hub.context import HubContext
+    from hub.parsing import parse_xml
+    from hub.signing.jws import verify_detached
+    from hub.signing.xmldsig import find_signatures, verify_enveloped
+
+    hub = HubContext(_settings())
+    data = _read(file)
+    try:
+        if _is_json(data):
+            if not jws:
+                raise _refuse("a JSON document's signature is detached: pass --jws")
+            verified = verify_detached(data, jws, hub.trust)
+            signer, algorithm = verified.signer, verified.algorithm
+        else:
+            root = parse_xml(data).root
+            if not find_signatures(root):
+                raise _refuse("the document carries no XMLDSig signature")
+            result = verify_enveloped(root, hub.trust, allow_sha1=hub.settings.allow_sha1_signatures)
+            signer, algorithm = result.signer, result.algorithm
+    except Problem as problem:
+        raise _problem_exit(problem) from None
+    out.print(f"valid signature by {signer} ({algorithm})")
+
+
+@app.command()
+def send(
+    file: Path,
+    as_participant: Annotated[
+        str, typer.Option("--as", help="Send as this participant (development token).")
+    ],
+    hub_url: HubUrl = "http://127.0.0.1:8080",
+    idempotency_key: Annotated[str | None, typer.Option(help="Idempotency-Key header.")] = None,
+    jws: Annotated[str | None, typer.Option(help="Detached JWS to send with a JSON document.")] = None,
+) -> None:
+    """Submit a document to a running hub; prints the message id."""
+    import httpx
+
+    from hub.devpki import dev_token
+
+    data = _read(file)
+    headers = {
+        "Authorization": f"Bearer {dev_token(as_participant)}",
+        "Content-Type": "application/json" if _is_json(data) else "application/xml",
+    }
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    if jws:
+        headers["x-jws-signature"] = jws
+    try:
+        response = httpx.post(f"{hub_url.rstrip('/')}/v1/messages", content=data, headers=headers, timeout=60)
+    except httpx.HTTPError as error:
+        raise _refuse(f"cannot reach the hub at {hub_url}: {error}") from None
+    body = response.json() if response.content else {}
+    if response.status_code >= 400:
+        for item in body.get("errors", [])[:20]:
+            err.print(f"  {item.get('location', '')}: {item.get('message', '')}", highlight=False)
+        slug = str(body.get("type", "")).rsplit("/", 1)[-1]
+        raise _refuse(f"{slug or response.status_code}: {body.get('detail', response.text)}")
+    for warning in body.get("warnings", []):
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    if body.get("duplicate"):
+        err.print("duplicate: the hub already had this document; its original message is returned")
+    out.print(body["id"], highlight=False)
+
+
+# -- operator views of the ledger ------------------------------------------------------------------
+
+
+def _ledger(data_dir: Path | None):  # type: ignore[no-untyped-def]
+    from hub.context import HubContext
+
+    return HubContext(_settings(data_dir)).ledger
+
+
+@app.command()
+def status(
+    message_id: str,
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A message's state, deliveries and events (operator view, from the ledger)."""
+    ledger = _ledger(data_dir)
+    message = ledger.get_message(message_id)
+    if message is None:
+        raise _refuse(f"no message {message_id}")
+    events = ledger.list_events(message_id)
+    view = {
+        "id": message.id,
+        "type": message.doctype,
+        "state": message.state,
+        "sender": message.sender,
+        "recipients": list(message.recipients),
+        "correlation_key": message.correlation_key,
+        "deliveries": [
+            {"recipient": d.recipient, "state": d.state, "attempts": d.attempts} for d in message.deliveries
+        ],
+        "events": [{"seq": e.seq, "at": e.at.isoformat(), "kind": e.kind} for e in events],
+    }
+    if as_json:
+        out.print_json(json.dumps(view, ensure_ascii=False))
+        return
+    out.print(f"{message.id}  {message.doctype}  [bold]{message.state}[/bold]", highlight=False)
+    out.print(f"  from {message.sender} about {message.correlation_key}", highlight=False)
+    for delivery in message.deliveries:
+        out.print(
+            f"  → {delivery.recipient}: {delivery.state} ({delivery.attempts} attempts)", highlight=False
+        )
+    for event in events:
+        out.print(f"  #{event.seq} {event.at.isoformat()} {event.kind}", highlight=False)
+
+
+@app.command()
+def fetch(
+    message_id: str,
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write the document to.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Write a message's document (as delivered, hub-signed) to a file."""
+    found = _ledger(data_dir).get_document(message_id)
+    if found is None:
+        raise _refuse(f"no message {message_id}")
+    document, _content_type, signature = found
+    output.write_bytes(document)
+    if signature:
+        output.with_name(output.name + ".jws").write_text(signature)
+    err.print(f"{len(document)} bytes → {output}")
+
+
+@ledger_app.command("verify")
+def ledger_verify(data_dir: DataDir = None) -> None:
+    """Check the whole hash chain; report the first edited, deleted or reordered event."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    ledger = _ledger(data_dir)
+    with Progress(
+        TextColumn("verifying ledger"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    ) as progress:
+        task = progress.add_task("verify", total=None)
+
+        def report(checked: int, total: int) -> None:
+            progress.update(task, completed=checked, total=total)
+
+        result = ledger.verify_chain(progress=report)
+    if not result.ok:
+        raise _refuse(f"ledger broken at event #{result.first_bad_seq}: {result.reason}")
+    out.print(f"ledger intact: {result.events_checked} events verified")
+
+
+@certs_app.command("dev")
+def certs_dev(
+    target: Annotated[Path | None, typer.Option(help="Directory (default: the settings' certs_dir).")] = None,
+) -> None:
+    """Regenerate the development PKI (CA, hub, participants). Development only."""
+    from hub.devpki import generate_dev_pki
+
+    settings = _settings()
+    if settings.mode == "production":
+        raise _refuse("the development PKI is never generated in production mode")
+    written = generate_dev_pki(target or settings.certs_dir)
+    out.print(f"development PKI written: {len(written)} files in {target or settings.certs_dir}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""The process-wide context: everything loaded once per process (settings, participants, document
+types, compiled schemas, trust store, the hub's signing key, the ledger)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from hub.doctypes import DocTypeRegistry
+from hub.ledger import Ledger
+from hub.participants import Participants
+from hub.settings import Settings
+from hub.signing.keys import SigningIdentity, load_identity
+from hub.trust import TrustStore
+from hub.validation import Validator
+
+
+@dataclass
+class HubContext:
+    settings: Settings
+
+    @cached_property
+    def participants(self) -> Participants:
+        return Participants.load(self.settings.participants_file)
+
+    @cached_property
+    def doctypes(self) -> DocTypeRegistry:
+        return DocTypeRegistry.load(self.settings.doctypes_file, self.settings.schemas_dir)
+
+    @cached_property
+    def validator(self) -> Validator:
+        return Validator(self.doctypes)
+
+    @cached_property
+    def trust(self) -> TrustStore:
+        known = [*self.participants.ids(), self.settings.hub_participant_id]
+        revoked = self.settings.effective_revoked_serials_file
+        return TrustStore.load(
+            self.settings.effective_trust_anchor_files, known, revoked if revoked.exists() else None
+        )
+
+    @cached_property
+    def identity(self) -> SigningIdentity:
+        return load_identity(self.settings.effective_hub_key_file, self.settings.effective_hub_cert_file)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        if self.settings.effective_database_url.startswith("sqlite:"):
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ledger = Ledger(self.settings.effective_database_url)
+        ledger.migrate()
+        return ledger
+
+    def warm_up(self) -> None:
+        """Load everything now (at start-up) rather than on the first request."""
+        _ = self.participants, self.doctypes, self.validator, self.trust, self.identity, self.ledger
+
+    def close(self) -> None:
+        if "ledger" in self.__dict__:
+            self.ledger.dispose()

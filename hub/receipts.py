@@ -1,0 +1,44 @@
+"""Receipts: the hub's signed statement of what it accepted, for whom, and when.
+
+A receipt is a small JSON document (canonical: sorted keys, no spaces) signed with a detached JWS
+(RFC 7797) by the hub's key, exactly like any JSON document the hub emits. Anyone holding the hub's
+certificate can check it without trusting the hub's database.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hub.ledger import MessageRecord
+from hub.signing.jws import sign_detached
+from hub.signing.keys import SigningIdentity
+
+RECEIPT_VERSION = 1
+
+
+def receipt_payload(message: MessageRecord, hub_id: str) -> dict[str, Any]:
+    return {
+        "receipt_version": RECEIPT_VERSION,
+        "hub": hub_id,
+        "message_id": message.id,
+        "type": message.doctype,
+        "state": message.state,
+        "sender": message.sender,
+        "submitted_by": message.submitted_by,
+        "recipients": list(message.recipients),
+        "correlation_key": message.correlation_key,
+        "digest": {"alg": "sha-256", "original": message.digest, "document": message.document_digest},
+        "received_at": message.received_at.isoformat(),
+        "accepted_at": message.accepted_at.isoformat() if message.accepted_at else None,
+    }
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def signed_receipt(message: MessageRecord, identity: SigningIdentity) -> tuple[bytes, str]:
+    """The receipt's bytes and their detached JWS."""
+    body = canonical_json(receipt_payload(message, identity.participant_id))
+    return body, sign_detached(body, identity)

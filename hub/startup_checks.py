@@ -1,0 +1,34 @@
+"""Refuse to start in production mode with development keys, certificates or tokens."""
+
+from __future__ import annotations
+
+from hub.context import HubContext
+from hub.devpki import is_development_certificate, is_development_token_hash
+
+
+class StartupRefused(RuntimeError):
+    """The hub must not start; the message lists every reason."""
+
+
+def production_hazards(hub: HubContext) -> list[str]:
+    """Every reason this configuration is unfit for production (empty when fit)."""
+    hazards: list[str] = []
+    if is_development_certificate(hub.identity.certificate):
+        hazards.append(
+            f"the hub's certificate {hub.settings.effective_hub_cert_file} is from the development PKI"
+        )
+    for anchor in hub.trust.anchors:
+        if is_development_certificate(anchor):
+            hazards.append("a trust anchor is the development CA")
+    for participant in hub.participants:
+        if participant.token_sha256 and is_development_token_hash(participant.id, participant.token_sha256):
+            hazards.append(f"participant {participant.id} still has its development token")
+    return hazards
+
+
+def check_production_safety(hub: HubContext) -> None:
+    if hub.settings.mode != "production":
+        return
+    hazards = production_hazards(hub)
+    if hazards:
+        raise StartupRefused("refusing to start in production mode: " + "; ".join(hazards))

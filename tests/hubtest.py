@@ -1,0 +1,56 @@
+"""Helpers for tests that drive a real hub over HTTP on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from hub.api import create_app
+from hub.devpki import dev_token
+from hub.servers import RunningServer, run_in_thread
+from hub.settings import PROJECT_ROOT, Settings
+
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
+SAMPLES = PROJECT_ROOT.parent / "shared" / "reference" / "samples-edxml"
+EXAMPLES = PROJECT_ROOT / "schemas" / "examples"
+DEV_CERTS = PROJECT_ROOT / "certs" / "dev"
+
+
+def auth(participant: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {dev_token(participant)}"}
+
+
+@dataclass
+class RunningHub:
+    server: RunningServer
+    settings: Settings
+    client: httpx.Client
+
+    @property
+    def url(self) -> str:
+        return self.server.base_url
+
+    def post(
+        self, body: bytes, *, as_: str, content_type: str = "application/xml", **headers: str
+    ) -> httpx.Response:
+        return self.client.post(
+            "/v1/messages", content=body, headers={**auth(as_), "Content-Type": content_type, **headers}
+        )
+
+    def get(self, path: str, *, as_: str) -> httpx.Response:
+        return self.client.get(path, headers=auth(as_))
+
+
+@contextlib.contextmanager
+def running_hub(data_dir: Path, **overrides: object) -> Iterator[RunningHub]:
+    settings = Settings(data_dir=data_dir, **overrides)
+    server = run_in_thread(create_app(settings))
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=30) as client:
+            yield RunningHub(server, settings, client)
+    finally:
+        server.stop()
