@@ -24,6 +24,7 @@ class Participant(BaseModel):
     token_sha256: str | None = Field(default=None, description="hex SHA-256 of the bearer token")
     inbound_profile: Literal["strict", "lenient"] = "strict"
     may_send_as: list[str] = Field(default_factory=list)
+    webhook_url: str | None = Field(default=None, description="where the agency adapter pushes deliveries")
 
 
 class ParticipantsFile(BaseModel):

@@ -1,0 +1,188 @@
+"""The adapter contract: the small public surface of the core that adapters import.
+
+An adapter speaks one outside system's protocol. It declares its name, its options (a pydantic
+model, validated at start-up), its capabilities, an outbound :meth:`Adapter.deliver`, and optionally
+inbound doors: HTTP routers (webhooks, callbacks; mounted under ``/adapters/<name>``) and pollers
+(cursor feeds). Inbound doors hand documents to :meth:`HubServices.submit`, the same intake path as
+the HTTP API. Retries, dead-lettering, deduplication, signing and evidence belong to the core: an
+adapter only maps and transports, and reports what the peer said.
+
+Adapters are found through the ``lienthong.adapters`` entry-point group (name → Adapter subclass),
+so an integrator's own package can add one without touching this repository.
+
+Only ``hub.spi``, ``hub.problems`` and ``hub.servers`` may be imported by adapters.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.problems import Problem
+
+__all__ = [
+    "Adapter",
+    "AdapterOptions",
+    "Capabilities",
+    "Delivered",
+    "DeliveryResult",
+    "HubServices",
+    "OutboundMessage",
+    "ParticipantInfo",
+    "PermanentFailure",
+    "Poller",
+    "Problem",
+    "RetryPolicy",
+    "RetryableFailure",
+    "SubmitResult",
+]
+
+
+class Capabilities(BaseModel):
+    """What the outside system does, so operators and the core know what a delivery proves."""
+
+    model_config = ConfigDict(frozen=True)
+
+    acknowledges: bool = Field(description="the peer answers whether it took the message")
+    deduplicates: bool = Field(description="the peer drops repeats of the same hub message id")
+    receipt: Literal["synchronous", "callback", "none"] = "synchronous"
+    max_payload_bytes: int | None = None
+
+
+class RetryPolicy(BaseModel):
+    """Exponential backoff with jitter; after `max_attempts` the delivery is dead."""
+
+    max_attempts: int = Field(default=8, ge=1)
+    initial_delay_seconds: float = Field(default=5.0, gt=0)
+    multiplier: float = Field(default=2.0, ge=1)
+    max_delay_seconds: float = Field(default=3600.0, gt=0)
+    jitter: float = Field(default=0.2, ge=0, le=1, description="± fraction of the delay chosen at random")
+
+
+class AdapterOptions(BaseModel):
+    """Base of every adapter's options; `retry` is read by the core's delivery engine."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message to one recipient, as the adapter must transport it."""
+
+    message_id: str  # the hub message id: peers use it to drop duplicates
+    delivery_id: str
+    doctype: str
+    sender: str
+    recipient: str
+    correlation_key: str | None
+    document: bytes  # exactly the bytes to deliver (hub-signed, or as signed by the sender)
+    content_type: str
+    signature: str | None  # detached JWS (RFC 7797) of a JSON document, for `x-jws-signature`
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Delivered:
+    peer_reference: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class RetryableFailure:
+    reason: str  # the peer's words
+    retry_after_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class PermanentFailure:
+    reason: str  # the peer's words
+
+
+DeliveryResult = Delivered | RetryableFailure | PermanentFailure
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    message_id: str
+    duplicate: bool
+    state: str
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ParticipantInfo:
+    id: str
+    name: str
+    kind: str
+    webhook_url: str | None
+    attributes: dict[str, Any]
+
+
+class HubServices(Protocol):
+    """What the core offers adapters (inbound doors and pollers use it)."""
+
+    def submit(
+        self,
+        body: bytes,
+        *,
+        content_type: str,
+        as_participant: str,
+        idempotency_key: str | None = None,
+        jws_signature: str | None = None,
+    ) -> SubmitResult:
+        """Feed a document to the intake path as `as_participant`; raises Problem when refused."""
+        ...
+
+    def participant(self, participant_id: str) -> ParticipantInfo | None: ...
+
+    def get_state(self, adapter: str, key: str) -> str | None:
+        """A value the adapter persisted (e.g. a poller's cursor), or None."""
+        ...
+
+    def set_state(self, adapter: str, key: str, value: str) -> None:
+        """Persist a value durably (e.g. a poller's cursor, after the items before it are recorded)."""
+        ...
+
+
+class Poller(ABC):
+    """An inbound feed the core calls every `interval_seconds` (one call at a time per poller)."""
+
+    name: str = "poller"
+    interval_seconds: float = 5.0
+
+    @abstractmethod
+    def poll_once(self) -> int:
+        """Fetch and submit what is new; return how many items were handled."""
+
+
+class Adapter(ABC):
+    """Subclass this; register the subclass under the `lienthong.adapters` entry-point group."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[AdapterOptions]] = AdapterOptions
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, options: AdapterOptions, hub: HubServices) -> None:
+        self.options = options
+        self.hub = hub
+
+    @abstractmethod
+    def deliver(self, message: OutboundMessage) -> DeliveryResult:
+        """Transport one message; never raise for a peer's refusal — return a failure instead."""
+
+    def routers(self) -> list[APIRouter]:
+        """Inbound HTTP doors (webhooks, callbacks), mounted under /adapters/<name>."""
+        return []
+
+    def pollers(self) -> list[Poller]:
+        return []
+
+    def close(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Release connections (called at shutdown)."""
