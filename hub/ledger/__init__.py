@@ -14,14 +14,17 @@ from hub.ledger.store import DELIVERY_TRANSITIONS, UNSET, Ledger
 __all__ = [
     "DELIVERY_TRANSITIONS",
     "GENESIS_HASH",
+    "INBOX_ADAPTER",
     "UNSET",
     "ChainReport",
     "DeliveryRecord",
     "DuplicateMessage",
     "EventRecord",
+    "InboxItem",
     "Ledger",
     "MessageRecord",
     "NewMessage",
+    "Timeline",
     "canonical_json",
     "event_hash",
 ]

@@ -25,6 +25,15 @@ def alembic_config(connection: sa.Connection | None = None, url: str | None = No
     return config
 
 
+def head_revision() -> str:
+    """The newest revision the package's migrations know."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` in one transaction."""
     with engine.begin() as conn:

@@ -98,8 +98,20 @@ deliveries = sa.Table(
     sa.Column("peer_reference", sa.String(255), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("lease_owner", sa.String(100), nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
     sa.Index("ix_deliveries_message_id", "message_id"),
     sa.Index("ix_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+    sa.Index("ix_deliveries_recipient_state", "recipient", "state"),
+)
+
+adapter_state = sa.Table(
+    "adapter_state",
+    metadata,
+    sa.Column("adapter", sa.String(100), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
 events = sa.Table(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,7 @@ class NewMessage:
     signer: str | None = None
     warnings: Sequence[Any] = ()
     received_at: datetime | None = None
+    adapters: Mapping[str, str] = field(default_factory=dict)  # recipient → adapter chosen by routing
 
 
 @dataclass(frozen=True, kw_only=True)

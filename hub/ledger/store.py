@@ -32,6 +32,7 @@ from hub.ledger.records import (
     MessageRecord,
     NewMessage,
 )
+from hub.ledger.work import DeliveryWork
 from hub.problems import Problem
 
 # Delivery states a delivery may move to from each state; "dead" → "queued" is an operator's requeue.
@@ -68,7 +69,7 @@ class _PendingEvent:
     data: dict[str, Any] | None
 
 
-class Ledger:
+class Ledger(DeliveryWork):
     """The hub's record of truth, on SQLite (a file) or PostgreSQL, chosen by SQLAlchemy URL."""
 
     def __init__(self, url: str) -> None:
@@ -106,7 +107,7 @@ class Ledger:
                 "id": str(uuid.uuid4()),
                 "message_id": msg.id,
                 "recipient": recipient,
-                "adapter": None,
+                "adapter": msg.adapters.get(recipient),
                 "state": "queued",
                 "attempts": 0,
                 "next_attempt_at": now,
@@ -168,7 +169,12 @@ class Ledger:
                 },
             ),
             *(
-                _PendingEvent("delivery.queued", msg.id, row["id"], {"recipient": row["recipient"]})
+                _PendingEvent(
+                    "delivery.queued",
+                    msg.id,
+                    row["id"],
+                    {"recipient": row["recipient"], "adapter": row["adapter"]},
+                )
                 for row in delivery_rows
             ),
         ]

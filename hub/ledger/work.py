@@ -1,0 +1,393 @@
+"""Delivery work in the ledger: claiming deliveries under a lease, recording outcomes, operator
+requeues, the pull inbox, dossier timelines and adapters' persisted state.
+
+The deliveries table is the truth about what remains to be done. A worker *claims* a delivery
+(``queued``/``retrying`` and due, or ``delivering`` with an expired lease — its worker died) by moving
+it to ``delivering`` under a lease; it records the outcome before it acknowledges anything to a queue.
+Every change appends its event to the hash chain in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+import sqlalchemy as sa
+
+from hub.ledger.models import adapter_state, deliveries, events, messages
+from hub.ledger.records import DeliveryRecord, EventRecord, MessageRecord
+from hub.problems import Problem
+
+if TYPE_CHECKING:
+    from hub.ledger.store import _PendingEvent
+
+INBOX_ADAPTER = "inbox"  # deliveries the recipient pulls itself (GET /v1/inbox); no worker touches them
+Outcome = Literal["delivered", "retrying", "dead"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    delivery: DeliveryRecord
+    doctype: str
+    sender: str
+    correlation_key: str | None
+    content_type: str
+    signature: str | None
+
+
+@dataclass(frozen=True)
+class Timeline:
+    correlation_key: str
+    messages: tuple[MessageRecord, ...]
+    events: tuple[EventRecord, ...]
+
+
+class DeliveryWork:
+    """Mixed into :class:`hub.ledger.Ledger`; uses its engine and its chain append."""
+
+    _engine: sa.Engine
+    _reader: sa.Engine
+
+    def _append(self, conn: sa.Connection, pending: Sequence[_PendingEvent]) -> list[EventRecord]:
+        raise NotImplementedError  # provided by Ledger
+
+    def _event(self, kind: str, message_id: str, delivery_id: str, data: dict[str, Any]) -> _PendingEvent:
+        from hub.ledger.store import _PendingEvent
+
+        return _PendingEvent(kind, message_id, delivery_id, data)
+
+    # -- claiming ----------------------------------------------------------------------------------
+
+    def _claimable(self, now: datetime) -> sa.ColumnElement[bool]:
+        due = sa.and_(deliveries.c.state.in_(("queued", "retrying")), deliveries.c.next_attempt_at <= now)
+        orphaned = sa.and_(deliveries.c.state == "delivering", deliveries.c.lease_until < now)
+        return sa.and_(
+            sa.or_(due, orphaned),
+            deliveries.c.adapter.is_not(None),
+            deliveries.c.adapter != INBOX_ADAPTER,
+        )
+
+    def _claim_rows(
+        self, conn: sa.Connection, rows: Iterable[Any], owner: str, lease_seconds: float, now: datetime
+    ) -> list[DeliveryRecord]:
+        from hub.ledger.store import _delivery_record
+
+        claimed: list[DeliveryRecord] = []
+        pending = []
+        lease_until = now + timedelta(seconds=lease_seconds)
+        for row in rows:
+            changes = {
+                "state": "delivering",
+                "attempts": row.attempts + 1,
+                "lease_owner": owner,
+                "lease_until": lease_until,
+                "updated_at": now,
+            }
+            conn.execute(sa.update(deliveries).where(deliveries.c.id == row.id).values(**changes))
+            data = {
+                "recipient": row.recipient,
+                "adapter": row.adapter,
+                "attempt": row.attempts + 1,
+                "worker": owner,
+            }
+            if row.state == "delivering":
+                data["reclaimed_from"] = row.lease_owner  # its worker died or hung past the lease
+            pending.append(self._event("delivery.delivering", row.message_id, row.id, data))
+            claimed.append(_delivery_record({**row._mapping, **changes}))
+        if pending:
+            self._append(conn, pending)
+        return claimed
+
+    def claim_due(
+        self,
+        owner: str,
+        *,
+        lease_seconds: float,
+        limit: int = 16,
+        adapters: Sequence[str] | None = None,
+        now: datetime | None = None,
+    ) -> list[DeliveryRecord]:
+        """Claim up to `limit` due deliveries (embedded mode: the ledger is the queue)."""
+        now = now or _now()
+        query = sa.select(deliveries).where(self._claimable(now))
+        if adapters is not None:
+            query = query.where(deliveries.c.adapter.in_(list(adapters)))
+        query = query.order_by(deliveries.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
+        with self._engine.begin() as conn:
+            rows = conn.execute(query).all()
+            return self._claim_rows(conn, rows, owner, lease_seconds, now)
+
+    def claim_delivery(
+        self, delivery_id: str, owner: str, *, lease_seconds: float, now: datetime | None = None
+    ) -> DeliveryRecord | None:
+        """Claim one delivery named by a queue ticket; None when it is not due (a duplicate ticket)."""
+        now = now or _now()
+        query = (
+            sa.select(deliveries)
+            .where(deliveries.c.id == delivery_id, self._claimable(now))
+            .with_for_update(skip_locked=True)
+        )
+        with self._engine.begin() as conn:
+            rows = conn.execute(query).all()
+            claimed = self._claim_rows(conn, rows, owner, lease_seconds, now)
+        return claimed[0] if claimed else None
+
+    def finish_attempt(
+        self,
+        delivery_id: str,
+        outcome: Outcome,
+        *,
+        next_attempt_at: datetime | None = None,
+        error: str | None = None,
+        peer_reference: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> DeliveryRecord | None:
+        """Record an attempt's outcome. None if the delivery is no longer in flight (stale outcome)."""
+        from hub.ledger.store import _delivery_record
+
+        now = _now()
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                sa.select(deliveries).where(deliveries.c.id == delivery_id).with_for_update()
+            ).one_or_none()
+            if row is None or row.state != "delivering":
+                return None
+            changes: dict[str, Any] = {
+                "state": outcome,
+                "updated_at": now,
+                "lease_owner": None,
+                "lease_until": None,
+                "next_attempt_at": next_attempt_at if outcome == "retrying" else None,
+            }
+            if error is not None or outcome == "delivered":
+                changes["last_error"] = error
+            if peer_reference is not None:
+                changes["peer_reference"] = peer_reference
+            conn.execute(sa.update(deliveries).where(deliveries.c.id == delivery_id).values(**changes))
+            event_data = {
+                "recipient": row.recipient,
+                "adapter": row.adapter,
+                "attempt": row.attempts,
+                **(data or {}),
+            }
+            if error is not None:
+                event_data["error"] = error
+            if peer_reference is not None:
+                event_data["peer_reference"] = peer_reference
+            if outcome == "retrying":
+                event_data["next_attempt_at"] = next_attempt_at
+            self._append(conn, [self._event(f"delivery.{outcome}", row.message_id, delivery_id, event_data)])
+        return _delivery_record({**row._mapping, **changes})
+
+    def stale_deliveries(self, *, due_before: datetime, limit: int = 500) -> list[DeliveryRecord]:
+        """Deliveries whose queue ticket should long have been handled (for the AMQP sweeper)."""
+        from hub.ledger.store import _delivery_record
+
+        now = _now()
+        stale = sa.or_(
+            sa.and_(
+                deliveries.c.state.in_(("queued", "retrying")), deliveries.c.next_attempt_at <= due_before
+            ),
+            sa.and_(deliveries.c.state == "delivering", deliveries.c.lease_until < now),
+        )
+        query = (
+            sa.select(deliveries)
+            .where(stale, deliveries.c.adapter.is_not(None), deliveries.c.adapter != INBOX_ADAPTER)
+            .order_by(deliveries.c.next_attempt_at)
+            .limit(limit)
+        )
+        with self._reader.connect() as conn:
+            return [_delivery_record(r._mapping) for r in conn.execute(query)]
+
+    # -- operators ---------------------------------------------------------------------------------
+
+    def get_delivery(self, delivery_id: str) -> DeliveryRecord | None:
+        from hub.ledger.store import _delivery_record
+
+        with self._reader.connect() as conn:
+            row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).one_or_none()
+        return _delivery_record(row._mapping) if row else None
+
+    def list_deliveries(
+        self,
+        *,
+        state: str | None = None,
+        recipient: str | None = None,
+        adapter: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[DeliveryRecord]:
+        """Deliveries, most recently changed first."""
+        from hub.ledger.store import _delivery_record
+
+        query = sa.select(deliveries)
+        for column, value in ((deliveries.c.state, state), (deliveries.c.recipient, recipient)):
+            if value is not None:
+                query = query.where(column == value)
+        if adapter is not None:
+            query = query.where(deliveries.c.adapter == adapter)
+        query = query.order_by(deliveries.c.updated_at.desc(), deliveries.c.id).limit(limit).offset(offset)
+        with self._reader.connect() as conn:
+            return [_delivery_record(r._mapping) for r in conn.execute(query)]
+
+    def requeue(self, delivery_id: str, *, by: str, reason: str = "operator retry") -> DeliveryRecord:
+        """An operator sends a dead (or retrying) delivery again now, with a fresh attempt budget."""
+        from hub.ledger.store import _delivery_record
+
+        now = _now()
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                sa.select(deliveries).where(deliveries.c.id == delivery_id).with_for_update()
+            ).one_or_none()
+            if row is None:
+                raise Problem("not-found", f"no delivery {delivery_id}")
+            if row.state not in ("dead", "retrying"):
+                raise Problem(
+                    "conflict",
+                    f"delivery {delivery_id} is {row.state}; only dead or retrying ones are retried",
+                )
+            changes = {"state": "queued", "attempts": 0, "next_attempt_at": now, "updated_at": now}
+            conn.execute(sa.update(deliveries).where(deliveries.c.id == delivery_id).values(**changes))
+            data = {
+                "recipient": row.recipient,
+                "from": row.state,
+                "by": by,
+                "reason": reason,
+                "previous_attempts": row.attempts,
+            }
+            self._append(conn, [self._event("delivery.queued", row.message_id, delivery_id, data)])
+        return _delivery_record({**row._mapping, **changes})
+
+    # -- pull inbox --------------------------------------------------------------------------------
+
+    def inbox(self, recipient: str, *, limit: int = 50) -> list[InboxItem]:
+        """What `recipient` has to pull: its inbox deliveries not yet acknowledged, oldest first."""
+        from hub.ledger.store import _delivery_record
+
+        query = (
+            sa.select(
+                deliveries,
+                messages.c.doctype,
+                messages.c.sender,
+                messages.c.correlation_key,
+                messages.c.content_type,
+                messages.c.signature,
+            )
+            .join(messages, messages.c.id == deliveries.c.message_id)
+            .where(
+                deliveries.c.recipient == recipient,
+                deliveries.c.adapter == INBOX_ADAPTER,
+                deliveries.c.state == "queued",
+            )
+            .order_by(deliveries.c.created_at, deliveries.c.id)
+            .limit(limit)
+        )
+        with self._reader.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            InboxItem(
+                delivery=_delivery_record(r._mapping),
+                doctype=r.doctype,
+                sender=r.sender,
+                correlation_key=r.correlation_key,
+                content_type=r.content_type,
+                signature=r.signature,
+            )
+            for r in rows
+        ]
+
+    def acknowledge_inbox(self, delivery_id: str, recipient: str) -> DeliveryRecord:
+        """The recipient confirms it took an inbox delivery; acknowledging twice is harmless."""
+        from hub.ledger.store import _delivery_record
+
+        now = _now()
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                sa.select(deliveries).where(deliveries.c.id == delivery_id).with_for_update()
+            ).one_or_none()
+            if row is None or row.recipient != recipient or row.adapter != INBOX_ADAPTER:
+                raise Problem("not-found", f"no inbox delivery {delivery_id} for {recipient}")
+            if row.state == "delivered":
+                return _delivery_record(row._mapping)
+            changes = {
+                "state": "delivered",
+                "attempts": row.attempts + 1,
+                "updated_at": now,
+                "next_attempt_at": None,
+            }
+            conn.execute(sa.update(deliveries).where(deliveries.c.id == delivery_id).values(**changes))
+            data = {"recipient": recipient, "adapter": INBOX_ADAPTER, "acknowledged_by": recipient}
+            self._append(conn, [self._event("delivery.delivered", row.message_id, delivery_id, data)])
+        return _delivery_record({**row._mapping, **changes})
+
+    # -- timelines ---------------------------------------------------------------------------------
+
+    def timeline(self, correlation_key: str, *, limit: int = 500) -> Timeline:
+        """Every message about one dossier or document, with deliveries, and their events in order."""
+        from hub.ledger.store import _delivery_record, _event_record, _message_record
+
+        with self._reader.connect() as conn:
+            message_rows = (
+                conn.execute(
+                    sa.select(messages.c.id)
+                    .where(messages.c.correlation_key == correlation_key)
+                    .order_by(messages.c.received_at)
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+            records = []
+            for message_id in message_rows:
+                row = conn.execute(
+                    sa.select(messages, sa.func.length(messages.c.original).label("size")).where(
+                        messages.c.id == message_id
+                    )
+                ).one()
+                delivery_rows = conn.execute(
+                    sa.select(deliveries)
+                    .where(deliveries.c.message_id == message_id)
+                    .order_by(deliveries.c.created_at)
+                ).all()
+                records.append(
+                    _message_record(row._mapping, tuple(_delivery_record(d._mapping) for d in delivery_rows))
+                )
+            event_rows = (
+                conn.execute(
+                    sa.select(events)
+                    .where(events.c.message_id.in_(list(message_rows)))
+                    .order_by(events.c.seq)
+                ).all()
+                if message_rows
+                else []
+            )
+        return Timeline(correlation_key, tuple(records), tuple(_event_record(e._mapping) for e in event_rows))
+
+    # -- adapters' persisted state -----------------------------------------------------------------
+
+    def get_state(self, adapter: str, key: str) -> str | None:
+        with self._reader.connect() as conn:
+            return conn.execute(
+                sa.select(adapter_state.c.value).where(
+                    adapter_state.c.adapter == adapter, adapter_state.c.key == key
+                )
+            ).scalar_one_or_none()
+
+    def set_state(self, adapter: str, key: str, value: str) -> None:
+        now = _now()
+        with self._engine.begin() as conn:
+            updated = conn.execute(
+                sa.update(adapter_state)
+                .where(adapter_state.c.adapter == adapter, adapter_state.c.key == key)
+                .values(value=value, updated_at=now)
+            ).rowcount
+            if not updated:
+                conn.execute(
+                    sa.insert(adapter_state).values(adapter=adapter, key=key, value=value, updated_at=now)
+                )
