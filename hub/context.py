@@ -9,6 +9,7 @@ from functools import cached_property
 from hub.doctypes import DocTypeRegistry
 from hub.ledger import Ledger
 from hub.participants import Participants
+from hub.routing import RouteTable
 from hub.settings import Settings
 from hub.signing.keys import SigningIdentity, load_identity
 from hub.trust import TrustStore
@@ -26,6 +27,12 @@ class HubContext:
     @cached_property
     def doctypes(self) -> DocTypeRegistry:
         return DocTypeRegistry.load(self.settings.doctypes_file, self.settings.schemas_dir)
+
+    @cached_property
+    def routes(self) -> RouteTable:
+        table = RouteTable.load(self.settings.routes_file)
+        table.check_types(set(self.doctypes.names()))
+        return table
 
     @cached_property
     def validator(self) -> Validator:
@@ -53,7 +60,8 @@ class HubContext:
 
     def warm_up(self) -> None:
         """Load everything now (at start-up) rather than on the first request."""
-        _ = self.participants, self.doctypes, self.validator, self.trust, self.identity, self.ledger
+        _ = (self.participants, self.doctypes, self.routes, self.validator, self.trust, self.identity)
+        _ = self.ledger
 
     def close(self) -> None:
         if "ledger" in self.__dict__:

@@ -1,7 +1,8 @@
 """Intake: the one path every document walks, up to a durably recorded message.
 
 parse (hardened) → identify type → validate (schema, profile) → verify signature → extract (from
-signed data only) → authorise sender → deduplicate → sign (if unsigned) → record (ledger).
+signed data only) → authorise sender → route (an adapter per recipient) → deduplicate → sign (if
+unsigned) → record (ledger) → tell the listeners (the delivery engine) what was recorded.
 
 Authentication happens at the door (HTTP, adapter) before :meth:`Intake.submit`; a replay enters
 here too. Every refusal is a :class:`~hub.problems.Problem` and is recorded in the ledger before it
@@ -11,7 +12,9 @@ propagates, so the caller's error and the ledger's evidence always agree.
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,6 +30,7 @@ from hub.signing.jws import sign_detached, verify_detached
 from hub.signing.xmldsig import find_signatures, sign_enveloped, verify_enveloped
 
 Format = Literal["xml", "json"]
+log = logging.getLogger("hub.intake")
 
 
 def media_format(content_type: str | None) -> Format:
@@ -62,7 +66,11 @@ class IntakeResult:
 
 @dataclass
 class _Checked:
-    """What the checking steps learned about a document before it is signed and recorded."""
+    """What the checking steps learned about a document before it is signed and recorded.
+
+    `sign` is set when the hub must sign the document: it is called only once the document has
+    passed routing and deduplication, so refused and repeated documents cost no signature.
+    """
 
     doctype: DocType
     extracted: Extracted
@@ -70,11 +78,19 @@ class _Checked:
     signature: str | None
     signer: str
     warnings: list[str]
+    sign: Callable[[], tuple[bytes, str | None]] | None = None
+
+    def signed(self) -> tuple[bytes, str | None]:
+        return self.sign() if self.sign else (self.document, self.signature)
+
+
+RecordedListener = Callable[[MessageRecord], None]
 
 
 class Intake:
-    def __init__(self, hub: HubContext) -> None:
+    def __init__(self, hub: HubContext, listeners: list[RecordedListener] | None = None) -> None:
         self.hub = hub
+        self.listeners: list[RecordedListener] = list(listeners or [])
         settings = hub.settings
         self.xml_limits = XmlLimits(max_bytes=settings.max_body_bytes, max_depth=settings.xml_max_depth)
         self.json_limits = JsonLimits(max_bytes=settings.max_body_bytes, max_depth=settings.json_max_depth)
@@ -121,6 +137,9 @@ class Intake:
             checked = self._check_json(submission, context)
 
         extracted = checked.extracted
+        adapters = self.hub.routes.resolve(
+            checked.doctype.name, extracted.sender, extracted.recipients, self.hub.participants
+        )
         if checked.extracted.natural_key:
             earlier = ledger.find_by_natural_key(
                 extracted.sender, checked.doctype.name, extracted.natural_key
@@ -128,6 +147,7 @@ class Intake:
             if earlier is not None:
                 return self._duplicate(earlier, submitter, "natural-key")
 
+        document, signature = checked.signed()
         new = NewMessage(
             id=str(uuid.uuid4()),
             doctype=checked.doctype.name,
@@ -139,17 +159,23 @@ class Intake:
             idempotency_key=submission.idempotency_key,
             digest=digest,
             original=submission.body,
-            document=checked.document,
-            document_digest=hashlib.sha256(checked.document).hexdigest(),
+            document=document,
+            document_digest=hashlib.sha256(document).hexdigest(),
             content_type=checked.doctype.content_types[0],
-            signature=checked.signature,
+            signature=signature,
             signer=checked.signer,
             warnings=checked.warnings,
+            adapters=adapters,
         )
         try:
             record = ledger.record_message(new)
         except DuplicateMessage as race:  # the same document arrived twice at once
             return self._duplicate(race.existing, submitter, "natural-key")
+        for listener in self.listeners:
+            try:
+                listener(record)
+            except Exception:  # the message is durable; a listener's failure must not undo the 202
+                log.exception("listener failed after recording message %s", record.id)
         return IntakeResult(message=record, warnings=checked.warnings)
 
     # -- XML ---------------------------------------------------------------------------------------
@@ -175,8 +201,11 @@ class Intake:
         context["sender"] = extracted.sender
         self._authorise(submitter, extracted, signer=None)
         parent = self._signature_parent(doctype, parsed.root)
-        document = sign_enveloped(parsed.root, hub.identity, parent=parent)
-        return _Checked(doctype, extracted, document, None, hub.identity.participant_id, warnings)
+
+        def sign() -> tuple[bytes, str | None]:
+            return sign_enveloped(parsed.root, hub.identity, parent=parent), None
+
+        return _Checked(doctype, extracted, parsed.data, None, hub.identity.participant_id, warnings, sign)
 
     @staticmethod
     def _signature_parent(doctype: DocType, root: etree._Element) -> etree._Element:
@@ -207,8 +236,11 @@ class Intake:
                 doctype, extracted, submission.body, submission.jws_signature, verified.signer, []
             )
         self._authorise(submitter, extracted, signer=None)
-        signature = sign_detached(submission.body, hub.identity)
-        return _Checked(doctype, extracted, submission.body, signature, hub.identity.participant_id, [])
+
+        def sign() -> tuple[bytes, str | None]:
+            return submission.body, sign_detached(submission.body, hub.identity)
+
+        return _Checked(doctype, extracted, submission.body, None, hub.identity.participant_id, [], sign)
 
     # -- shared steps ------------------------------------------------------------------------------
 

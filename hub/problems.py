@@ -29,6 +29,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = _types(
     # transport and authentication
     ("unauthenticated", 401, "Missing or unknown bearer token"),
     ("forbidden-sender", 403, "The participant may not send as this sender"),
+    ("forbidden-operator", 403, "Only operators may do this"),
     ("not-found", 404, "No such resource"),
     ("body-too-large", 413, "The body exceeds the size limit"),
     ("unsupported-media-type", 415, "The content type is not accepted"),

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     # signatures
     allow_sha1_signatures: bool = False
 
+    # delivery
+    workers: int = Field(default=4, ge=0, description="delivery threads per process (0: none)")
+    lease_seconds: float = Field(default=120.0, gt=0, description="how long a worker holds a delivery")
+    poll_interval_seconds: float = Field(default=1.0, gt=0, description="embedded queue: idle wait")
+    sweep_interval_seconds: float = Field(default=30.0, gt=0, description="AMQP: republish lost tickets")
+
     @cached_property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -67,6 +73,14 @@ class Settings(BaseSettings):
     @property
     def doctypes_file(self) -> Path:
         return self.config_dir / "doctypes.yaml"
+
+    @property
+    def routes_file(self) -> Path:
+        return self.config_dir / "routes.yaml"
+
+    @property
+    def adapters_file(self) -> Path:
+        return self.config_dir / "adapters.yaml"
 
     @property
     def effective_hub_key_file(self) -> Path:

@@ -34,7 +34,8 @@ OTHER_AGENCY = "000.03.04.H41"
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
-    with running_hub(tmp_path_factory.mktemp("hub")) as running:
+    # No delivery workers: this file is about intake, which ends with deliveries `queued`.
+    with running_hub(tmp_path_factory.mktemp("hub"), workers=0) as running:
         yield running
 
 
@@ -442,7 +443,7 @@ def test_unauthenticated_and_unknown_tokens_are_refused(hub: RunningHub) -> None
 
 
 def test_oversized_body_and_wrong_media_type_are_refused(tmp_path: Path) -> None:
-    with running_hub(tmp_path, max_body_bytes=4096) as small:
+    with running_hub(tmp_path, max_body_bytes=4096, workers=0) as small:
         big = small.post(b"<a>" + b"x" * 10_000 + b"</a>", as_=AGENCY)
         assert big.status_code == 413 and big.json()["type"] == "/problems/body-too-large"
         text = small.post(b"hello", as_=AGENCY, content_type="text/plain")

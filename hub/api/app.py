@@ -1,4 +1,4 @@
-"""Application factory: wires the context, the intake and the routers together."""
+"""Application factory: wires the runtime (context, intake, adapters, delivery engine) and the routers."""
 
 from __future__ import annotations
 
@@ -7,24 +7,31 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hub.api import messages, meta
+from hub.api import deliveries, inbox, messages, meta, timeline
 from hub.api.errors import install_error_handlers
 from hub.context import HubContext
-from hub.intake import Intake
+from hub.runtime import Runtime
 from hub.settings import Settings
-from hub.startup_checks import check_production_safety
 
 
-def create_app(settings: Settings | None = None, *, context: HubContext | None = None) -> FastAPI:
-    hub = context or HubContext(settings or Settings())
-    check_production_safety(hub)
-    hub.warm_up()
+def create_app(
+    settings: Settings | None = None,
+    *,
+    context: HubContext | None = None,
+    workers: int | None = None,
+    pollers: bool = True,
+) -> FastAPI:
+    """The hub's API. Delivery workers (`workers`, default from settings) and the adapters' pollers
+    run inside the same process while the app runs; `workers=0` makes an API-only process."""
+    runtime = Runtime.build(settings, context=context)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        if context is None:
-            hub.close()
+        runtime.start_workers(workers=workers, pollers=pollers)
+        try:
+            yield
+        finally:
+            runtime.close()
 
     app = FastAPI(
         title="lienthong",
@@ -32,9 +39,13 @@ def create_app(settings: Settings | None = None, *, context: HubContext | None =
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.hub = hub
-    app.state.intake = Intake(hub)
+    app.state.runtime = runtime
+    app.state.hub = runtime.hub
+    app.state.intake = runtime.intake
     install_error_handlers(app)
-    app.include_router(messages.router)
-    app.include_router(meta.router)
+    for router in (messages.router, inbox.router, deliveries.router, timeline.router, meta.router):
+        app.include_router(router)
+    for adapter in runtime.adapters:
+        for router in adapter.routers():
+            app.include_router(router, prefix=f"/adapters/{adapter.name}", tags=[f"adapter: {adapter.name}"])
     return app

@@ -5,8 +5,17 @@ from __future__ import annotations
 from fastapi import Request
 
 from hub.participants import Participant
+from hub.problems import Problem
 
 
 def current_participant(request: Request) -> Participant:
     """FastAPI dependency: the participant owning the request's bearer token (401 otherwise)."""
     return request.app.state.hub.participants.authenticate(request.headers.get("authorization"))
+
+
+def current_operator(request: Request) -> Participant:
+    """FastAPI dependency: an authenticated operator (403 for any other participant)."""
+    participant = current_participant(request)
+    if participant.kind != "operator":
+        raise Problem("forbidden-operator", f"{participant.id} is not an operator")
+    return participant

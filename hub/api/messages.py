@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.auth import current_participant
+from hub.api.views import delivery_view, event_view
 from hub.intake import Submission
 from hub.ledger import MessageRecord
 from hub.participants import Participant
@@ -118,29 +119,8 @@ def get_message(
         "warnings": list(message.warnings),
         "received_at": message.received_at.isoformat(),
         "accepted_at": message.accepted_at.isoformat() if message.accepted_at else None,
-        "deliveries": [
-            {
-                "id": d.id,
-                "recipient": d.recipient,
-                "adapter": d.adapter,
-                "state": d.state,
-                "attempts": d.attempts,
-                "last_error": d.last_error,
-                "peer_reference": d.peer_reference,
-                "updated_at": d.updated_at.isoformat() if d.updated_at else None,
-            }
-            for d in message.deliveries
-        ],
-        "events": [
-            {
-                "seq": e.seq,
-                "at": e.at.isoformat(),
-                "kind": e.kind,
-                "delivery_id": e.delivery_id,
-                "data": e.data,
-            }
-            for e in events
-        ],
+        "deliveries": [delivery_view(d) for d in message.deliveries],
+        "events": [event_view(e) for e in events],
         "links": message_links(message.id),
     }
 

@@ -1,0 +1,81 @@
+"""The adapter registry: adapters found through entry points, configured from config/adapters.yaml.
+
+The core never names an adapter: it loads whatever is registered under the ``lienthong.adapters``
+entry-point group and that the routes use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hub.spi import Adapter, HubServices
+
+ADAPTER_ENTRY_POINTS = "lienthong.adapters"
+log = logging.getLogger("hub.adapters")
+
+
+def installed_adapters() -> dict[str, type[Adapter]]:
+    """name → Adapter subclass, for every installed adapter."""
+    found: dict[str, type[Adapter]] = {}
+    for entry in entry_points(group=ADAPTER_ENTRY_POINTS):
+        cls = entry.load()
+        if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+            raise TypeError(f"entry point {entry.name!r} does not name an Adapter subclass")
+        found[entry.name] = cls
+    return found
+
+
+def load_options(path: Path) -> dict[str, dict[str, Any]]:
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    adapters = data.get("adapters") or {}
+    if not isinstance(adapters, dict):
+        raise ValueError(f"{path}: 'adapters' must be a mapping of adapter name → options")
+    return {name: dict(options or {}) for name, options in adapters.items()}
+
+
+class AdapterSet:
+    """The adapters this process runs, instantiated with their validated options."""
+
+    def __init__(self, adapters: dict[str, Adapter]) -> None:
+        self._adapters = adapters
+
+    @classmethod
+    def load(cls, wanted: set[str], options_file: Path, services: HubServices) -> AdapterSet:
+        available = installed_adapters()
+        options = load_options(options_file)
+        unknown_options = set(options) - set(available)
+        if unknown_options:
+            log.warning("options given for adapters that are not installed: %s", sorted(unknown_options))
+        adapters: dict[str, Adapter] = {}
+        for name in sorted(wanted):
+            adapter_cls = available.get(name)
+            if adapter_cls is None:
+                log.warning("adapter %r is routed to but not installed: its deliveries wait, queued", name)
+                continue
+            validated = adapter_cls.Options.model_validate(options.get(name, {}))
+            adapters[name] = adapter_cls(validated, services)
+        return cls(adapters)
+
+    def get(self, name: str | None) -> Adapter | None:
+        return self._adapters.get(name) if name else None
+
+    def names(self) -> list[str]:
+        return sorted(self._adapters)
+
+    def __iter__(self) -> Iterator[Adapter]:
+        return iter(self._adapters.values())
+
+    def close(self) -> None:
+        for adapter in self._adapters.values():
+            try:
+                adapter.close()
+            except Exception:  # closing must not stop the others from closing
+                log.exception("adapter %s failed to close", adapter.name)

@@ -1,0 +1,250 @@
+"""The delivery engine: attempts queued deliveries through their adapters and records every outcome.
+
+At-least-once, with the ledger as the truth:
+- a worker claims a delivery in the ledger (state ``delivering`` under a lease), calls the adapter,
+  records the outcome (``delivered``, ``retrying`` with the next attempt time, or ``dead``) and only
+  then acknowledges the queue ticket, if there is one;
+- a worker that dies mid-delivery leaves a ``delivering`` row whose lease expires; the delivery is
+  claimed again (the peer drops the repeat by hub message id);
+- embedded mode (no broker): workers claim due deliveries straight from the ledger;
+- AMQP mode: tickets from RabbitMQ name the delivery to claim; retries go through delayed queues,
+  dead deliveries to the dead-letter exchange; a sweeper republishes any due delivery whose ticket
+  was lost (broker down at publish time, a crash between commit and publish).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from hub.adapters import AdapterSet
+from hub.context import HubContext
+from hub.ledger import DeliveryRecord, MessageRecord
+from hub.ledger.work import INBOX_ADAPTER
+from hub.queue import QueueUnavailable, Ticket, WorkQueue
+from hub.spi import (
+    Delivered,
+    DeliveryResult,
+    OutboundMessage,
+    PermanentFailure,
+    RetryableFailure,
+    RetryPolicy,
+)
+
+log = logging.getLogger("hub.delivery")
+
+
+def backoff_seconds(policy: RetryPolicy, attempt: int, rng: random.Random | None = None) -> float:
+    """Delay before the attempt after `attempt` (1-based): exponential, capped, with ± jitter."""
+    base = min(
+        policy.max_delay_seconds, policy.initial_delay_seconds * policy.multiplier ** max(0, attempt - 1)
+    )
+    spread = base * policy.jitter
+    return max(0.0, base + (rng or random).uniform(-spread, spread))
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class DeliveryEngine:
+    def __init__(
+        self,
+        hub: HubContext,
+        adapters: AdapterSet,
+        queue: WorkQueue | None = None,
+        *,
+        worker_id: str | None = None,
+    ) -> None:
+        self.hub = hub
+        self.adapters = adapters
+        self.queue = queue
+        self.worker_id = worker_id or new_worker_id()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- intake side -------------------------------------------------------------------------------
+
+    def enqueue(self, message: MessageRecord) -> None:
+        """Called after a message is recorded: wake the embedded workers, or publish tickets."""
+        self.enqueue_deliveries(message.deliveries)
+
+    def enqueue_deliveries(self, deliveries: Sequence[DeliveryRecord]) -> None:
+        """Make queued deliveries known to workers; a failed publish is caught up by the sweeper."""
+        if self.queue is None:
+            self._wake.set()
+            return
+        tickets = [
+            Ticket(delivery_id=d.id, message_id=d.message_id, adapter=d.adapter or "", attempt=d.attempts)
+            for d in deliveries
+            if d.adapter and d.adapter != INBOX_ADAPTER
+        ]
+        if tickets:
+            self._quietly(self.queue.publish, tickets)
+
+    # -- one attempt -------------------------------------------------------------------------------
+
+    def attempt(self, delivery: DeliveryRecord) -> str:
+        """Deliver a claimed delivery once and record the outcome; returns the new state."""
+        ledger = self.hub.ledger
+        adapter = self.adapters.get(delivery.adapter)
+        message = ledger.get_message(delivery.message_id)
+        found = ledger.get_document(delivery.message_id)
+        if adapter is None or message is None or found is None:
+            reason = f"adapter {delivery.adapter!r} is not installed in worker {self.worker_id}"
+            if message is None or found is None:
+                reason = f"message {delivery.message_id} is missing from the ledger"
+            return self._record(delivery, RetryableFailure(reason), RetryPolicy())
+        document, content_type, signature = found
+        outbound = OutboundMessage(
+            message_id=message.id,
+            delivery_id=delivery.id,
+            doctype=message.doctype,
+            sender=message.sender,
+            recipient=delivery.recipient,
+            correlation_key=message.correlation_key,
+            document=document,
+            content_type=content_type,
+            signature=signature,
+            attempt=delivery.attempts,
+        )
+        try:
+            result = adapter.deliver(outbound)
+        except Exception as error:  # an adapter bug must not lose the delivery
+            log.exception("adapter %s raised on delivery %s", adapter.name, delivery.id)
+            result = RetryableFailure(f"adapter error: {type(error).__name__}: {error}")
+        return self._record(delivery, result, adapter.options.retry)
+
+    def _record(self, delivery: DeliveryRecord, result: DeliveryResult, policy: RetryPolicy) -> str:
+        ledger = self.hub.ledger
+        ticket = Ticket(delivery.id, delivery.message_id, delivery.adapter or "", delivery.attempts)
+        if isinstance(result, Delivered):
+            ledger.finish_attempt(
+                delivery.id, "delivered", peer_reference=result.peer_reference, data={"detail": result.detail}
+            )
+            return "delivered"
+        if isinstance(result, PermanentFailure) or delivery.attempts >= policy.max_attempts:
+            permanent = isinstance(result, PermanentFailure)
+            ledger.finish_attempt(
+                delivery.id,
+                "dead",
+                error=result.reason,
+                data={"permanent": permanent, "max_attempts": policy.max_attempts},
+            )
+            if self.queue is not None:
+                self._quietly(self.queue.publish_dead, ticket, result.reason)
+            return "dead"
+        delay = backoff_seconds(policy, delivery.attempts)
+        if result.retry_after_seconds is not None:
+            delay = max(delay, min(result.retry_after_seconds, policy.max_delay_seconds))
+        next_at = datetime.now(UTC) + timedelta(seconds=delay)
+        ledger.finish_attempt(delivery.id, "retrying", next_attempt_at=next_at, error=result.reason)
+        if self.queue is not None:
+            self._quietly(self.queue.publish_retry, ticket, delay)
+        return "retrying"
+
+    @staticmethod
+    def _quietly(publish, *args) -> None:  # type: ignore[no-untyped-def]
+        try:
+            publish(*args)
+        except QueueUnavailable:
+            log.warning("queue unavailable; the sweeper will catch up with %s", args[0])
+
+    # -- workers -----------------------------------------------------------------------------------
+
+    def handle_ticket(self, ticket: Ticket) -> None:
+        """AMQP: claim the ticket's delivery (drops duplicates and early tickets) and attempt it."""
+        claimed = self.hub.ledger.claim_delivery(
+            ticket.delivery_id, self.worker_id, lease_seconds=self.hub.settings.lease_seconds
+        )
+        if claimed is not None:
+            self.attempt(claimed)
+
+    def run_once(self, limit: int = 16) -> int:
+        """Embedded: claim and attempt what is due now; returns how many were attempted."""
+        claimed = self.hub.ledger.claim_due(
+            self.worker_id,
+            lease_seconds=self.hub.settings.lease_seconds,
+            limit=limit,
+            adapters=self.adapters.names(),
+        )
+        for delivery in claimed:
+            self.attempt(delivery)
+        return len(claimed)
+
+    def sweep(self) -> int:
+        """AMQP: republish deliveries that are long overdue (their ticket was lost)."""
+        if self.queue is None:
+            return 0
+        grace = timedelta(seconds=2 * self.hub.settings.sweep_interval_seconds)
+        stale = self.hub.ledger.stale_deliveries(due_before=datetime.now(UTC) - grace)
+        tickets = [Ticket(d.id, d.message_id, d.adapter or "", d.attempts) for d in stale]
+        if tickets:
+            self.queue.publish(tickets)
+            log.info("sweeper republished %d overdue deliveries", len(tickets))
+        return len(tickets)
+
+    def _embedded_loop(self, stop: threading.Event) -> None:
+        interval = self.hub.settings.poll_interval_seconds
+        while not stop.is_set():
+            try:
+                if self.run_once(limit=1):
+                    continue
+            except Exception:
+                log.exception("delivery worker failed; going on")
+            self._wake.wait(interval)
+            self._wake.clear()
+
+    def _consume_loop(self, stop: threading.Event) -> None:
+        assert self.queue is not None
+        self.queue.consume(self.handle_ticket, stop=stop, prefetch=4)
+
+    def _sweep_loop(self, stop: threading.Event) -> None:
+        while not stop.wait(self.hub.settings.sweep_interval_seconds):
+            try:
+                self.sweep()
+            except Exception:
+                log.exception("sweeper failed; going on")
+
+    def _poller_loop(self, poller, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
+        while not stop.is_set():
+            try:
+                poller.poll_once()
+            except Exception:
+                log.exception("poller %s failed; going on", poller.name)
+            stop.wait(poller.interval_seconds)
+
+    def start(self, stop: threading.Event, *, workers: int | None = None, pollers: bool = True) -> None:
+        """Start worker threads (and the adapters' pollers); they end when `stop` is set."""
+        count = self.hub.settings.workers if workers is None else workers
+        loop = self._embedded_loop if self.queue is None else self._consume_loop
+        targets = [(loop, f"delivery-{i}") for i in range(count)]
+        if self.queue is not None and count:
+            targets.append((self._sweep_loop, "delivery-sweeper"))
+        for target, name in targets:
+            thread = threading.Thread(target=target, args=(stop,), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if pollers:
+            for adapter in self.adapters:
+                for poller in adapter.pollers():
+                    thread = threading.Thread(
+                        target=self._poller_loop,
+                        args=(poller, stop),
+                        name=f"poller-{poller.name}",
+                        daemon=True,
+                    )
+                    thread.start()
+                    self._threads.append(thread)
+
+    def join(self, timeout: float = 10.0) -> None:
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()

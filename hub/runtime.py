@@ -1,0 +1,61 @@
+"""Assemble a running hub: context, intake, adapters, queue and delivery engine, for `serve` and `worker`."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from hub.adapters import AdapterSet
+from hub.context import HubContext
+from hub.delivery import DeliveryEngine
+from hub.intake import Intake
+from hub.queue import WorkQueue
+from hub.services import CoreServices
+from hub.settings import Settings
+from hub.startup_checks import check_production_safety
+
+
+def make_queue(settings: Settings) -> WorkQueue | None:
+    """None for the embedded mode (the ledger is the queue); RabbitMQ for an amqp:// URL."""
+    if settings.queue_url == "embedded":
+        return None
+    if settings.queue_url.startswith(("amqp://", "amqps://")):
+        from hub.queue.amqp import AmqpWorkQueue
+
+        return AmqpWorkQueue(settings.queue_url)
+    raise ValueError(f"queue_url must be 'embedded' or an amqp:// URL, not {settings.queue_url!r}")
+
+
+@dataclass
+class Runtime:
+    hub: HubContext
+    intake: Intake
+    services: CoreServices
+    adapters: AdapterSet
+    engine: DeliveryEngine
+    queue: WorkQueue | None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def build(cls, settings: Settings | None = None, *, context: HubContext | None = None) -> Runtime:
+        hub = context or HubContext(settings or Settings())
+        check_production_safety(hub)
+        hub.warm_up()
+        intake = Intake(hub)
+        services = CoreServices(hub, intake)
+        adapters = AdapterSet.load(hub.routes.adapters(), hub.settings.adapters_file, services)
+        queue = make_queue(hub.settings)
+        engine = DeliveryEngine(hub, adapters, queue)
+        intake.listeners.append(engine.enqueue)
+        return cls(hub, intake, services, adapters, engine, queue)
+
+    def start_workers(self, *, workers: int | None = None, pollers: bool = True) -> None:
+        self.engine.start(self.stop, workers=workers, pollers=pollers)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.engine.join()
+        self.adapters.close()
+        if self.queue is not None:
+            self.queue.close()
+        self.hub.close()

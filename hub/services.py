@@ -1,0 +1,60 @@
+"""The core's implementation of :class:`hub.spi.HubServices`: what adapters may ask of the hub."""
+
+from __future__ import annotations
+
+from hub.context import HubContext
+from hub.intake import Intake, Submission
+from hub.problems import Problem
+from hub.spi import ParticipantInfo, SubmitResult
+
+
+class CoreServices:
+    def __init__(self, hub: HubContext, intake: Intake) -> None:
+        self.hub = hub
+        self.intake = intake
+
+    def submit(
+        self,
+        body: bytes,
+        *,
+        content_type: str,
+        as_participant: str,
+        idempotency_key: str | None = None,
+        jws_signature: str | None = None,
+    ) -> SubmitResult:
+        participant = self.hub.participants.get(as_participant)
+        if participant is None:
+            raise Problem("unauthenticated", f"no participant {as_participant}")
+        result = self.intake.submit(
+            Submission(
+                body=body,
+                content_type=content_type,
+                submitted_by=participant,
+                idempotency_key=idempotency_key,
+                jws_signature=jws_signature,
+            )
+        )
+        return SubmitResult(
+            message_id=result.message.id,
+            duplicate=result.duplicate,
+            state=result.message.state,
+            warnings=list(result.message.warnings),
+        )
+
+    def participant(self, participant_id: str) -> ParticipantInfo | None:
+        found = self.hub.participants.get(participant_id)
+        if found is None:
+            return None
+        return ParticipantInfo(
+            id=found.id,
+            name=found.name,
+            kind=found.kind,
+            webhook_url=found.webhook_url,
+            attributes=found.model_dump(exclude={"token_sha256"}),
+        )
+
+    def get_state(self, adapter: str, key: str) -> str | None:
+        return self.hub.ledger.get_state(adapter, key)
+
+    def set_state(self, adapter: str, key: str, value: str) -> None:
+        self.hub.ledger.set_state(adapter, key, value)
