@@ -20,9 +20,11 @@ from hub.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="lienthong — the province's hub")
 ledger_app = typer.Typer(no_args_is_help=True, help="The ledger: the hash-chained log of every exchange.")
+deliveries_app = typer.Typer(no_args_is_help=True, help="Deliveries (operators): list, retry.")
 certs_app = typer.Typer(no_args_is_help=True, help="Certificates and keys.")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(certs_app, name="certs")
+app.add_typer(deliveries_app, name="deliveries")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -55,9 +57,12 @@ def _problem_exit(problem: Problem) -> typer.Exit:
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8080).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Delivery threads in this process (0: API only).")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Run the hub's HTTP API."""
+    """Run the hub's HTTP API (with delivery workers unless --workers 0)."""
     import uvicorn
 
     from hub.api import create_app
@@ -68,6 +73,8 @@ def serve(
         overrides["host"] = host
     if port:
         overrides["port"] = port
+    if workers is not None:
+        overrides["workers"] = workers
     settings = _settings(data_dir, **overrides)
     try:
         api = create_app(settings)
@@ -77,7 +84,44 @@ def serve(
     uvicorn.run(api, host=settings.host, port=settings.port, log_level="info")
 
 
+@app.command()
+def worker(
+    workers: Annotated[int | None, typer.Option(help="Delivery threads (default from settings).")] = None,
+    pollers: Annotated[bool, typer.Option(help="Run the adapters' pollers in this process.")] = True,
+    data_dir: DataDir = None,
+) -> None:
+    """Run delivery workers (and pollers) without the HTTP API: for scale-out beside `serve`."""
+    import signal
+    import threading
+
+    from hub.runtime import Runtime
+    from hub.startup_checks import StartupRefused
+
+    try:
+        runtime = Runtime.build(_settings(data_dir))
+    except StartupRefused as refused:
+        raise _refuse(str(refused)) from None
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    runtime.start_workers(workers=workers, pollers=pollers)
+    queue = runtime.hub.settings.queue_url if runtime.queue is not None else "embedded (ledger)"
+    out.print(
+        f"lienthong worker {runtime.engine.worker_id}: adapters {runtime.adapters.names()}, queue {queue}"
+    )
+    stopped.wait()
+    runtime.close()
+
+
 SIMULATOR_ENTRY_POINTS = "lienthong.simulators"
+
+
+def _simulator_ports(path: Path) -> dict[str, int]:
+    import yaml
+
+    if not path.exists():
+        return {}
+    return {str(k): int(v) for k, v in (yaml.safe_load(path.read_text()) or {}).get("simulators", {}).items()}
 
 
 @app.command()
@@ -98,19 +142,26 @@ def run(
     from hub.startup_checks import StartupRefused
 
     settings = _settings(data_dir, port=port)
+    servers = []
+    ports = _simulator_ports(settings.config_dir / "simulators.yaml")
+    lines = []
+    for entry in sorted(entry_points(group=SIMULATOR_ENTRY_POINTS), key=lambda e: e.name):
+        simulator = run_in_thread(entry.load()(), host=settings.host, port=ports.get(entry.name, 0))
+        servers.append(simulator)
+        lines.append(f"  simulator {entry.name:<20} {simulator.base_url}")
     try:
         hub_server = run_in_thread(create_app(settings), host=settings.host, port=port)
     except (StartupRefused, RuntimeError) as refused:
+        for server in servers:
+            server.stop()
         raise _refuse(str(refused)) from None
-    servers = [hub_server]
+    servers.insert(0, hub_server)
     out.print(
         f"[bold]lienthong[/bold] hub API {hub_server.base_url}  (OpenAPI docs: {hub_server.base_url}/docs)"
     )
     out.print(f"  ledger: {settings.effective_database_url}   queue: {settings.queue_url}", highlight=False)
-    for entry in sorted(entry_points(group=SIMULATOR_ENTRY_POINTS), key=lambda e: e.name):
-        simulator = run_in_thread(entry.load()(), host=settings.host)
-        servers.append(simulator)
-        out.print(f"  simulator {entry.name:<20} {simulator.base_url}", highlight=False)
+    for line in lines:
+        out.print(line, highlight=False)
     out.print("Development tokens: 'Authorization: Bearer dev-token-<participant id>'. Ctrl-C stops.")
     try:
         while all(server.thread.is_alive() for server in servers):
@@ -364,6 +415,53 @@ def ledger_verify(data_dir: DataDir = None) -> None:
     if not result.ok:
         raise _refuse(f"ledger broken at event #{result.first_bad_seq}: {result.reason}")
     out.print(f"ledger intact: {result.events_checked} events verified")
+
+
+@deliveries_app.command("list")
+def deliveries_list(
+    state: Annotated[
+        str | None, typer.Option(help="queued, delivering, delivered, retrying or dead.")
+    ] = None,
+    limit: int = 50,
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Deliveries, most recently changed first (`--state dead` for the dead ones)."""
+    found = _ledger(data_dir).list_deliveries(state=state, limit=limit)
+    if as_json:
+        from hub.api.views import delivery_view
+
+        out.print_json(json.dumps([delivery_view(d) for d in found], ensure_ascii=False))
+        return
+    for d in found:
+        out.print(
+            f"{d.id}  {d.state:<10} {d.recipient:<16} {d.adapter or '-':<10} attempts={d.attempts}"
+            f"  {d.last_error or ''}",
+            highlight=False,
+        )
+
+
+@deliveries_app.command("retry")
+def deliveries_retry(delivery_id: str, data_dir: DataDir = None) -> None:
+    """Send a dead (or retrying) delivery again now, with a fresh attempt budget."""
+    from hub.context import HubContext
+    from hub.queue import QueueUnavailable, Ticket
+    from hub.runtime import make_queue
+
+    hub = HubContext(_settings(data_dir))
+    try:
+        delivery = hub.ledger.requeue(delivery_id, by="cli")
+    except Problem as problem:
+        raise _problem_exit(problem) from None
+    queue = make_queue(hub.settings)
+    if queue is not None:  # embedded workers find it in the ledger; RabbitMQ workers need a ticket
+        try:
+            queue.publish([Ticket(delivery.id, delivery.message_id, delivery.adapter or "")])
+        except QueueUnavailable:
+            err.print("queue unavailable: the sweeper will publish it")
+        finally:
+            queue.close()
+    out.print(f"{delivery.id} queued again for {delivery.recipient}")
 
 
 @certs_app.command("dev")
