@@ -22,7 +22,7 @@ def make_queue(settings: Settings) -> WorkQueue | None:
     if settings.queue_url.startswith(("amqp://", "amqps://")):
         from hub.queue.amqp import AmqpWorkQueue
 
-        return AmqpWorkQueue(settings.queue_url)
+        return AmqpWorkQueue(settings.queue_url, prefix=settings.queue_prefix)
     raise ValueError(f"queue_url must be 'embedded' or an amqp:// URL, not {settings.queue_url!r}")
 
 

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default is SQLite in data_dir"
     )
     queue_url: str = Field(default="embedded", description="'embedded' or an AMQP URL")
+    queue_prefix: str = Field(default="lienthong", description="names of the RabbitMQ exchanges and queues")
 
     # HTTP
     host: str = "127.0.0.1"
