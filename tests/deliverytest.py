@@ -1,0 +1,55 @@
+"""Helpers for delivery tests: a private copy of config/ pointed at the test's simulators, and waiting."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from hub.settings import PROJECT_ROOT
+
+DEV_WEBHOOK_BASE = "http://127.0.0.1:8091"
+T = TypeVar("T")
+
+
+def make_config(
+    target: Path, *, webhook_base: str = DEV_WEBHOOK_BASE, agency_retry: dict[str, Any] | None = None
+) -> Path:
+    """A copy of config/ whose webhooks point at `webhook_base` and whose agency retries are fast."""
+    target.mkdir(parents=True, exist_ok=True)
+    for source in (PROJECT_ROOT / "config").glob("*.yaml"):
+        shutil.copy(source, target / source.name)
+    participants = (target / "participants.yaml").read_text(encoding="utf-8")
+    (target / "participants.yaml").write_text(
+        participants.replace(DEV_WEBHOOK_BASE, webhook_base), encoding="utf-8"
+    )
+    retry = {
+        "max_attempts": 3,
+        "initial_delay_seconds": 0.2,
+        "multiplier": 2,
+        "max_delay_seconds": 1,
+        "jitter": 0.1,
+    }
+    retry.update(agency_retry or {})
+    (target / "adapters.yaml").write_text(
+        yaml.safe_dump({"adapters": {"agency": {"retry": retry, "timeout_seconds": 5}}}), encoding="utf-8"
+    )
+    return target
+
+
+def wait_for(
+    check: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"
+) -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
