@@ -195,6 +195,27 @@ def test_handler_failure_requeues(make_queue: Callable[..., AmqpWorkQueue]) -> N
     assert q.dead_depth() == 0
 
 
+def test_ticket_failing_forever_is_dead_lettered_at_the_delivery_limit(
+    make_queue: Callable[..., AmqpWorkQueue], amqp_url: str
+) -> None:
+    q = make_queue(delivery_limit=2)
+    calls: list[str] = []
+
+    def always_fail(ticket: Ticket) -> None:
+        calls.append(ticket.delivery_id)
+        raise RuntimeError("crashes the worker every time")
+
+    q.publish(tickets(1, tag="cursed"))
+    with Collector(q, before=always_fail):
+        assert eventually(lambda: q.dead_depth() == 1)
+    assert len(calls) == 3  # the first delivery and two requeues
+    assert set(calls) == {"cursed-0"}
+    assert q.depth() == 0
+    dead = raw_get(amqp_url, f"{q.prefix}.dead")
+    assert dead is not None
+    assert decode_ticket(dead.body) == tickets(1, tag="cursed")[0]  # type: ignore[attr-defined]
+
+
 def test_poison_body_goes_to_dead_letters(make_queue: Callable[..., AmqpWorkQueue], amqp_url: str) -> None:
     q = make_queue()
     q.depth()  # declares the topology

@@ -93,7 +93,7 @@ def decode_ticket(body: bytes | str) -> Ticket:
 class _Topology:
     """The exchanges and queues of one prefix."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, delivery_limit: int) -> None:
         quorum = {"x-queue-type": "quorum"}
         self.exchange = Exchange(f"{prefix}.tickets", type="direct", durable=True)
         self.dead_exchange = Exchange(f"{prefix}.dead", type="fanout", durable=True)
@@ -105,7 +105,7 @@ class _Topology:
             queue_arguments={
                 **quorum,
                 "x-dead-letter-exchange": self.dead_exchange.name,
-                "x-delivery-limit": DELIVERY_LIMIT,
+                "x-delivery-limit": delivery_limit,
             },
         )
         self.dead = Queue(f"{prefix}.dead", self.dead_exchange, routing_key="", durable=True,
@@ -227,13 +227,16 @@ class AmqpWorkQueue:
 
     Publishing is thread-safe: each publishing thread borrows a connection from a small pool
     (``pool_size``), so concurrent publishers wait for their confirms in parallel.
-    ``consume`` opens its own connection and may run in any thread.
+    ``consume`` opens its own connection and may run in any thread. ``delivery_limit`` is a queue
+    argument: every process sharing a prefix must use the same value (the broker refuses a
+    redeclaration with another one).
     """
 
-    def __init__(self, url: str, *, prefix: str = "lienthong", pool_size: int = 4) -> None:
+    def __init__(self, url: str, *, prefix: str = "lienthong", pool_size: int = 4,
+                 delivery_limit: int = DELIVERY_LIMIT) -> None:
         self.url = url
         self.prefix = prefix
-        self._topology = _Topology(prefix)
+        self._topology = _Topology(prefix, delivery_limit)
         self._pool_size = pool_size
         self._idle: stdqueue.LifoQueue[_Publisher] = stdqueue.LifoQueue()
         self._all: list[_Publisher] = []
