@@ -240,11 +240,14 @@ def sign(
 
     settings = _settings()
     if as_participant:
-        identity = load_identity(
-            settings.certs_dir / f"{as_participant}.key", settings.certs_dir / f"{as_participant}.crt"
-        )
+        key_file = settings.certs_dir / f"{as_participant}.key"
+        cert_file = settings.certs_dir / f"{as_participant}.crt"
     else:
-        identity = load_identity(settings.effective_hub_key_file, settings.effective_hub_cert_file)
+        key_file, cert_file = settings.effective_hub_key_file, settings.effective_hub_cert_file
+    try:
+        identity = load_identity(key_file, cert_file)
+    except OSError as error:
+        raise _refuse(f"no signing key for {as_participant or 'the hub'}: {error}") from None
     data = _read(file)
     try:
         if _is_json(data):
