@@ -324,8 +324,13 @@ def send(
         response = httpx.post(f"{hub_url.rstrip('/')}/v1/messages", content=data, headers=headers, timeout=60)
     except httpx.HTTPError as error:
         raise _refuse(f"cannot reach the hub at {hub_url}: {error}") from None
-    body = response.json() if response.content else {}
-    if response.status_code >= 400:
+    try:
+        body = response.json() if response.content else {}
+    except ValueError:  # not the hub's JSON: a proxy's error page, or another server
+        body = None
+    if not isinstance(body, dict):
+        body = {"detail": f"HTTP {response.status_code}: {response.text[:200]}"}
+    if response.status_code >= 400 or "id" not in body:
         for item in body.get("errors", [])[:20]:
             err.print(f"  {item.get('location', '')}: {item.get('message', '')}", highlight=False)
         slug = str(body.get("type", "")).rsplit("/", 1)[-1]

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from hub.cli import app
 from hub.devpki import is_development_certificate
 from hub.problems import PROBLEM_TYPES
-from hub.servers import free_port
+from hub.servers import free_port, run_in_thread
 from hub.settings import PROJECT_ROOT, Settings
 from tests.hubtest import EXAMPLES, FIXTURES, SAMPLES, RunningHub, running_hub
 
@@ -192,6 +192,12 @@ def test_sign_as_a_participant_then_verify_names_that_participant(tmp_path: Path
     assert f"valid signature by {AGENCY}" in assert_ok(cli("verify", signed))
 
 
+def test_sign_as_a_participant_without_a_key_exits_1_naming_it() -> None:
+    result = cli("sign", "--as", "nobody", FIXTURES / "edxml" / "document_strict.edxml")
+    assert_refused(result, "nobody")
+    assert result.stdout == ""
+
+
 def test_verify_of_a_tampered_file_exits_1_with_signature_invalid(tmp_path: Path) -> None:
     signed = tmp_path / "signed.edxml"
     assert_ok(cli("sign", FIXTURES / "edxml" / "document_strict.edxml", "-o", signed))
@@ -311,6 +317,22 @@ def test_send_to_a_hub_that_does_not_answer_exits_1(tmp_path: Path) -> None:
     document = write(tmp_path / "document.edxml", fresh_document())
     url = f"http://127.0.0.1:{free_port()}"
     assert_refused(cli("send", document, "--as", AGENCY, "--hub", url), "cannot reach the hub", url)
+
+
+def test_send_to_something_that_is_not_the_hub_exits_1_with_its_http_status(tmp_path: Path) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    async def gateway_error(_request: object) -> HTMLResponse:
+        return HTMLResponse("<html><body>502 Bad Gateway</body></html>", status_code=502)
+
+    proxy = run_in_thread(Starlette(routes=[Route("/v1/messages", gateway_error, methods=["POST"])]))
+    try:
+        document = write(tmp_path / "document.edxml", fresh_document())
+        assert_refused(cli("send", document, "--as", AGENCY, "--hub", proxy.base_url), "502", "Bad Gateway")
+    finally:
+        proxy.stop()
 
 
 def test_status_and_fetch_of_an_unknown_message_exit_1(hub: RunningHub, tmp_path: Path) -> None:
