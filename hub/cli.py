@@ -399,9 +399,12 @@ def fetch(
     if found is None:
         raise _refuse(f"no message {message_id}")
     document, _content_type, signature = found
-    output.write_bytes(document)
-    if signature:
-        output.with_name(output.name + ".jws").write_text(signature)
+    try:
+        output.write_bytes(document)
+        if signature:
+            output.with_name(output.name + ".jws").write_text(signature)
+    except OSError as error:
+        raise _refuse(f"cannot write {output}: {error.strerror}") from None
     err.print(f"{len(document)} bytes → {output}")
 
 

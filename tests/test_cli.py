@@ -342,6 +342,12 @@ def test_status_and_fetch_of_an_unknown_message_exit_1(hub: RunningHub, tmp_path
     assert not (tmp_path / "x").exists()
 
 
+def test_fetch_into_a_directory_that_does_not_exist_exits_1(hub: RunningHub, tmp_path: Path) -> None:
+    message_id = hub.post(fresh_document(), as_=AGENCY).json()["id"]
+    target = tmp_path / "missing" / "document.edxml"
+    assert_refused(cli("fetch", message_id, "-o", target, env=hub_env(hub)), "cannot write", str(target))
+
+
 # -- ledger verify -------------------------------------------------------------------------------------
 
 
