@@ -20,11 +20,21 @@ ADAPTER_ENTRY_POINTS = "lienthong.adapters"
 log = logging.getLogger("hub.adapters")
 
 
-def installed_adapters() -> dict[str, type[Adapter]]:
-    """name → Adapter subclass, for every installed adapter."""
+def installed_adapters(wanted: set[str] | None = None) -> dict[str, type[Adapter]]:
+    """name → Adapter subclass, for every installed adapter (or only the `wanted` ones).
+
+    An entry point whose code cannot be imported counts as not installed, loudly: its deliveries
+    wait in the ledger rather than the whole hub refusing to start.
+    """
     found: dict[str, type[Adapter]] = {}
     for entry in entry_points(group=ADAPTER_ENTRY_POINTS):
-        cls = entry.load()
+        if wanted is not None and entry.name not in wanted:
+            continue
+        try:
+            cls = entry.load()
+        except (ImportError, AttributeError) as error:
+            log.error("adapter %r cannot be loaded (%s): its deliveries wait, queued", entry.name, error)
+            continue
         if not (isinstance(cls, type) and issubclass(cls, Adapter)):
             raise TypeError(f"entry point {entry.name!r} does not name an Adapter subclass")
         found[entry.name] = cls
@@ -49,7 +59,7 @@ class AdapterSet:
 
     @classmethod
     def load(cls, wanted: set[str], options_file: Path, services: HubServices) -> AdapterSet:
-        available = installed_adapters()
+        available = installed_adapters(wanted | set(load_options(options_file)))
         options = load_options(options_file)
         unknown_options = set(options) - set(available)
         if unknown_options:
