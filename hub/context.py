@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from hub.directory import Directories
 from hub.doctypes import DocTypeRegistry
 from hub.ledger import Ledger
 from hub.participants import Participants
@@ -33,6 +34,10 @@ class HubContext:
         table = RouteTable.load(self.settings.routes_file)
         table.check_types(set(self.doctypes.names()))
         return table
+
+    @cached_property
+    def directories(self) -> Directories:
+        return Directories(self.ledger)
 
     @cached_property
     def validator(self) -> Validator:

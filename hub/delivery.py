@@ -30,6 +30,7 @@ from hub.ledger.work import INBOX_ADAPTER
 from hub.queue import QueueUnavailable, Ticket, WorkQueue
 from hub.spi import (
     Delivered,
+    DeliveryOutcome,
     DeliveryResult,
     OutboundMessage,
     PermanentFailure,
@@ -100,7 +101,7 @@ class DeliveryEngine:
             reason = f"adapter {delivery.adapter!r} is not installed in worker {self.worker_id}"
             if message is None or found is None:
                 reason = f"message {delivery.message_id} is missing from the ledger"
-            return self._record(delivery, RetryableFailure(reason), RetryPolicy())
+            return self._record(delivery, RetryableFailure(reason), RetryPolicy(), message)
         document, content_type, signature = found
         outbound = OutboundMessage(
             message_id=message.id,
@@ -119,19 +120,27 @@ class DeliveryEngine:
         except Exception as error:  # an adapter bug must not lose the delivery
             log.exception("adapter %s raised on delivery %s", adapter.name, delivery.id)
             result = RetryableFailure(f"adapter error: {type(error).__name__}: {error}")
-        return self._record(delivery, result, adapter.options.retry)
+        return self._record(delivery, result, adapter.options.retry, message)
 
-    def _record(self, delivery: DeliveryRecord, result: DeliveryResult, policy: RetryPolicy) -> str:
+    def _record(
+        self,
+        delivery: DeliveryRecord,
+        result: DeliveryResult,
+        policy: RetryPolicy,
+        message: MessageRecord | None,
+    ) -> str:
         ledger = self.hub.ledger
         ticket = Ticket(delivery.id, delivery.message_id, delivery.adapter or "", delivery.attempts)
         if isinstance(result, Delivered):
-            ledger.finish_attempt(
+            recorded = ledger.finish_attempt(
                 delivery.id, "delivered", peer_reference=result.peer_reference, data={"detail": result.detail}
             )
+            if recorded is not None and message is not None:
+                self.announce(message, recorded)
             return "delivered"
         if isinstance(result, PermanentFailure) or delivery.attempts >= policy.max_attempts:
             permanent = isinstance(result, PermanentFailure)
-            ledger.finish_attempt(
+            recorded = ledger.finish_attempt(
                 delivery.id,
                 "dead",
                 error=result.reason,
@@ -139,6 +148,8 @@ class DeliveryEngine:
             )
             if self.queue is not None:
                 self._quietly(self.queue.publish_dead, ticket, result.reason)
+            if recorded is not None and message is not None:
+                self.announce(message, recorded)
             return "dead"
         delay = backoff_seconds(policy, delivery.attempts)
         if result.retry_after_seconds is not None:
@@ -148,6 +159,29 @@ class DeliveryEngine:
         if self.queue is not None:
             self._quietly(self.queue.publish_retry, ticket, delay)
         return "retrying"
+
+    def announce(self, message: MessageRecord, delivery: DeliveryRecord) -> None:
+        """Tell every adapter that a delivery reached a final state (see Adapter.observe)."""
+        if delivery.state not in ("delivered", "dead"):
+            return
+        outcome = DeliveryOutcome(
+            message_id=message.id,
+            delivery_id=delivery.id,
+            doctype=message.doctype,
+            sender=message.sender,
+            submitted_by=message.submitted_by,
+            recipient=delivery.recipient,
+            adapter=delivery.adapter,
+            correlation_key=message.correlation_key,
+            state=delivery.state,  # type: ignore[arg-type]
+            peer_reference=delivery.peer_reference,
+            error=delivery.last_error,
+        )
+        for adapter in self.adapters:
+            try:
+                adapter.observe(outcome)
+            except Exception:
+                log.exception("adapter %s failed to observe delivery %s", adapter.name, delivery.id)
 
     @staticmethod
     def _quietly(publish, *args) -> None:  # type: ignore[no-untyped-def]

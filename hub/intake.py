@@ -138,7 +138,11 @@ class Intake:
 
         extracted = checked.extracted
         adapters = self.hub.routes.resolve(
-            checked.doctype.name, extracted.sender, extracted.recipients, self.hub.participants
+            checked.doctype.name,
+            extracted.sender,
+            extracted.recipients,
+            self.hub.participants,
+            self.hub.directories.contains,
         )
         if checked.extracted.natural_key:
             earlier = ledger.find_by_natural_key(

@@ -6,7 +6,7 @@ to exactly one adapter: the first matching route wins.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -16,6 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hub.problems import Problem
 
 EXTERNAL_PREFIX = "external:"
+DIRECTORY_PREFIX = "directory:"
+InDirectory = Callable[[str, str], bool]  # (adapter, recipient) → the adapter's directory lists it
+
+
+def _no_directory(adapter: str, recipient: str) -> bool:
+    return False
 
 
 class Route(BaseModel):
@@ -34,22 +40,29 @@ class Route(BaseModel):
             raise ValueError("patterns must not be blank")
         return patterns
 
-    def matches(self, doctype: str, sender: str, recipient: str, *, is_participant: bool) -> bool:
+    def matches(
+        self,
+        doctype: str,
+        sender: str,
+        recipient: str,
+        *,
+        is_participant: bool,
+        in_directory: InDirectory = _no_directory,
+    ) -> bool:
         if not any(fnmatchcase(doctype, p) for p in self.types):
             return False
         if not any(fnmatchcase(sender, p) for p in self.senders):
             return False
         for pattern in self.recipients:
-            if pattern.startswith(EXTERNAL_PREFIX):
+            if pattern.startswith(DIRECTORY_PREFIX):
+                if not is_participant and in_directory(pattern[len(DIRECTORY_PREFIX) :], recipient):
+                    return True
+            elif pattern.startswith(EXTERNAL_PREFIX):
                 if not is_participant and fnmatchcase(recipient, pattern[len(EXTERNAL_PREFIX) :]):
                     return True
             elif fnmatchcase(recipient, pattern):
                 return True
         return False
-
-    @property
-    def reaches_external(self) -> bool:
-        return any(p.startswith(EXTERNAL_PREFIX) for p in self.recipients)
 
 
 class RoutesFile(BaseModel):
@@ -80,20 +93,37 @@ class RouteTable:
                 if not any(ch in pattern for ch in "*?[") and pattern not in known_types:
                     raise ValueError(f"route {route.name!r} names unknown document type {pattern!r}")
 
-    def first_match(self, doctype: str, sender: str, recipient: str, *, is_participant: bool) -> Route | None:
+    def first_match(
+        self,
+        doctype: str,
+        sender: str,
+        recipient: str,
+        *,
+        is_participant: bool,
+        in_directory: InDirectory = _no_directory,
+    ) -> Route | None:
         for route in self.routes:
-            if route.matches(doctype, sender, recipient, is_participant=is_participant):
+            if route.matches(
+                doctype, sender, recipient, is_participant=is_participant, in_directory=in_directory
+            ):
                 return route
         return None
 
     def resolve(
-        self, doctype: str, sender: str, recipients: Iterable[str], participants: Container[str]
+        self,
+        doctype: str,
+        sender: str,
+        recipients: Iterable[str],
+        participants: Container[str],
+        in_directory: InDirectory = _no_directory,
     ) -> dict[str, str]:
         """recipient → adapter for every recipient, or a Problem naming the first that cannot go."""
         chosen: dict[str, str] = {}
         for recipient in recipients:
             known = recipient in participants
-            route = self.first_match(doctype, sender, recipient, is_participant=known)
+            route = self.first_match(
+                doctype, sender, recipient, is_participant=known, in_directory=in_directory
+            )
             if route is not None:
                 chosen[recipient] = route.adapter
                 continue

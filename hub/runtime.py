@@ -44,6 +44,7 @@ class Runtime:
         intake = Intake(hub)
         services = CoreServices(hub, intake)
         adapters = AdapterSet.load(hub.routes.adapters(), hub.settings.adapters_file, services)
+        check_production_safety(hub, adapters)
         queue = make_queue(hub.settings)
         engine = DeliveryEngine(hub, adapters, queue)
         intake.listeners.append(engine.enqueue)

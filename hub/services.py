@@ -53,6 +53,13 @@ class CoreServices:
             attributes=found.model_dump(exclude={"token_sha256"}),
         )
 
+    def document(self, message_id: str) -> tuple[bytes, str] | None:
+        found = self.hub.ledger.get_document(message_id)
+        return (found[0], found[1]) if found else None
+
+    def set_directory(self, adapter: str, entries: dict[str, str]) -> None:
+        self.hub.directories.set(adapter, entries)
+
     def get_state(self, adapter: str, key: str) -> str | None:
         return self.hub.ledger.get_state(adapter, key)
 

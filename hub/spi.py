@@ -29,6 +29,7 @@ __all__ = [
     "AdapterOptions",
     "Capabilities",
     "Delivered",
+    "DeliveryOutcome",
     "DeliveryResult",
     "HubServices",
     "OutboundMessage",
@@ -109,6 +110,23 @@ DeliveryResult = Delivered | RetryableFailure | PermanentFailure
 
 
 @dataclass(frozen=True)
+class DeliveryOutcome:
+    """A delivery that reached a final state (delivered or dead), as every adapter may observe it."""
+
+    message_id: str
+    delivery_id: str
+    doctype: str
+    sender: str
+    submitted_by: str
+    recipient: str
+    adapter: str | None
+    correlation_key: str | None
+    state: Literal["delivered", "dead"]
+    peer_reference: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
 class SubmitResult:
     message_id: str
     duplicate: bool
@@ -141,6 +159,17 @@ class HubServices(Protocol):
         ...
 
     def participant(self, participant_id: str) -> ParticipantInfo | None: ...
+
+    def document(self, message_id: str) -> tuple[bytes, str] | None:
+        """A recorded message's document (as delivered) and its content type."""
+        ...
+
+    def set_directory(self, adapter: str, entries: dict[str, str]) -> None:
+        """Publish the recipients (id → name) this adapter can reach outside the hub's participants.
+
+        Routes whose recipients say ``directory:<adapter>`` match exactly these ids, so a document to
+        an id the outside system does not know is refused at intake (unknown-recipient)."""
+        ...
 
     def get_state(self, adapter: str, key: str) -> str | None:
         """A value the adapter persisted (e.g. a poller's cursor), or None."""
@@ -182,6 +211,15 @@ class Adapter(ABC):
         return []
 
     def pollers(self) -> list[Poller]:
+        return []
+
+    def observe(self, outcome: DeliveryOutcome) -> None:  # noqa: B027 - optional hook, empty by default
+        """Called after ANY delivery (any adapter's, or an inbox acknowledgement) becomes delivered or
+        dead, in the process that recorded it. Must be quick and must not raise (errors are logged)."""
+
+    def development_secrets(self) -> list[str]:
+        """Names of options that still hold development values; production mode refuses to start
+        while any remains."""
         return []
 
     def close(self) -> None:  # noqa: B027 - optional hook, empty by default

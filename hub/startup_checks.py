@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from hub.context import HubContext
 from hub.devpki import is_development_certificate, is_development_token_hash
+from hub.spi import Adapter
 
 
 class StartupRefused(RuntimeError):
@@ -26,9 +29,14 @@ def production_hazards(hub: HubContext) -> list[str]:
     return hazards
 
 
-def check_production_safety(hub: HubContext) -> None:
+def check_production_safety(hub: HubContext, adapters: Iterable[Adapter] = ()) -> None:
     if hub.settings.mode != "production":
         return
     hazards = production_hazards(hub)
+    for adapter in adapters:
+        hazards += [
+            f"adapter {adapter.name}: {name} has a development value"
+            for name in adapter.development_secrets()
+        ]
     if hazards:
         raise StartupRefused("refusing to start in production mode: " + "; ".join(hazards))

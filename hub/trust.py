@@ -161,13 +161,17 @@ class TrustStore:
     def _judge(self, cert: x509.Certificate, extra: Sequence[x509.Certificate]) -> _Verdict:
         if _is_ca(cert):
             return _Verdict(
-                None, cert.not_valid_before_utc, cert.not_valid_after_utc,
+                None,
+                cert.not_valid_before_utc,
+                cert.not_valid_after_utc,
                 ("signer-untrusted", f"{_describe(cert)} is a CA certificate, not a signing certificate"),
             )
         chain = self._chain(cert, [*extra, *self.intermediates])
         if chain is None:
             return _Verdict(
-                None, cert.not_valid_before_utc, cert.not_valid_after_utc,
+                None,
+                cert.not_valid_before_utc,
+                cert.not_valid_after_utc,
                 ("signer-untrusted", f"{_describe(cert)} does not chain to a trusted CA"),
             )
         not_before = max(c.not_valid_before_utc for c in chain)
@@ -176,13 +180,17 @@ class TrustStore:
             if member.serial_number in self.revoked_serials:
                 what = "" if member is cert else f" (issuer {_describe(member)})"
                 return _Verdict(
-                    None, not_before, not_after,
+                    None,
+                    not_before,
+                    not_after,
                     ("signer-revoked", f"{_describe(cert)} is revoked{what}"),
                 )
         participant_id = common_name(cert)
         if participant_id is None or participant_id not in self.participant_ids:
             return _Verdict(
-                None, not_before, not_after,
+                None,
+                not_before,
+                not_after,
                 ("signer-unknown", f"{_describe(cert)}: {participant_id!r} is not a known participant"),
             )
         return _Verdict(participant_id, not_before, not_after)

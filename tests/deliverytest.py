@@ -35,9 +35,11 @@ def make_config(
         "jitter": 0.1,
     }
     retry.update(agency_retry or {})
-    (target / "adapters.yaml").write_text(
-        yaml.safe_dump({"adapters": {"agency": {"retry": retry, "timeout_seconds": 5}}}), encoding="utf-8"
-    )
+    options = yaml.safe_load((target / "adapters.yaml").read_text(encoding="utf-8")) or {}
+    adapters = options.setdefault("adapters", {}) or {}
+    options["adapters"] = adapters
+    adapters["agency"] = {**(adapters.get("agency") or {}), "retry": retry, "timeout_seconds": 5}
+    (target / "adapters.yaml").write_text(yaml.safe_dump(options, allow_unicode=True), encoding="utf-8")
     return target
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
 
 from hub.api import create_app
 from hub.devpki import dev_token
@@ -29,6 +30,7 @@ class RunningHub:
     server: RunningServer
     settings: Settings
     client: httpx.Client
+    app: FastAPI  # app.state.runtime reaches the engine, the adapters and the core's services
 
     @property
     def url(self) -> str:
@@ -48,9 +50,10 @@ class RunningHub:
 @contextlib.contextmanager
 def running_hub(data_dir: Path, **overrides: object) -> Iterator[RunningHub]:
     settings = Settings(data_dir=data_dir, **overrides)
-    server = run_in_thread(create_app(settings))
+    app = create_app(settings)
+    server = run_in_thread(app)
     try:
         with httpx.Client(base_url=server.base_url, timeout=30) as client:
-            yield RunningHub(server, settings, client)
+            yield RunningHub(server, settings, client, app)
     finally:
         server.stop()

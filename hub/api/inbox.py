@@ -43,5 +43,10 @@ def acknowledge(
     delivery_id: str, request: Request, participant: Participant = Depends(current_participant)
 ) -> dict[str, Any]:
     """The participant has taken the document: its delivery becomes `delivered` (idempotent)."""
-    delivery = request.app.state.hub.ledger.acknowledge_inbox(delivery_id, participant.id)
+    runtime = request.app.state.runtime
+    before = runtime.hub.ledger.get_delivery(delivery_id)
+    delivery = runtime.hub.ledger.acknowledge_inbox(delivery_id, participant.id)
+    message = runtime.hub.ledger.get_message(delivery.message_id)
+    if before is not None and before.state != "delivered" and message is not None:
+        runtime.engine.announce(message, delivery)  # adapters observe it like any delivery
     return delivery_view(delivery)

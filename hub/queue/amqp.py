@@ -108,8 +108,9 @@ class _Topology:
                 "x-delivery-limit": delivery_limit,
             },
         )
-        self.dead = Queue(f"{prefix}.dead", self.dead_exchange, routing_key="", durable=True,
-                          queue_arguments=dict(quorum))
+        self.dead = Queue(
+            f"{prefix}.dead", self.dead_exchange, routing_key="", durable=True, queue_arguments=dict(quorum)
+        )
         self.waits: dict[int, Queue] = {}
         for seconds in RETRY_BUCKETS:
             label = _bucket_label(seconds)
@@ -167,8 +168,9 @@ class _Publisher:
         self._producer = Producer(channel, auto_declare=False, on_return=self._on_return)
         return self._producer
 
-    def send(self, body: bytes, *, exchange: Exchange, routing_key: str, headers: dict[str, Any],
-             message_id: str) -> None:
+    def send(
+        self, body: bytes, *, exchange: Exchange, routing_key: str, headers: dict[str, Any], message_id: str
+    ) -> None:
         """Publish one persistent message and wait for the broker's confirm."""
         producer = self._ready()
         self._returned = False
@@ -232,8 +234,9 @@ class AmqpWorkQueue:
     redeclaration with another one).
     """
 
-    def __init__(self, url: str, *, prefix: str = "lienthong", pool_size: int = 4,
-                 delivery_limit: int = DELIVERY_LIMIT) -> None:
+    def __init__(
+        self, url: str, *, prefix: str = "lienthong", pool_size: int = 4, delivery_limit: int = DELIVERY_LIMIT
+    ) -> None:
         self.url = url
         self.prefix = prefix
         self._topology = _Topology(prefix, delivery_limit)
@@ -243,8 +246,12 @@ class AmqpWorkQueue:
         self._lock = threading.Lock()
         probe = Connection(url)  # not connected: only asks the transport for its error classes
         self._publish_errors: tuple[type[BaseException], ...] = (
-            OSError, OperationalError, MessageNacked, _Unroutable,
-            *probe.connection_errors, *probe.channel_errors,
+            OSError,
+            OperationalError,
+            MessageNacked,
+            _Unroutable,
+            *probe.connection_errors,
+            *probe.channel_errors,
         )
 
     # -- publishing ---------------------------------------------------------------------------
@@ -281,8 +288,9 @@ class AmqpWorkQueue:
             while done < len(messages):
                 body, exchange, key, headers, message_id = messages[done]
                 try:
-                    publisher.send(body, exchange=exchange, routing_key=key, headers=headers,
-                                   message_id=message_id)
+                    publisher.send(
+                        body, exchange=exchange, routing_key=key, headers=headers, message_id=message_id
+                    )
                     done += 1
                     continue
                 except self._publish_errors as exc:
@@ -295,8 +303,9 @@ class AmqpWorkQueue:
                     log.warning("publishing to RabbitMQ failed (%r); retrying", exc)
                     Event().wait(_PUBLISH_BACKOFF[min(failures - 1, len(_PUBLISH_BACKOFF) - 1)])
 
-    def _ticket_message(self, ticket: Ticket, exchange: Exchange, key: str,
-                        extra: dict[str, Any] | None = None) -> _Outgoing:
+    def _ticket_message(
+        self, ticket: Ticket, exchange: Exchange, key: str, extra: dict[str, Any] | None = None
+    ) -> _Outgoing:
         headers: dict[str, Any] = {DELIVERY_HEADER: ticket.delivery_id, **(extra or {})}
         return encode_ticket(ticket), exchange, key, headers, ticket.delivery_id
 
@@ -338,8 +347,11 @@ class AmqpWorkQueue:
             try:
                 ticket = decode_ticket(message.body)
             except ValueError as exc:
-                log.error("poison message %s rejected to the dead-letter queue: %s",
-                          message.properties.get("message_id"), exc)
+                log.error(
+                    "poison message %s rejected to the dead-letter queue: %s",
+                    message.properties.get("message_id"),
+                    exc,
+                )
                 message.reject(requeue=False)
                 return
             try:
@@ -361,8 +373,14 @@ class AmqpWorkQueue:
                 connection.ensure_connection(max_retries=0)
                 channel = connection.channel()
                 self._topology.declare(channel)
-                consumer = Consumer(channel, queues=[self._topology.main], on_message=on_message,
-                                    prefetch_count=prefetch, no_ack=False, auto_declare=False)
+                consumer = Consumer(
+                    channel,
+                    queues=[self._topology.main],
+                    on_message=on_message,
+                    prefetch_count=prefetch,
+                    no_ack=False,
+                    auto_declare=False,
+                )
                 consumer.consume()
                 backoff.reset()
                 while not stop.is_set():
