@@ -20,7 +20,7 @@ from hub.problems import Problem
 class Participant(BaseModel):
     id: str
     name: str
-    kind: Literal["agency", "partner", "operator"] = "agency"
+    kind: Literal["agency", "partner", "operator", "hub"] = "agency"
     token_sha256: str | None = Field(default=None, description="hex SHA-256 of the bearer token")
     inbound_profile: Literal["strict", "lenient"] = "strict"
     may_send_as: list[str] = Field(default_factory=list)
