@@ -17,9 +17,14 @@ T = TypeVar("T")
 
 
 def make_config(
-    target: Path, *, webhook_base: str = DEV_WEBHOOK_BASE, agency_retry: dict[str, Any] | None = None
+    target: Path,
+    *,
+    webhook_base: str = DEV_WEBHOOK_BASE,
+    agency_retry: dict[str, Any] | None = None,
+    adapters: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
-    """A copy of config/ whose webhooks point at `webhook_base` and whose agency retries are fast."""
+    """A copy of config/ whose webhooks point at `webhook_base`, whose agency retries are fast, and
+    whose adapter options are updated with `adapters` (name → options merged over config/adapters.yaml)."""
     target.mkdir(parents=True, exist_ok=True)
     for source in (PROJECT_ROOT / "config").glob("*.yaml"):
         shutil.copy(source, target / source.name)
@@ -36,9 +41,11 @@ def make_config(
     }
     retry.update(agency_retry or {})
     options = yaml.safe_load((target / "adapters.yaml").read_text(encoding="utf-8")) or {}
-    adapters = options.setdefault("adapters", {}) or {}
-    options["adapters"] = adapters
-    adapters["agency"] = {**(adapters.get("agency") or {}), "retry": retry, "timeout_seconds": 5}
+    configured = options.get("adapters") or {}
+    options["adapters"] = configured
+    configured["agency"] = {**(configured.get("agency") or {}), "retry": retry, "timeout_seconds": 5}
+    for name, overrides in (adapters or {}).items():
+        configured[name] = {**(configured.get(name) or {}), **overrides}
     (target / "adapters.yaml").write_text(yaml.safe_dump(options, allow_unicode=True), encoding="utf-8")
     return target
 
