@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hub.context import HubContext
 from hub.intake import Intake, Submission
 from hub.problems import Problem
@@ -59,6 +61,13 @@ class CoreServices:
 
     def set_directory(self, adapter: str, entries: dict[str, str]) -> None:
         self.hub.directories.set(adapter, entries)
+
+    def record_event(
+        self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
+    ) -> None:
+        self.hub.ledger.append_event(
+            f"adapter.{kind}", message_id=message_id, data={"adapter": adapter, **data}
+        )
 
     def get_state(self, adapter: str, key: str) -> str | None:
         return self.hub.ledger.get_state(adapter, key)

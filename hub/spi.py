@@ -171,6 +171,13 @@ class HubServices(Protocol):
         an id the outside system does not know is refused at intake (unknown-recipient)."""
         ...
 
+    def record_event(
+        self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
+    ) -> None:
+        """Put evidence in the ledger that is not a message: e.g. a forged or mismatched callback refused
+        by the adapter. Recorded as event kind ``adapter.<kind>`` with the adapter's name in its data."""
+        ...
+
     def get_state(self, adapter: str, key: str) -> str | None:
         """A value the adapter persisted (e.g. a poller's cursor), or None."""
         ...
