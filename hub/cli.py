@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -305,8 +306,12 @@ def send(
     hub_url: HubUrl = "http://127.0.0.1:8080",
     idempotency_key: Annotated[str | None, typer.Option(help="Idempotency-Key header.")] = None,
     jws: Annotated[str | None, typer.Option(help="Detached JWS to send with a JSON document.")] = None,
+    wait: Annotated[
+        float,
+        typer.Option(help="Seconds to wait for pushed deliveries to end (delivered or dead); 0: don't."),
+    ] = 0,
 ) -> None:
-    """Submit a document to a running hub; prints the message id."""
+    """Submit a document to a running hub; prints the message id (and, with --wait, how delivery went)."""
     import httpx
 
     from hub.devpki import dev_token
@@ -340,6 +345,37 @@ def send(
     if body.get("duplicate"):
         err.print("duplicate: the hub already had this document; its original message is returned")
     out.print(body["id"], highlight=False)
+    if wait > 0:
+        _wait_for_deliveries(
+            f"{hub_url.rstrip('/')}/v1/messages/{body['id']}", headers["Authorization"], wait
+        )
+
+
+def _wait_for_deliveries(message_url: str, authorization: str, timeout: float) -> None:
+    """Poll a message until its pushed deliveries are delivered or dead; print each delivery."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        deliveries = httpx.get(message_url, headers={"Authorization": authorization}, timeout=30).json()[
+            "deliveries"
+        ]
+        pushed = [d for d in deliveries if d["adapter"] != "inbox"]
+        if all(d["state"] in ("delivered", "dead") for d in pushed) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    for d in deliveries:
+        note = "awaiting pickup from its inbox" if d["adapter"] == "inbox" else f"{d['attempts']} attempt(s)"
+        reference = f", reference {d['peer_reference']}" if d.get("peer_reference") else ""
+        out.print(
+            f"  → {d['recipient']}: {d['state']} via {d['adapter']} ({note}{reference})", highlight=False
+        )
+    if any(d["state"] == "dead" for d in pushed):
+        raise _refuse(
+            "a delivery is dead: " + "; ".join(d["last_error"] or "" for d in pushed if d["state"] == "dead")
+        )
 
 
 # -- operator views of the ledger ------------------------------------------------------------------
@@ -428,6 +464,25 @@ def ledger_verify(data_dir: DataDir = None) -> None:
     out.print(f"ledger intact: {result.events_checked} events verified")
 
 
+def _announce_deliveries(settings: Settings, deliveries: Sequence[Any]) -> None:
+    """Embedded workers find queued deliveries in the ledger; RabbitMQ workers need tickets."""
+    from hub.queue import QueueUnavailable, Ticket
+    from hub.runtime import make_queue
+
+    queue = make_queue(settings)
+    if queue is None:
+        return
+    tickets = [
+        Ticket(d.id, d.message_id, d.adapter or "") for d in deliveries if d.adapter not in (None, "inbox")
+    ]
+    try:
+        queue.publish(tickets)
+    except QueueUnavailable:
+        err.print("queue unavailable: the sweeper will publish the deliveries")
+    finally:
+        queue.close()
+
+
 @deliveries_app.command("list")
 def deliveries_list(
     state: Annotated[
@@ -456,23 +511,29 @@ def deliveries_list(
 def deliveries_retry(delivery_id: str, data_dir: DataDir = None) -> None:
     """Send a dead (or retrying) delivery again now, with a fresh attempt budget."""
     from hub.context import HubContext
-    from hub.queue import QueueUnavailable, Ticket
-    from hub.runtime import make_queue
 
     hub = HubContext(_settings(data_dir))
     try:
         delivery = hub.ledger.requeue(delivery_id, by="cli")
     except Problem as problem:
         raise _problem_exit(problem) from None
-    queue = make_queue(hub.settings)
-    if queue is not None:  # embedded workers find it in the ledger; RabbitMQ workers need a ticket
-        try:
-            queue.publish([Ticket(delivery.id, delivery.message_id, delivery.adapter or "")])
-        except QueueUnavailable:
-            err.print("queue unavailable: the sweeper will publish it")
-        finally:
-            queue.close()
+    _announce_deliveries(hub.settings, [delivery])
     out.print(f"{delivery.id} queued again for {delivery.recipient}")
+
+
+@app.command()
+def replay(message_id: str, data_dir: DataDir = None) -> None:
+    """Operators: run a recorded message through the path again as a new, linked message."""
+    from hub.context import HubContext
+    from hub.intake import Intake
+
+    hub = HubContext(_settings(data_dir))
+    try:
+        result = Intake(hub).replay(message_id, by="cli")
+    except Problem as problem:
+        raise _problem_exit(problem) from None
+    _announce_deliveries(hub.settings, result.message.deliveries)
+    out.print(result.message.id, highlight=False)
 
 
 @certs_app.command("dev")

@@ -57,6 +57,12 @@ class Submission:
     jws_signature: str | None = None  # the x-jws-signature header of a JSON document
 
 
+@dataclass(frozen=True)
+class Replay:
+    original_id: str
+    by: str
+
+
 @dataclass
 class IntakeResult:
     message: MessageRecord
@@ -97,12 +103,12 @@ class Intake:
 
     # -- the public step ---------------------------------------------------------------------------
 
-    def submit(self, submission: Submission) -> IntakeResult:
+    def submit(self, submission: Submission, *, replay: Replay | None = None) -> IntakeResult:
         """Check, sign and record one document; refusals are recorded, then raised."""
         digest = hashlib.sha256(submission.body).hexdigest()
         context: dict[str, Any] = {"doctype": None, "sender": None}
         try:
-            return self._submit(submission, digest, context)
+            return self._submit(submission, digest, context, replay)
         except Problem as problem:
             self.hub.ledger.record_refusal(
                 problem=problem.slug,
@@ -116,10 +122,33 @@ class Intake:
             )
             raise
 
-    def _submit(self, submission: Submission, digest: str, context: dict[str, Any]) -> IntakeResult:
+    def replay(self, message_id: str, *, by: str) -> IntakeResult:
+        """Run a recorded message's original bytes through the path again, as its original submitter,
+        without authentication or deduplication: a new message linked to the original (routes,
+        directories and trust are those of today)."""
+        original = self.hub.ledger.get_message(message_id)
+        stored = self.hub.ledger.get_original(message_id)
+        if original is None or stored is None:
+            raise Problem("not-found", f"no message {message_id}")
+        submitter = self.hub.participants.get(original.submitted_by)
+        if submitter is None:
+            raise Problem(
+                "conflict", f"the original submitter {original.submitted_by} is no longer a participant"
+            )
+        body, content_type, signature, signer = stored
+        # A JSON document's own detached signature travels beside it; one the hub added is made anew.
+        jws = signature if signer != self.hub.identity.participant_id else None
+        submission = Submission(
+            body=body, content_type=content_type, submitted_by=submitter, jws_signature=jws
+        )
+        return self.submit(submission, replay=Replay(message_id, by))
+
+    def _submit(
+        self, submission: Submission, digest: str, context: dict[str, Any], replay: Replay | None = None
+    ) -> IntakeResult:
         ledger = self.hub.ledger
         submitter = submission.submitted_by
-        if submission.idempotency_key:
+        if submission.idempotency_key and replay is None:
             earlier = ledger.find_by_idempotency_key(submitter.id, submission.idempotency_key)
             if earlier is not None:
                 if earlier.digest != digest:
@@ -144,7 +173,7 @@ class Intake:
             self.hub.participants,
             self.hub.directories.contains,
         )
-        if checked.extracted.natural_key:
+        if checked.extracted.natural_key and replay is None:
             earlier = ledger.find_by_natural_key(
                 extracted.sender, checked.doctype.name, extracted.natural_key
             )
@@ -159,8 +188,8 @@ class Intake:
             submitted_by=submitter.id,
             recipients=list(extracted.recipients),
             correlation_key=extracted.correlation_key,
-            natural_key=extracted.natural_key,
-            idempotency_key=submission.idempotency_key,
+            natural_key=None if replay else extracted.natural_key,  # the original holds the natural key
+            idempotency_key=None if replay else submission.idempotency_key,
             digest=digest,
             original=submission.body,
             document=document,
@@ -170,6 +199,8 @@ class Intake:
             signer=checked.signer,
             warnings=checked.warnings,
             adapters=adapters,
+            replay_of=replay.original_id if replay else None,
+            replayed_by=replay.by if replay else None,
         )
         try:
             record = ledger.record_message(new)

@@ -170,6 +170,44 @@ def test_the_timeline_shows_deliveries_with_their_states(hub: RunningHub, sim: h
     assert "delivery.delivered" in [e["kind"] for e in timeline["events"]]
 
 
+def test_an_operator_replays_a_message_whose_delivery_died(
+    hub: RunningHub, sim: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim.post("/_sim/always-fail", json={"participant": WEBHOOK_AGENCY, "status": 400})
+    original = hub.post(fresh_document(), as_=AGENCY).json()["id"]
+    wait_state(hub, original, "dead")
+    sim.post("/_sim/clear", json={})
+
+    operator = {"Authorization": "Bearer dev-token-operator"}
+    refused = hub.client.post(
+        f"/v1/messages/{original}/replay", headers={"Authorization": f"Bearer dev-token-{AGENCY}"}
+    )
+    assert refused.status_code == 403
+    replayed = hub.client.post(f"/v1/messages/{original}/replay", headers=operator)
+    assert replayed.status_code == 202 and replayed.json()["replay_of"] == original
+    replay_id = replayed.json()["id"]
+    assert replay_id != original
+    wait_state(hub, replay_id, "delivered")
+    assert webhook_delivery(hub, original)["state"] == "dead", "the original keeps its own history"
+    assert "message.replayed" in kinds(hub, original)
+    received_event = next(
+        e
+        for e in hub.get(f"/v1/messages/{replay_id}", as_=AGENCY).json()["events"]
+        if e["kind"] == "message.received"
+    )
+    assert (
+        received_event["data"]["replay_of"] == original
+        and received_event["data"]["replayed_by"] == "operator"
+    )
+
+    monkeypatch.setenv("LIENTHONG_DATA_DIR", str(hub.settings.data_dir))
+    monkeypatch.setenv("LIENTHONG_CONFIG_DIR", str(hub.settings.config_dir))
+    result = CliRunner().invoke(cli_app, ["replay", original])
+    assert result.exit_code == 0, result.output
+    wait_state(hub, result.stdout.strip(), "delivered")
+    assert CliRunner().invoke(cli_app, ["replay", "no-such-message"]).exit_code == 1
+
+
 # -- a worker killed with SIGKILL --------------------------------------------------------------------
 
 

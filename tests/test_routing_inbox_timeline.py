@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from hub.problems import Problem
 from tests.deliverytest import make_config
 from tests.hubtest import EXAMPLES, RunningHub, running_hub
 from tests.test_intake_api import AGENCY, OTHER_AGENCY, fresh_document, json_example
@@ -130,3 +131,20 @@ def test_an_operator_cannot_retry_a_delivery_that_is_not_dead(hub: RunningHub) -
         "/v1/deliveries/nope/retry", headers={"Authorization": "Bearer dev-token-operator"}
     )
     assert missing.status_code == 404
+
+
+def test_an_adapters_inbound_door_feeds_the_same_intake_path(hub: RunningHub) -> None:
+    services = hub.app.state.runtime.services  # what adapters' webhooks and pollers are given (hub.spi)
+    data = fresh_document()
+    first = services.submit(data, content_type="application/xml", as_participant=AGENCY)
+    assert first.state == "accepted" and not first.duplicate
+    seen = hub.get(f"/v1/messages/{first.message_id}", as_=AGENCY).json()
+    assert seen["signer"] == "lienthong" and {d["adapter"] for d in seen["deliveries"]} == {"agency", "inbox"}
+    again = services.submit(data, content_type="application/xml", as_participant=AGENCY)
+    assert again.duplicate and again.message_id == first.message_id
+    with pytest.raises(Problem) as refused:
+        services.submit(b"<invoice/>", content_type="application/xml", as_participant=AGENCY)
+    assert refused.value.slug == "unknown-type"
+    with pytest.raises(Problem) as impersonation:
+        services.submit(fresh_document(), content_type="application/xml", as_participant=PULLING_AGENCY)
+    assert impersonation.value.slug == "forbidden-sender"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hub.api.auth import current_participant
+from hub.api.auth import current_operator, current_participant
 from hub.api.views import delivery_view, event_view
 from hub.intake import Submission
 from hub.ledger import MessageRecord
@@ -147,3 +147,24 @@ def get_receipt(
     message = visible_message(request, participant, message_id)
     body, signature = signed_receipt(message, request.app.state.hub.identity)
     return Response(body, media_type="application/json", headers={"x-jws-signature": signature})
+
+
+@router.post("/{message_id}/replay", status_code=202)
+async def replay_message(
+    message_id: str, request: Request, operator: Participant = Depends(current_operator)
+) -> JSONResponse:
+    """Operators: run the original document through the path again (today's routes and trust) as a
+    new message linked to the original; its deliveries start afresh."""
+    result = await run_in_threadpool(request.app.state.intake.replay, message_id, by=operator.id)
+    message = result.message
+    return JSONResponse(
+        {
+            "id": message.id,
+            "state": message.state,
+            "type": message.doctype,
+            "replay_of": message_id,
+            "links": message_links(message.id),
+        },
+        status_code=202,
+        headers={"Location": f"/v1/messages/{message.id}"},
+    )

@@ -35,6 +35,8 @@ class NewMessage:
     warnings: Sequence[Any] = ()
     received_at: datetime | None = None
     adapters: Mapping[str, str] = field(default_factory=dict)  # recipient → adapter chosen by routing
+    replay_of: str | None = None  # an operator's replay: the original message's id
+    replayed_by: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

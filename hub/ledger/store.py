@@ -150,6 +150,7 @@ class Ledger(DeliveryWork):
                     "content_type": msg.content_type,
                     "submitted_by": msg.submitted_by,
                     "received_at": received_at,
+                    **({"replay_of": msg.replay_of, "replayed_by": msg.replayed_by} if msg.replay_of else {}),
                 },
             ),
             _PendingEvent(
@@ -178,6 +179,12 @@ class Ledger(DeliveryWork):
                 for row in delivery_rows
             ),
         ]
+        if msg.replay_of:  # the original's own history says it was replayed, and as what
+            pending.append(
+                _PendingEvent(
+                    "message.replayed", msg.replay_of, None, {"replay": msg.id, "by": msg.replayed_by}
+                )
+            )
         try:
             with self._engine.begin() as conn:
                 conn.execute(sa.insert(messages), message_row)
@@ -393,6 +400,18 @@ class Ledger(DeliveryWork):
         if row is None:
             return None
         return bytes(row.document), row.content_type, row.signature
+
+    def get_original(self, message_id: str) -> tuple[bytes, str, str | None, str | None] | None:
+        """``(original, content_type, signature, signer)``: the bytes exactly as received (for a replay)."""
+        with self._reader.connect() as conn:
+            row = conn.execute(
+                sa.select(
+                    messages.c.original, messages.c.content_type, messages.c.signature, messages.c.signer
+                ).where(messages.c.id == message_id)
+            ).one_or_none()
+        if row is None:
+            return None
+        return bytes(row.original), row.content_type, row.signature, row.signer
 
     def list_events(self, message_id: str) -> list[EventRecord]:
         """Events of the message and of its deliveries, in seq order."""
