@@ -399,20 +399,10 @@ def status(
     if message is None:
         raise _refuse(f"no message {message_id}")
     events = ledger.list_events(message_id)
-    view = {
-        "id": message.id,
-        "type": message.doctype,
-        "state": message.state,
-        "sender": message.sender,
-        "recipients": list(message.recipients),
-        "correlation_key": message.correlation_key,
-        "deliveries": [
-            {"recipient": d.recipient, "state": d.state, "attempts": d.attempts} for d in message.deliveries
-        ],
-        "events": [{"seq": e.seq, "at": e.at.isoformat(), "kind": e.kind} for e in events],
-    }
     if as_json:
-        out.print_json(json.dumps(view, ensure_ascii=False))
+        from hub.api.views import message_detail
+
+        out.print_json(json.dumps(message_detail(message, events), ensure_ascii=False))
         return
     out.print(f"{message.id}  {message.doctype}  [bold]{message.state}[/bold]", highlight=False)
     out.print(f"  from {message.sender} about {message.correlation_key}", highlight=False)

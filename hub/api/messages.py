@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.auth import current_operator, current_participant
-from hub.api.views import delivery_view, event_view
+from hub.api.views import message_detail
 from hub.intake import Submission
 from hub.ledger import MessageRecord
 from hub.participants import Participant
@@ -105,24 +105,7 @@ def get_message(
     """The message's state, its deliveries and every event recorded about it."""
     message = visible_message(request, participant, message_id)
     events = request.app.state.hub.ledger.list_events(message_id)
-    return {
-        "id": message.id,
-        "type": message.doctype,
-        "state": message.state,
-        "sender": message.sender,
-        "submitted_by": message.submitted_by,
-        "recipients": list(message.recipients),
-        "correlation_key": message.correlation_key,
-        "digest": message.digest,
-        "document_digest": message.document_digest,
-        "signer": message.signer,
-        "warnings": list(message.warnings),
-        "received_at": message.received_at.isoformat(),
-        "accepted_at": message.accepted_at.isoformat() if message.accepted_at else None,
-        "deliveries": [delivery_view(d) for d in message.deliveries],
-        "events": [event_view(e) for e in events],
-        "links": message_links(message.id),
-    }
+    return {**message_detail(message, events), "links": message_links(message.id)}
 
 
 @router.get("/{message_id}/document", response_class=Response)

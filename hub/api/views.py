@@ -48,3 +48,24 @@ def message_summary(message: MessageRecord) -> dict[str, Any]:
         "received_at": iso(message.received_at),
         "deliveries": [delivery_view(d) for d in message.deliveries],
     }
+
+
+def message_detail(message: MessageRecord, events: list[EventRecord]) -> dict[str, Any]:
+    """Everything about one message: what it is, its deliveries and every event recorded about it."""
+    return {
+        "id": message.id,
+        "type": message.doctype,
+        "state": message.state,
+        "sender": message.sender,
+        "submitted_by": message.submitted_by,
+        "recipients": list(message.recipients),
+        "correlation_key": message.correlation_key,
+        "digest": message.digest,
+        "document_digest": message.document_digest,
+        "signer": message.signer,
+        "warnings": list(message.warnings),
+        "received_at": iso(message.received_at),
+        "accepted_at": iso(message.accepted_at),
+        "deliveries": [delivery_view(d) for d in message.deliveries],
+        "events": [event_view(e) for e in events],
+    }
