@@ -148,3 +148,26 @@ def test_an_adapters_inbound_door_feeds_the_same_intake_path(hub: RunningHub) ->
     with pytest.raises(Problem) as impersonation:
         services.submit(fresh_document(), content_type="application/xml", as_participant=PULLING_AGENCY)
     assert impersonation.value.slug == "forbidden-sender"
+
+
+def test_the_agency_simulator_pulls_its_inbox_from_the_real_hub(hub: RunningHub) -> None:
+    from adapters.agency.simulator.puller import InboxPuller
+
+    message_id = hub.post(fresh_document(), as_=AGENCY).json()["id"]
+    puller = InboxPuller(hub.url, f"dev-token-{PULLING_AGENCY}", participant=PULLING_AGENCY, limit=500)
+    taken = puller.pull_once()
+    assert message_id in {item["message_id"] for item in taken}
+    document = hub.get(f"/v1/messages/{message_id}/document", as_=AGENCY).content
+    recorded = [i for i in puller.inbox.items(PULLING_AGENCY) if i.message_id == message_id]
+    assert len(recorded) == 1 and recorded[0].body == document
+    delivery = next(
+        d
+        for d in hub.get(f"/v1/messages/{message_id}", as_=AGENCY).json()["deliveries"]
+        if d["adapter"] == "inbox"
+    )
+    assert delivery["state"] == "delivered"
+    again = puller.pull_once()
+    assert message_id not in {item["message_id"] for item in again}, (
+        "an acknowledged delivery is not offered again"
+    )
+    puller.close()
