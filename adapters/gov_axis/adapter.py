@@ -1,0 +1,134 @@
+"""The gov_axis adapter: the province's hub as one connected system of the national document axis.
+
+Outbound, :meth:`GovAxisAdapter.deliver` sends each edXML document or status packet, unchanged, from
+the local agency's organ id to one axis organ (SOAP face with zeep by default, REST by option).
+Inbound, :class:`~.poller.InboundPoller` takes what the axis holds for the hub's organs and
+:class:`~.poller.DirectoryPoller` publishes the axis directory for routing. :meth:`observe` sends status
+01 (arrived) on a local agency's behalf once its system took a document that came from the axis.
+Retries, dead letters, dedupe, signing and evidence stay with the core.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+from hub.problems import Problem
+from hub.spi import (
+    Adapter,
+    AdapterOptions,
+    Capabilities,
+    DeliveryOutcome,
+    DeliveryResult,
+    HubServices,
+    OutboundMessage,
+    PermanentFailure,
+    Poller,
+)
+
+from .client import AxisClient, make_client
+from .mapping import (
+    AxisRefused,
+    AxisUnavailable,
+    MappingError,
+    check_outbound,
+    delivery_result,
+    document_facts,
+    message_type,
+)
+from .options import GovAxisOptions
+from .poller import ADAPTER, DirectoryPoller, InboundPoller
+from .status import build_status
+
+log = logging.getLogger("adapters.gov_axis")
+MAX_PAYLOAD = 32 * 1024 * 1024
+
+
+class GovAxisAdapter(Adapter):
+    name: ClassVar[str] = ADAPTER
+    Options: ClassVar[type[AdapterOptions]] = GovAxisOptions
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        acknowledges=True, deduplicates=False, receipt="synchronous", max_payload_bytes=MAX_PAYLOAD
+    )
+
+    def __init__(
+        self, options: AdapterOptions, hub: HubServices, *, client: AxisClient | None = None
+    ) -> None:
+        if not isinstance(options, GovAxisOptions):
+            options = GovAxisOptions.model_validate(options.model_dump())
+        super().__init__(options, hub)
+        self.options: GovAxisOptions = options
+        if options.development_values():
+            log.warning("gov_axis: development secret in use for system %s", options.systemid)
+        self.client = client or make_client(options, options.resolve_secret())
+        self._pollers: list[Poller] = [
+            DirectoryPoller(self.client, hub, options),
+            InboundPoller(self.client, hub, options),
+        ]
+
+    # -- outbound ---------------------------------------------------------------------------------
+
+    def deliver(self, message: OutboundMessage) -> DeliveryResult:
+        """Send the packet from its sender organ to ``message.recipient``; DocId is the peer reference."""
+        try:
+            kind = message_type(message.doctype)
+            if message.sender not in self.options.organs:
+                raise MappingError(
+                    f"sender {message.sender} is not an organ this hub speaks for on the axis "
+                    f"({', '.join(self.options.organs)}); the axis carries its packets itself"
+                )
+            if len(message.document) > MAX_PAYLOAD:
+                raise MappingError(f"packet of {len(message.document)} bytes exceeds {MAX_PAYLOAD} bytes")
+            check_outbound(message.document)
+        except MappingError as exc:
+            return PermanentFailure(reason=str(exc))
+        try:
+            doc_id = self.client.send(message.sender, [message.recipient], kind, message.document)
+        except (AxisRefused, AxisUnavailable) as exc:
+            return delivery_result(None, face=self.client.face, error=exc)
+        return delivery_result(doc_id, face=self.client.face)
+
+    # -- inbound ----------------------------------------------------------------------------------
+
+    def pollers(self) -> list[Poller]:
+        return list(self._pollers)
+
+    def observe(self, outcome: DeliveryOutcome) -> None:
+        """Status 01 for a local agency that took delivery of a document relayed from the axis."""
+        if not (
+            self.options.arrival_status
+            and outcome.state == "delivered"
+            and outcome.doctype == "edxml.document"
+            and outcome.submitted_by == self.options.participant
+            and outcome.adapter != self.name
+        ):
+            return
+        agency = self.hub.participant(outcome.recipient)
+        if agency is None or agency.kind != "agency":
+            return
+        key = f"arrived:{outcome.message_id}:{agency.id}"
+        if self.hub.get_state(self.name, key):
+            return  # already answered (an observation repeated after a restart)
+        found = self.hub.document(outcome.message_id)
+        if found is None:
+            return
+        try:
+            packet = build_status(document_facts(found[0]), organ_id=agency.id, organ_name=agency.name)
+            result = self.hub.submit(packet, content_type="application/xml", as_participant=agency.id)
+        except (MappingError, Problem) as exc:
+            detail = exc.detail if isinstance(exc, Problem) else str(exc)
+            self.hub.record_event(
+                self.name,
+                "arrival-status-not-sent",
+                {"agency": agency.id, "reason": detail},
+                message_id=outcome.message_id,
+            )
+            log.warning("status 01 for %s about %s not sent: %s", agency.id, outcome.message_id, detail)
+            return
+        self.hub.set_state(self.name, key, result.message_id)
+
+    def development_secrets(self) -> list[str]:
+        return self.options.development_values()
+
+    def close(self) -> None:
+        self.client.close()
