@@ -1,4 +1,4 @@
-"""Run the axis simulator alone: ``python -m adapters.gov_axis.simulator --port 8091``."""
+"""Run the axis simulator alone: ``python -m adapters.gov_axis.simulator --port 8092``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .config import AxisSimConfig, default_config
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="National document axis (VXP) simulator")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--port", type=int, default=8092)
     parser.add_argument("--config", type=Path, help="YAML or JSON file (default: the development directory)")
     parser.add_argument("--snapshot", type=Path, help="JSON file to keep the state in across restarts")
     parser.add_argument("--timestamp-window", type=float, help="accepted clock skew in seconds")

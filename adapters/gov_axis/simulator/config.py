@@ -1,7 +1,8 @@
 """Configuration of the axis simulator: the organisation directory, the connected systems, the limits.
 
 The default directory is a development fixture: ``000.00.00.G22`` (Government Office) and
-``000.00.00.H41`` (Nghệ An) are real organ ids; the other codes are illustrative.
+``000.00.00.H41`` (Nghệ An) are real organ ids; the other codes are illustrative. The province's system
+``lienthong.h41`` acts for the hub's development agencies (config/participants.yaml).
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class AxisSimConfig(BaseModel):
 
 PROVINCE_SYSTEM = "lienthong.h41"
 PROVINCE_ORGAN = "000.00.00.H41"
+#: The hub's agencies (config/participants.yaml), all bound to the province's system on the axis.
+PROVINCE_ORGANS = (PROVINCE_ORGAN, "000.01.02.H41", "000.03.04.H41")
 
 
 def default_config(**overrides: object) -> AxisSimConfig:
@@ -80,10 +83,10 @@ def default_config(**overrides: object) -> AxisSimConfig:
         Organisation(id="3", code="000.00.00.H13", name="UBND thành phố Đà Nẵng", mail="ubnd@danang.gov.vn"),
         Organisation(id="4", code=PROVINCE_ORGAN, name="UBND tỉnh Nghệ An", mail="nghean@gov.vn"),
         Organisation(
-            id="5", code="000.01.00.H41", pid="4", name="Văn phòng UBND tỉnh Nghệ An", mail="vp@nghean.gov.vn"
+            id="5", code="000.01.02.H41", pid="4", name="Sở Tư pháp tỉnh Nghệ An", mail="stp@nghean.gov.vn"
         ),
         Organisation(
-            id="6", code="000.02.00.H41", pid="4", name="Sở Nội vụ tỉnh Nghệ An", mail="snv@nghean.gov.vn"
+            id="6", code="000.03.04.H41", pid="4", name="UBND huyện Nghi Lộc", mail="nghiloc@nghean.gov.vn"
         ),
     ]
     systems = [
@@ -93,7 +96,7 @@ def default_config(**overrides: object) -> AxisSimConfig:
         SystemAccount(
             systemid=PROVINCE_SYSTEM,
             secret="dev-secret-h41-000004",
-            organs=[PROVINCE_ORGAN, "000.01.00.H41", "000.02.00.H41"],
+            organs=list(PROVINCE_ORGANS),
         ),
     ]
     data: dict[str, object] = {"organisations": organisations, "systems": systems}
