@@ -174,6 +174,19 @@ def sample_sender(sample: str) -> str:
     return root.findtext(".//e:MessageHeader/e:From/e:OrganId", namespaces=NS).strip()
 
 
+def publish_axis_directory(hub: RunningHub) -> None:
+    """Routes reach axis organs through `directory:gov_axis`, which the gov_axis adapter publishes."""
+    hub.app.state.runtime.services.set_directory(
+        "gov_axis",
+        {
+            "28.22.H17": "Đơn vị nhận (mẫu SDK)",
+            "000.00.00.G22": "Văn phòng Chính phủ",
+            "000.00.00.H14": "…",
+            "000.00.00.G17": "…",
+        },
+    )
+
+
 SAMPLE_NAMES = sorted(p.name for p in SAMPLES.glob("*.edxml"))
 LOCAL_AGENCIES = {"000.00.00.H41", AGENCY, OTHER_AGENCY}
 
@@ -182,6 +195,7 @@ LOCAL_AGENCIES = {"000.00.00.H41", AGENCY, OTHER_AGENCY}
 def test_real_axis_samples_from_other_organs_are_accepted_leniently_with_deviations_recorded(
     hub: RunningHub, sample: str
 ) -> None:
+    publish_axis_directory(hub)
     response = hub.post((SAMPLES / sample).read_bytes(), as_="gov-axis")
     assert response.status_code in (200, 202), response.text
     message = hub.get(f"/v1/messages/{response.json()['id']}", as_="gov-axis").json()
@@ -196,6 +210,7 @@ def test_real_axis_samples_from_other_organs_are_accepted_leniently_with_deviati
 def test_the_axis_cannot_relay_a_packet_claiming_a_local_agency_as_sender(
     hub: RunningHub, sample: str
 ) -> None:
+    publish_axis_directory(hub)
     # These samples are statuses written by Nghệ An (000.00.00.H41) — in this hub a local agency, which
     # speaks for itself; the axis relay may not put words in its mouth.
     response = hub.post((SAMPLES / sample).read_bytes(), as_="gov-axis")
