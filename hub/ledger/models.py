@@ -65,6 +65,7 @@ messages = sa.Table(
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("accepted_at", UTCDateTime, nullable=True),
     sa.Index("ix_messages_correlation_key", "correlation_key"),
+    sa.Index("ix_messages_received_at_id", "received_at", "id"),
     sa.Index(
         "uq_messages_natural_key",
         "sender",
@@ -103,6 +104,7 @@ deliveries = sa.Table(
     sa.Index("ix_deliveries_message_id", "message_id"),
     sa.Index("ix_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
     sa.Index("ix_deliveries_recipient_state", "recipient", "state"),
+    sa.Index("ix_deliveries_state_updated_at", "state", "updated_at"),
 )
 
 adapter_state = sa.Table(
@@ -129,6 +131,7 @@ events = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Index("ix_events_message_id", "message_id"),
     sa.Index("ix_events_delivery_id", "delivery_id"),
+    sa.Index("ix_events_kind_seq", "kind", "seq"),
 )
 
 chain_head = sa.Table(

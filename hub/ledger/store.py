@@ -32,6 +32,7 @@ from hub.ledger.records import (
     MessageRecord,
     NewMessage,
 )
+from hub.ledger.queries import LedgerQueries
 from hub.ledger.work import DeliveryWork
 from hub.problems import Problem
 
@@ -69,7 +70,7 @@ class _PendingEvent:
     data: dict[str, Any] | None
 
 
-class Ledger(DeliveryWork):
+class Ledger(DeliveryWork, LedgerQueries):
     """The hub's record of truth, on SQLite (a file) or PostgreSQL, chosen by SQLAlchemy URL."""
 
     def __init__(self, url: str) -> None:

@@ -1,0 +1,251 @@
+"""Read-only questions operators ask of the ledger: the exchange log paged by keyset, throughput per
+time bucket, queue figures for metrics, and events of a kind (alerts, operators' actions).
+
+Every query reads a bounded number of rows through an index (migration 0003): the exchange log
+never loads a large ledger whole, and the metrics gauges cost a handful of aggregate queries.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from hub.ledger.models import MESSAGE_STATES, chain_head, deliveries, events, messages
+from hub.ledger.records import EventRecord, MessageRecord
+
+UNDELIVERED_STATES = ("queued", "delivering", "retrying")
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    """What the exchange log is narrowed to; every field is optional.
+
+    ``participant`` matches sender, submitter or recipient; ``state`` is a message state
+    (``accepted`` …) or a delivery state (messages with at least one delivery in it); ``adapter``
+    matches messages with a delivery through it.
+    """
+
+    since: datetime | None = None
+    until: datetime | None = None
+    participant: str | None = None
+    doctype: str | None = None
+    state: str | None = None
+    adapter: str | None = None
+    correlation_key: str | None = None
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    items: tuple[MessageRecord, ...]
+    next_cursor: str | None  # opaque; pass back as `after` for the next (older) page
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Activity in one time bucket: messages received by type, delivery outcomes by adapter."""
+
+    start: datetime
+    end: datetime
+    by_type: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)  # (adapter, state) → count
+
+    @property
+    def received(self) -> int:
+        return sum(self.by_type.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(n for (_, state), n in self.outcomes.items() if state in ("dead", "retrying"))
+
+
+@dataclass(frozen=True)
+class QueueFigures:
+    """Figures cheap enough to compute on every metrics scrape."""
+
+    deliveries_by_state: dict[tuple[str, str], int]  # (adapter, state) → count
+    oldest_undelivered_at: datetime | None
+    ledger_events: int
+
+    def depth(self) -> int:
+        return sum(n for (_, state), n in self.deliveries_by_state.items() if state in UNDELIVERED_STATES)
+
+    def oldest_undelivered_age(self, now: datetime | None = None) -> float:
+        if self.oldest_undelivered_at is None:
+            return 0.0
+        return max(0.0, ((now or datetime.now(UTC)) - self.oldest_undelivered_at).total_seconds())
+
+
+def encode_cursor(received_at: datetime, message_id: str) -> str:
+    raw = json.dumps([received_at.isoformat(), message_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (received_at, id) a cursor stands for; ValueError for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment, message_id = json.loads(raw)
+        return datetime.fromisoformat(moment), str(message_id)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"not a cursor: {cursor!r}") from error
+
+
+class LedgerQueries:
+    """Mixed into :class:`hub.ledger.Ledger`; read-only, on its reader engine."""
+
+    _reader: sa.Engine
+
+    # -- the exchange log --------------------------------------------------------------------------
+
+    def search_messages(
+        self, filters: MessageFilter | None = None, *, after: str | None = None, limit: int = 50
+    ) -> MessagePage:
+        """Messages newest first, `limit` at a time; `after` is the previous page's `next_cursor`."""
+        from hub.ledger.store import _delivery_record, _message_record
+
+        f = filters or MessageFilter()
+        columns = [c for c in messages.c if c.name not in ("original", "document")]
+        query = sa.select(*columns, sa.func.length(messages.c.original).label("size"))
+        query = query.where(*self._message_conditions(f))
+        if after:
+            moment, last_id = decode_cursor(after)
+            query = query.where(
+                sa.or_(
+                    messages.c.received_at < moment,
+                    sa.and_(messages.c.received_at == moment, messages.c.id < last_id),
+                )
+            )
+        query = query.order_by(messages.c.received_at.desc(), messages.c.id.desc()).limit(limit + 1)
+        with self._reader.connect() as conn:
+            rows = conn.execute(query).all()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            ids = [r.id for r in rows]
+            by_message: dict[str, list[Any]] = {i: [] for i in ids}
+            if ids:
+                for d in conn.execute(
+                    sa.select(deliveries)
+                    .where(deliveries.c.message_id.in_(ids))
+                    .order_by(deliveries.c.created_at, deliveries.c.recipient)
+                ):
+                    by_message[d.message_id].append(_delivery_record(d._mapping))
+        items = tuple(_message_record(r._mapping, tuple(by_message[r.id])) for r in rows)
+        cursor = encode_cursor(rows[-1].received_at, rows[-1].id) if more and rows else None
+        return MessagePage(items, cursor)
+
+    @staticmethod
+    def _message_conditions(f: MessageFilter) -> list[sa.ColumnElement[bool]]:
+        conditions: list[sa.ColumnElement[bool]] = []
+        if f.since is not None:
+            conditions.append(messages.c.received_at >= f.since)
+        if f.until is not None:
+            conditions.append(messages.c.received_at < f.until)
+        if f.doctype:
+            conditions.append(messages.c.doctype == f.doctype)
+        if f.correlation_key:
+            conditions.append(messages.c.correlation_key == f.correlation_key)
+        if f.participant:
+            to_participant = sa.select(deliveries.c.message_id).where(deliveries.c.recipient == f.participant)
+            conditions.append(
+                sa.or_(
+                    messages.c.sender == f.participant,
+                    messages.c.submitted_by == f.participant,
+                    messages.c.id.in_(to_participant),
+                )
+            )
+        if f.state in MESSAGE_STATES:
+            conditions.append(messages.c.state == f.state)
+        elif f.state:
+            conditions.append(
+                messages.c.id.in_(sa.select(deliveries.c.message_id).where(deliveries.c.state == f.state))
+            )
+        if f.adapter:
+            conditions.append(
+                messages.c.id.in_(sa.select(deliveries.c.message_id).where(deliveries.c.adapter == f.adapter))
+            )
+        return conditions
+
+    # -- overview ----------------------------------------------------------------------------------
+
+    def throughput(self, *, until: datetime | None = None, bucket: timedelta, count: int) -> list[Bucket]:
+        """`count` consecutive buckets ending at `until`: one small indexed query per bucket and kind."""
+        end = until or datetime.now(UTC)
+        start = end - bucket * count
+        result = []
+        with self._reader.connect() as conn:
+            for i in range(count):
+                low, high = start + bucket * i, start + bucket * (i + 1)
+                by_type = conn.execute(
+                    sa.select(messages.c.doctype, sa.func.count())
+                    .where(messages.c.received_at >= low, messages.c.received_at < high)
+                    .group_by(messages.c.doctype)
+                ).all()
+                outcomes = conn.execute(
+                    sa.select(deliveries.c.adapter, deliveries.c.state, sa.func.count())
+                    .where(
+                        deliveries.c.state.in_(("delivered", "dead", "retrying")),
+                        deliveries.c.updated_at >= low,
+                        deliveries.c.updated_at < high,
+                    )
+                    .group_by(deliveries.c.adapter, deliveries.c.state)
+                ).all()
+                result.append(
+                    Bucket(
+                        low,
+                        high,
+                        {t: int(n) for t, n in by_type},
+                        {(a or "-", s): int(n) for a, s, n in outcomes},
+                    )
+                )
+        return result
+
+    def queue_figures(self) -> QueueFigures:
+        """Deliveries by adapter and state, the oldest undelivered one, the number of ledger events."""
+        with self._reader.connect() as conn:
+            counts = conn.execute(
+                sa.select(deliveries.c.adapter, deliveries.c.state, sa.func.count()).group_by(
+                    deliveries.c.adapter, deliveries.c.state
+                )
+            ).all()
+            oldest = conn.execute(
+                sa.select(sa.func.min(deliveries.c.created_at)).where(
+                    deliveries.c.state.in_(UNDELIVERED_STATES)
+                )
+            ).scalar_one_or_none()
+            size = conn.execute(sa.select(chain_head.c.seq).where(chain_head.c.id == 1)).scalar_one_or_none()
+        if isinstance(oldest, str):  # SQLite returns an aggregate's datetime as text
+            oldest = datetime.fromisoformat(oldest)
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        return QueueFigures({(a or "-", s): int(n) for a, s, n in counts}, oldest, int(size or 0))
+
+    # -- events of a kind --------------------------------------------------------------------------
+
+    def events_of_kinds(
+        self,
+        kinds: Sequence[str],
+        *,
+        prefix: str | None = None,
+        limit: int = 50,
+        before_seq: int | None = None,
+    ) -> list[EventRecord]:
+        """The newest events whose kind is one of `kinds` or starts with `prefix`, newest first."""
+        from hub.ledger.store import _event_record
+
+        match = [events.c.kind.in_(list(kinds))] if kinds else []
+        if prefix:
+            match.append(events.c.kind.startswith(prefix, autoescape=True))
+        if not match:
+            return []
+        query = sa.select(events).where(sa.or_(*match))
+        if before_seq is not None:
+            query = query.where(events.c.seq < before_seq)
+        query = query.order_by(events.c.seq.desc()).limit(limit)
+        with self._reader.connect() as conn:
+            return [_event_record(r) for r in conn.execute(query)]
