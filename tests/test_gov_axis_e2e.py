@@ -1,0 +1,308 @@
+"""The national document axis end to end: a real hub on loopback, the axis simulator (both faces), the
+agency simulator receiving webhooks, and a test acting as a ministry on the axis (Bộ Nội vụ, 000.00.00.G10).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from cryptography import x509
+from lxml import etree
+
+from adapters.agency.simulator import create_app as create_agency_simulator
+from adapters.gov_axis.simulator import create_app as create_axis_simulator
+from adapters.gov_axis.simulator.packets import Attachment, OrganInfo, build_document
+from adapters.gov_axis.simulator.peer import AxisPeer
+from hub.servers import RunningServer, run_in_thread
+from tests.deliverytest import make_config, wait_for
+from tests.hubtest import DEV_CERTS, RunningHub, running_hub
+from tests.independent_verify import verify_xmldsig_independently
+from tests.test_intake_api import NS, fresh_document, signed_by
+
+AGENCY = "000.01.02.H41"  # Sở Tư pháp: webhook agency
+WEBHOOK_AGENCY = "000.00.00.H41"
+MINISTRY = OrganInfo("000.00.00.G10", "Bộ Nội vụ")
+MINISTRY_SYSTEM = ("bnv.qlvb", "dev-secret-bnv-00002")
+RETRY = {
+    "max_attempts": 6,
+    "initial_delay_seconds": 0.2,
+    "multiplier": 2,
+    "max_delay_seconds": 1,
+    "jitter": 0.1,
+}
+
+
+@pytest.fixture(scope="module")
+def axis() -> Iterator[RunningServer]:
+    with run_in_thread(create_axis_simulator()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def agency_sim() -> Iterator[RunningServer]:
+    with run_in_thread(create_agency_simulator()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=["soap", "rest"])
+def hub(
+    request: pytest.FixtureRequest,
+    axis: RunningServer,
+    agency_sim: RunningServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningHub]:
+    httpx.post(axis.base_url + "/_sim/reset")
+    base = tmp_path_factory.mktemp(f"hub-{request.param}")
+    options = {
+        "face": request.param,
+        "base_url": axis.base_url,
+        "poll_interval_seconds": 0.1,
+        "directory_refresh_seconds": 2,
+        "retry": RETRY,
+        "timeout_seconds": 5,
+    }
+    config = make_config(base / "config", webhook_base=agency_sim.base_url, adapters={"gov_axis": options})
+    with running_hub(base, config_dir=config, workers=2, poll_interval_seconds=0.1) as running:
+        directories = running.app.state.runtime.services.hub.directories
+        wait_for(
+            lambda: MINISTRY.organ_id in directories.entries("gov_axis"), what="the axis directory in the hub"
+        )
+        yield running
+
+
+@pytest.fixture
+def ministry(axis: RunningServer) -> Iterator[AxisPeer]:
+    with AxisPeer(axis.base_url, *MINISTRY_SYSTEM, MINISTRY) as peer:
+        yield peer
+
+
+@pytest.fixture
+def agency_inbox(agency_sim: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=agency_sim.base_url, timeout=10) as client:
+        client.post("/_sim/reset")  # forget what earlier tests delivered
+        yield client
+
+
+def to_ministry(document: bytes) -> bytes:
+    """The strict fixture addressed to the ministry only (a fresh DocumentId)."""
+    root = etree.fromstring(document)
+    first, *others = root.findall(".//e:MessageHeader/e:To", NS)
+    for extra in others:
+        extra.getparent().remove(extra)
+    first.find("e:OrganId", NS).text = MINISTRY.organ_id
+    first.find("e:OrganizationInCharge", NS).text = MINISTRY.organ_name
+    first.find("e:OrganName", NS).text = MINISTRY.organ_name
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def delivery_to(hub: RunningHub, message_id: str, recipient: str, as_: str = AGENCY) -> dict[str, Any]:
+    message = hub.get(f"/v1/messages/{message_id}", as_=as_).json()
+    return next(d for d in message["deliveries"] if d["recipient"] == recipient)
+
+
+def wait_delivered(hub: RunningHub, message_id: str, recipient: str, as_: str = AGENCY) -> dict[str, Any]:
+    return wait_for(
+        lambda: (d := delivery_to(hub, message_id, recipient, as_))["state"] == "delivered" and d,
+        timeout=20,
+        what=f"delivery of {message_id} to {recipient}",
+    )
+
+
+def packets_for(peer: AxisPeer, message_type: str) -> list[tuple[dict[str, Any], bytes]]:
+    return [(row, peer.get_edoc(row["docId"])) for row in peer.received(message_type)]
+
+
+def webhook_items(inbox: httpx.Client, participant: str) -> list[dict[str, Any]]:
+    items = inbox.get("/_sim/received", params={"participant": participant}).json()["items"]
+    return [i for i in items if not i.get("duplicate")]
+
+
+def header_text(packet: bytes, path: str) -> str:
+    root = etree.fromstring(packet[packet.find(b"<") :])
+    return (root.findtext(f".//e:MessageHeader/{path}", namespaces=NS) or "").strip()
+
+
+def ledger_events(hub: RunningHub, kind: str) -> list[dict[str, Any]]:
+    engine = sa.create_engine(hub.settings.effective_database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT data FROM events WHERE kind = :kind"), {"kind": kind}).all()
+    engine.dispose()
+    return [json.loads(row[0]) for row in rows]
+
+
+def send_to_ministry(hub: RunningHub) -> tuple[str, bytes]:
+    signed = signed_by(AGENCY, to_ministry(fresh_document()))
+    response = hub.post(signed, as_=AGENCY)
+    assert response.status_code == 202, response.text
+    return response.json()["id"], signed
+
+
+# -- outbound: a local agency's document reaches a ministry, and the ministry's statuses come back ----
+
+
+def test_a_document_reaches_the_ministry_with_attachments_and_signature_intact_and_statuses_come_back(
+    hub: RunningHub, ministry: AxisPeer, agency_inbox: httpx.Client
+) -> None:
+    message_id, signed = send_to_ministry(hub)
+    delivery = wait_delivered(hub, message_id, MINISTRY.organ_id)
+    assert delivery["adapter"] == "gov_axis" and delivery["attempts"] == 1
+
+    ((row, packet),) = [
+        (r, p) for r, p in packets_for(ministry, "edoc") if r["docId"] == delivery["peer_reference"]
+    ]
+    assert row["from"] == AGENCY and row["to"] == MINISTRY.organ_id
+    assert packet == signed, "the agency's signed bytes travel unchanged"
+    assert verify_xmldsig_independently(packet) == certificate(AGENCY)
+    original = etree.fromstring(signed).findtext(".//e:ContentTransferEncoded", namespaces=NS)
+    assert etree.fromstring(packet).findtext(".//e:ContentTransferEncoded", namespaces=NS) == original
+    ministry.update_status(row["docId"], "done")
+
+    status_ids = [ministry.answer_status(packet, AGENCY, code, f"Bộ Nội vụ: {code}") for code in
+                  ("01", "03", "04", "05", "06")]  # fmt: skip
+    key = hub.get(f"/v1/messages/{message_id}", as_=AGENCY).json()["correlation_key"]
+
+    def statuses_delivered() -> list[str]:
+        timeline = hub.get(f"/v1/timeline/{key}", as_=AGENCY).json()
+        codes = []
+        for message in timeline["messages"]:
+            states = {d["recipient"]: d["state"] for d in message["deliveries"]}
+            if message["type"] == "edxml.status" and states.get(AGENCY) == "delivered":
+                document = hub.get(f"/v1/messages/{message['id']}/document", as_=AGENCY).content
+                codes.append(header_text(document, "e:StatusCode"))
+        return sorted(codes) if len(codes) == 5 else []
+
+    assert wait_for(statuses_delivered, what="the five statuses on the timeline") == [
+        "01",
+        "03",
+        "04",
+        "05",
+        "06",
+    ]
+    received = webhook_items(agency_inbox, AGENCY)
+    assert sorted(header_text(base64.b64decode(i["body_base64"]), "e:StatusCode") for i in received) == [
+        "01", "03", "04", "05", "06"
+    ]  # fmt: skip
+    sent = {r["senderDocId"]: r["receiveStatus"] for r in ministry.sent()}
+    assert all(sent[doc_id] == "done" for doc_id in status_ids), "the hub marked each status packet done"
+
+
+def certificate(participant: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate((DEV_CERTS / f"{participant}.crt").read_bytes())
+
+
+def test_a_document_to_an_organ_the_axis_does_not_know_is_refused_at_intake(hub: RunningHub) -> None:
+    document = to_ministry(fresh_document()).replace(MINISTRY.organ_id.encode(), b"000.99.99.G99")
+    response = hub.post(document, as_=AGENCY)
+    assert response.status_code == 422 and response.json()["type"] == "/problems/unknown-recipient"
+
+
+def test_the_axis_down_for_a_while_is_retried_then_delivered(
+    hub: RunningHub, axis: RunningServer, ministry: AxisPeer
+) -> None:
+    httpx.post(axis.base_url + "/_sim/down")
+    try:
+        message_id, signed = send_to_ministry(hub)
+        wait_for(
+            lambda: delivery_to(hub, message_id, MINISTRY.organ_id)["attempts"] >= 2,
+            what="two attempts against the axis while it is down",
+        )
+        assert delivery_to(hub, message_id, MINISTRY.organ_id)["state"] in ("retrying", "delivering")
+    finally:
+        httpx.post(axis.base_url + "/_sim/up")
+    delivery = wait_delivered(hub, message_id, MINISTRY.organ_id)
+    assert delivery["attempts"] >= 3
+    events = hub.get(f"/v1/messages/{message_id}", as_=AGENCY).json()["events"]
+    assert any(e["kind"] == "delivery.retrying" and "503" in e["data"]["error"] for e in events)
+    assert ministry.get_edoc(delivery["peer_reference"]) == signed
+
+
+# -- inbound: a ministry's document reaches the right local agency, which answers 01 through the hub --
+
+
+def ministry_document(recipient: OrganInfo, *, signed: bool) -> bytes:
+    number = str(uuid.uuid4().int % 10**6)
+    document = build_document(
+        MINISTRY, [recipient], number=number, notation="BNV-VP", subject="V/v liên thông thử nghiệm",
+        attachments=[Attachment("quyet-dinh.zip", bytes(range(256)) * 40, "application/zip")],
+    )  # fmt: skip
+    return signed_by("gov-axis", document) if signed else document
+
+
+def test_a_ministry_document_reaches_the_right_agency_which_answers_arrived(
+    hub: RunningHub, ministry: AxisPeer, agency_inbox: httpx.Client
+) -> None:
+    document = ministry_document(OrganInfo(WEBHOOK_AGENCY, "UBND tỉnh Nghệ An"), signed=True)
+    doc_id = ministry.send_edoc(document, [WEBHOOK_AGENCY])
+
+    (item,) = wait_for(lambda: webhook_items(agency_inbox, WEBHOOK_AGENCY), what="the webhook delivery")
+    assert base64.b64decode(item["body_base64"]) == document, (
+        "the axis-verified signature is kept, byte for byte"
+    )
+    assert webhook_items(agency_inbox, AGENCY) == [], "only the addressed agency receives it"
+    assert {r["senderDocId"]: r["receiveStatus"] for r in ministry.sent(doc_id)}[doc_id] == "done"
+
+    ((row, status),) = wait_for(lambda: packets_for(ministry, "status"), what="status 01 on the axis")
+    assert row["from"] == WEBHOOK_AGENCY
+    assert header_text(status, "e:StatusCode") == "01"
+    assert header_text(status, "e:ResponseFor/e:DocumentId") == header_text(document, "e:DocumentId")
+    assert header_text(status, "e:ResponseFor/e:OrganId") == MINISTRY.organ_id
+    assert verify_xmldsig_independently(status) == certificate("hub"), "the hub signed the status it wrote"
+    ministry.update_status(row["docId"], "done")
+
+
+def test_a_ministry_document_to_a_pulling_agency_is_answered_when_it_acknowledges(
+    hub: RunningHub, ministry: AxisPeer
+) -> None:
+    puller = "000.03.04.H41"
+    document = ministry_document(OrganInfo(puller, "UBND huyện Nghi Lộc"), signed=False)
+    ministry.send_edoc(document, [puller])
+    (item,) = wait_for(lambda: hub.get("/v1/inbox", as_=puller).json()["items"], what="the inbox item")
+    assert packets_for(ministry, "status") == [], "no 01 before the agency's system has taken it"
+    ack = hub.client.post(
+        f"/v1/inbox/{item['delivery_id']}/ack", headers={"Authorization": f"Bearer dev-token-{puller}"}
+    )
+    assert ack.status_code == 200, ack.text
+    ((row, status),) = wait_for(lambda: packets_for(ministry, "status"), what="status 01 after the ack")
+    assert row["from"] == puller and header_text(status, "e:StatusCode") == "01"
+    ministry.update_status(row["docId"], "done")
+
+
+# -- hostile or invalid packets from the axis ----------------------------------------------------------
+
+
+def test_hostile_or_invalid_packets_are_refused_marked_failed_on_the_axis_and_recorded(
+    hub: RunningHub, ministry: AxisPeer, agency_inbox: httpx.Client
+) -> None:
+    recipient = OrganInfo(WEBHOOK_AGENCY, "UBND tỉnh Nghệ An")
+    tampered = ministry_document(recipient, signed=True).replace(
+        "liên thông thử nghiệm".encode(), "liên thông GIẢ MẠO".encode()
+    )
+    spoofed = ministry_document(recipient, signed=False).replace(
+        b"<edXML:OrganId>000.00.00.G10</edXML:OrganId>", b"<edXML:OrganId>000.00.00.G22</edXML:OrganId>", 1
+    )
+    not_edxml_content = b'<edXML xmlns="http://www.mic.gov.vn/TBT/QCVN_102_2016"><Nothing/></edXML>'
+    cases = {
+        ministry.send_edoc(tampered, [WEBHOOK_AGENCY]): "signature-invalid",
+        ministry.send_edoc(spoofed, [WEBHOOK_AGENCY]): "axis-sender-mismatch",
+        ministry.send_edoc(not_edxml_content, [WEBHOOK_AGENCY]): "",
+    }
+
+    def settled() -> dict[str, dict[str, Any]]:
+        rows = {r["senderDocId"]: r for r in ministry.sent() if r["senderDocId"] in cases}
+        return rows if all(r["receiveStatus"] != "initial" for r in rows.values()) else {}
+
+    rows = wait_for(settled, what="the axis packets marked")
+    for doc_id, problem in cases.items():
+        assert rows[doc_id]["receiveStatus"] == "fail", rows[doc_id]
+        assert problem in rows[doc_id]["receiveStatusDesc"]
+    recorded = {e["doc_id"]: e for e in ledger_events(hub, "adapter.inbound-refused")}
+    assert set(cases) <= set(recorded)
+    assert recorded[next(iter(cases))]["problem"] == "signature-invalid"
+    assert webhook_items(agency_inbox, WEBHOOK_AGENCY) == [], "nothing refused reaches the agency"
