@@ -19,6 +19,7 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,8 @@ from hub.adapters import AdapterSet
 from hub.context import HubContext
 from hub.ledger import DeliveryRecord, MessageRecord
 from hub.ledger.work import INBOX_ADAPTER
+from hub.logging import message_context
+from hub.metrics import observe_delivery
 from hub.queue import QueueUnavailable, Ticket, WorkQueue
 from hub.spi import (
     Delivered,
@@ -115,12 +118,24 @@ class DeliveryEngine:
             signature=signature,
             attempt=delivery.attempts,
         )
-        try:
-            result = adapter.deliver(outbound)
-        except Exception as error:  # an adapter bug must not lose the delivery
-            log.exception("adapter %s raised on delivery %s", adapter.name, delivery.id)
-            result = RetryableFailure(f"adapter error: {type(error).__name__}: {error}")
-        return self._record(delivery, result, adapter.options.retry, message)
+        started = time.perf_counter()
+        with message_context(message.id, delivery.id):
+            try:
+                result = adapter.deliver(outbound)
+            except Exception as error:  # an adapter bug must not lose the delivery
+                log.exception("adapter %s raised on delivery %s", adapter.name, delivery.id)
+                result = RetryableFailure(f"adapter error: {type(error).__name__}: {error}")
+            state = self._record(delivery, result, adapter.options.retry, message)
+            log.info(
+                "delivery to %s via %s, attempt %d: %s",
+                delivery.recipient,
+                adapter.name,
+                delivery.attempts,
+                state,
+                extra={"outcome": state, "reason": getattr(result, "reason", None)},
+            )
+        observe_delivery(adapter.name, state, started)
+        return state
 
     def _record(
         self,

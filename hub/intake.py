@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from lxml import etree
 from hub.context import HubContext
 from hub.doctypes import EDXML_NS, DocType, Extracted, extract_json, extract_xml
 from hub.ledger import DuplicateMessage, MessageRecord, NewMessage
+from hub.logging import message_context, set_message_id
+from hub.metrics import observe_intake
 from hub.parsing import JsonLimits, XmlLimits, parse_json, parse_xml
 from hub.participants import Participant
 from hub.problems import Problem
@@ -107,9 +110,14 @@ class Intake:
         """Check, sign and record one document; refusals are recorded, then raised."""
         digest = hashlib.sha256(submission.body).hexdigest()
         context: dict[str, Any] = {"doctype": None, "sender": None}
+        started = time.perf_counter()
         try:
-            return self._submit(submission, digest, context, replay)
+            with message_context():
+                result = self._submit(submission, digest, context, replay)
+            observe_intake(result.message.doctype, "duplicate" if result.duplicate else "accepted", started)
+            return result
         except Problem as problem:
+            observe_intake(context["doctype"], "refused", started, problem.slug)
             self.hub.ledger.record_refusal(
                 problem=problem.slug,
                 detail=problem.detail,
@@ -202,10 +210,12 @@ class Intake:
             replay_of=replay.original_id if replay else None,
             replayed_by=replay.by if replay else None,
         )
+        set_message_id(new.id)
         try:
             record = ledger.record_message(new)
         except DuplicateMessage as race:  # the same document arrived twice at once
             return self._duplicate(race.existing, submitter, "natural-key")
+        log.info("accepted %s from %s", record.doctype, record.sender, extra={"submitted_by": submitter.id})
         for listener in self.listeners:
             try:
                 listener(record)

@@ -61,6 +61,22 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=1.0, gt=0, description="embedded queue: idle wait")
     sweep_interval_seconds: float = Field(default=30.0, gt=0, description="AMQP: republish lost tickets")
 
+    # operations: console, logs, readiness, alerts (docs/console.md)
+    console_secret: str | None = Field(
+        default=None, description="signs console session cookies; default: derived from the hub's key"
+    )
+    console_session_hours: float = Field(default=8.0, gt=0, description="an operator's login lasts this long")
+    log_format: Literal["json", "text"] = Field(default="json", description="serve/worker/run log lines")
+    log_level: str = Field(default="INFO")
+    readiness_cache_seconds: float = Field(default=5.0, ge=0, description="how long a peer check is reused")
+    alert_interval_seconds: float = Field(default=60.0, gt=0, description="how often the alert watcher looks")
+    alert_peer_down_seconds: float = Field(default=300.0, gt=0, description="a peer down this long raises")
+    alert_certificate_days: float = Field(default=30.0, gt=0, description="certificates expiring this soon")
+    alert_verify_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="how often the watcher re-verifies the whole ledger"
+    )
+    alert_webhook_url: str | None = Field(default=None, description="alerts are also POSTed here (JSON)")
+
     @cached_property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -70,6 +86,10 @@ class Settings(BaseSettings):
     @property
     def participants_file(self) -> Path:
         return self.config_dir / "participants.yaml"
+
+    @property
+    def operators_file(self) -> Path:
+        return self.config_dir / "operators.yaml"
 
     @property
     def doctypes_file(self) -> Path:

@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from hub.api import deliveries, inbox, messages, meta, timeline
 from hub.api.errors import install_error_handlers
 from hub.context import HubContext
+from hub.metrics import LedgerCollector, PeerWatch
 from hub.runtime import Runtime
 from hub.settings import Settings
 
@@ -42,6 +44,9 @@ def create_app(
     app.state.runtime = runtime
     app.state.hub = runtime.hub
     app.state.intake = runtime.intake
+    app.state.peers = PeerWatch.of(runtime.adapters, runtime.hub.settings.readiness_cache_seconds)
+    app.state.metrics_registry = CollectorRegistry(auto_describe=False)
+    app.state.metrics_registry.register(LedgerCollector(runtime.hub.ledger))
     install_error_handlers(app)
     for router in (messages.router, inbox.router, deliveries.router, timeline.router, meta.router):
         app.include_router(router)

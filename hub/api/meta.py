@@ -1,11 +1,13 @@
-"""Liveness and the human pages behind problem types."""
+"""Liveness, readiness, Prometheus metrics and the human pages behind problem types."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
+from hub import metrics
 from hub.problems import PROBLEM_TYPES, Problem
 
 router = APIRouter(tags=["meta"])
@@ -15,6 +17,28 @@ router = APIRouter(tags=["meta"])
 def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> dict[str, Any]:
+    """Ready to serve: the ledger, the queue (AMQP), the hub's key and every adapter's peers answer.
+    503 `not-ready` names what does not (peer checks are cached a few seconds)."""
+    checks = await run_in_threadpool(metrics.readiness, request.app.state.runtime, request.app.state.peers)
+    report = {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}
+    failing = [c for c in checks if not c.ok]
+    if failing:
+        detail = "; ".join(f"{c.name}: {c.detail}" for c in failing)
+        raise Problem("not-ready", detail, extra={"checks": report})
+    return {"status": "ready", "checks": report}
+
+
+@router.get("/metrics", response_class=Response)
+async def prometheus_metrics(request: Request) -> Response:
+    """Prometheus text exposition: intake and delivery counters, queue and ledger gauges."""
+    body = await run_in_threadpool(
+        metrics.exposition, request.app.state.hub.ledger, request.app.state.metrics_registry
+    )
+    return Response(body, media_type=metrics.CONTENT_TYPE)
 
 
 @router.get("/problems/{slug}")
