@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
@@ -33,6 +34,7 @@ from adapters.bank.mapping import (
 )
 from adapters.bank.simulator import create_app
 from adapters.bank.simulator.config import PayPlatformClient, PayPlatformConfig, VnpayConfig, VnpayMerchant
+from hub.context import HubContext
 from hub.doctypes import DocTypeRegistry
 from hub.servers import RunningServer, run_in_thread
 from hub.settings import PROJECT_ROOT, Settings
@@ -44,6 +46,7 @@ from hub.spi import (
     RetryableFailure,
     SubmitResult,
 )
+from hub.startup_checks import StartupRefused, check_production_safety
 from hub.validation import Validator
 from tests.hubtest import EXAMPLES
 
@@ -301,6 +304,17 @@ def test_the_development_configuration_points_at_the_simulators_and_is_all_devel
     assert parsed.vnpay and urlsplit(parsed.vnpay.payment_url).port == ports["bank.vnpay"]
     assert parsed.payplatform and urlsplit(parsed.payplatform.base_url).port == ports["bank.payplatform"]
     assert len(parsed.development_secrets()) == 5
+
+
+def test_production_mode_refuses_the_development_credentials(tmp_path: Path) -> None:
+    context = HubContext(Settings(data_dir=tmp_path, mode="production"))
+    bank = BankAdapter(
+        BankOptions.model_validate(options("http://127.0.0.1:1", "http://127.0.0.1:2")), FakeHub()
+    )
+    with pytest.raises(StartupRefused) as refused:
+        check_production_safety(context, [bank])
+    for name in ("vnpay.tmn_code", "vnpay.hash_secret", "payplatform.client_id", "payplatform.key1"):
+        assert f"adapter bank: {name} has a development value" in str(refused.value)
 
 
 # -- mapping (no I/O) -----------------------------------------------------------------------------------
