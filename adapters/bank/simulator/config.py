@@ -14,6 +14,9 @@ DEV_VNPAY_HASH_SECRET = "DEV-ONLY-vnpay-hash-secret-not-for-production"
 DEV_PAYPLATFORM_CLIENT_ID = "dev-lienthong-client"
 DEV_PAYPLATFORM_KEY1 = "DEV-ONLY-payplatform-key1-not-for-production"
 DEV_PAYPLATFORM_KEY2 = "DEV-ONLY-payplatform-key2-not-for-production"
+#: Where the development hub (``lienthong run``, default port) has the bank adapter's callback doors.
+DEV_HUB_VNPAY_IPN_URL = "http://127.0.0.1:8080/adapters/bank/vnpay/ipn"
+DEV_HUB_PAYPLATFORM_URL = "http://127.0.0.1:8080/adapters/bank/payplatform"
 
 
 class RetryPolicy(BaseModel):
@@ -65,3 +68,13 @@ class PayPlatformConfig(BaseModel):
 
     def client(self, client_id: str) -> PayPlatformClient | None:
         return next((c for c in self.clients if c.client_id == client_id), None)
+
+
+def development_vnpay_config() -> VnpayConfig:
+    """Development credentials, IPN to the development hub's bank adapter (used by ``lienthong run``)."""
+    return VnpayConfig(merchants=[VnpayMerchant(ipn_url=DEV_HUB_VNPAY_IPN_URL)])
+
+
+def development_payplatform_config() -> PayPlatformConfig:
+    """Development credentials, callbacks to the development hub's bank adapter (``lienthong run``)."""
+    return PayPlatformConfig(clients=[PayPlatformClient(merchant_url=DEV_HUB_PAYPLATFORM_URL)])

@@ -26,7 +26,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from adapters.bank.simulator import payplatform_protocol as proto
 from adapters.bank.simulator.admin import OUTCOMES, OutcomeRequest, install_admin
 from adapters.bank.simulator.callbacks import Outbox
-from adapters.bank.simulator.config import PayPlatformClient, PayPlatformConfig
+from adapters.bank.simulator.config import (
+    PayPlatformClient,
+    PayPlatformConfig,
+    development_payplatform_config,
+)
 from adapters.bank.simulator.faults import Faults, install_faults
 from adapters.bank.simulator.pages import html_page
 from adapters.bank.simulator.problems import install_problem_handler
@@ -341,8 +345,11 @@ class PayPlatformSimulator:
 
 
 def create_app(config: PayPlatformConfig | None = None) -> FastAPI:
-    """The payment platform-style gateway as an ASGI app; the simulator is ``app.state.simulator``."""
-    simulator = PayPlatformSimulator(config or PayPlatformConfig())
+    """The payment platform-style gateway as an ASGI app; the simulator is ``app.state.simulator``.
+
+    Without `config`: development credentials, callbacks to the development hub (``lienthong run``).
+    """
+    simulator = PayPlatformSimulator(config or development_payplatform_config())
     app = FastAPI(title="National payment platform-style gateway (simulator)", docs_url=None, redoc_url=None)
     app.state.simulator = simulator
     install_faults(app, simulator.faults)

@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from adapters.bank.simulator import vnpay_protocol as proto
 from adapters.bank.simulator.admin import OUTCOMES, OutcomeRequest, install_admin
 from adapters.bank.simulator.callbacks import Outbox
-from adapters.bank.simulator.config import VnpayConfig, VnpayMerchant
+from adapters.bank.simulator.config import VnpayConfig, VnpayMerchant, development_vnpay_config
 from adapters.bank.simulator.faults import Faults, install_faults
 from adapters.bank.simulator.pages import html_page
 from adapters.bank.simulator.problems import install_problem_handler
@@ -371,8 +371,11 @@ def _payment_page(txn: VnpayTransaction) -> HTMLResponse:
 
 
 def create_app(config: VnpayConfig | None = None) -> FastAPI:
-    """The VNPAY-style gateway as an ASGI app; the simulator object is ``app.state.simulator``."""
-    simulator = VnpaySimulator(config or VnpayConfig())
+    """The VNPAY-style gateway as an ASGI app; the simulator object is ``app.state.simulator``.
+
+    Without `config`: development credentials, callbacks to the development hub (``lienthong run``).
+    """
+    simulator = VnpaySimulator(config or development_vnpay_config())
     app = FastAPI(title="VNPAY-style gateway (simulator)", docs_url=None, redoc_url=None)
     app.state.simulator = simulator
     install_faults(app, simulator.faults)
