@@ -16,7 +16,7 @@ from hub.servers import RunningServer, run_in_thread
 from hub.settings import PROJECT_ROOT, Settings
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
-SAMPLES = PROJECT_ROOT.parent / "shared" / "reference" / "samples-edxml"
+SAMPLES = PROJECT_ROOT / "tests" / "fixtures" / "samples-edxml"  # the real packets, quirks included
 EXAMPLES = PROJECT_ROOT / "schemas" / "examples"
 DEV_CERTS = PROJECT_ROOT / "certs" / "dev"
 

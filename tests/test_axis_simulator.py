@@ -25,8 +25,8 @@ from adapters.gov_axis.simulator.packets import (
 from adapters.gov_axis.simulator.peer import Attachment, AxisCallFailed, AxisPeer, OrganInfo
 from adapters.gov_axis.simulator.signing import HASH_HEADER, hash_file, sign_headers
 from hub.servers import RunningServer, run_in_thread
+from tests.hubtest import SAMPLES
 
-SAMPLES = Path("/work/shared/reference/samples-edxml")
 MINISTRY = OrganInfo("000.00.00.G10", "Bộ Nội vụ")
 PROVINCE = OrganInfo("000.00.00.H41", "UBND tỉnh Nghệ An")
 SECRETS = {s.systemid: s.secret for s in default_config().systems}

@@ -22,8 +22,8 @@ from hub.doctypes import (
 from hub.problems import Problem
 from hub.settings import PROJECT_ROOT, Settings
 from hub.validation import Issue, Validator
+from tests.hubtest import SAMPLES
 
-SAMPLES = Path("/work/shared/reference/samples-edxml")
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "edxml"
 EXAMPLES = PROJECT_ROOT / "schemas" / "examples"
 SAMPLE_NAMES = [

@@ -479,3 +479,8 @@ def test_certificate_embedded_in_hub_signature_is_the_hub_certificate(hub: Runni
     text = document.findtext(".//{http://www.w3.org/2000/09/xmldsig#}X509Certificate")
     embedded = x509.load_der_x509_certificate(base64.b64decode(text))
     assert embedded == hub_certificate()
+
+
+def test_the_real_sample_packets_are_all_there() -> None:
+    # Guards the parametrized sample tests above against silently collecting nothing.
+    assert len(SAMPLE_NAMES) == 7

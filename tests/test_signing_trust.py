@@ -53,10 +53,11 @@ from hub.signing.xmldsig import (
     verify_enveloped,
 )
 from hub.trust import TrustStore, read_revoked_serials
+from tests.hubtest import SAMPLES
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "certs" / "dev"
-SAMPLES = Path("/work/shared/reference/samples-edxml")
+
 DS = "http://www.w3.org/2000/09/xmldsig#"
 ED = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 NS = {"ds": DS, "ed": ED}
