@@ -17,9 +17,11 @@ from cryptography import x509
 from lxml import etree
 
 from adapters.agency.simulator import create_app as create_agency_simulator
+from adapters.gov_axis.mapping import document_facts
 from adapters.gov_axis.simulator import create_app as create_axis_simulator
 from adapters.gov_axis.simulator.packets import Attachment, OrganInfo, build_document
 from adapters.gov_axis.simulator.peer import AxisPeer
+from adapters.gov_axis.status import build_status
 from hub.servers import RunningServer, run_in_thread
 from tests.deliverytest import make_config, wait_for
 from tests.hubtest import DEV_CERTS, RunningHub, running_hub
@@ -255,6 +257,20 @@ def test_a_ministry_document_reaches_the_right_agency_which_answers_arrived(
     assert header_text(status, "e:ResponseFor/e:OrganId") == MINISTRY.organ_id
     assert verify_xmldsig_independently(status) == certificate("hub"), "the hub signed the status it wrote"
     ministry.update_status(row["docId"], "done")
+
+    # the agency's own later statuses travel through the hub to the ministry
+    facts = document_facts(document)
+    for code in ("03", "06"):
+        own = build_status(facts, organ_id=WEBHOOK_AGENCY, organ_name="UBND tỉnh Nghệ An", status_code=code,
+                           description=f"Văn thư: {code}", staff="Lê Thị Cúc")  # fmt: skip
+        assert hub.post(own, as_=WEBHOOK_AGENCY).status_code == 202
+    later = wait_for(
+        lambda: len(packets := packets_for(ministry, "status")) == 2 and packets, what="03 and 06"
+    )
+    assert sorted(header_text(p, "e:StatusCode") for _, p in later) == ["03", "06"]
+    assert {r["from"] for r, _ in later} == {WEBHOOK_AGENCY}
+    for r, _ in later:
+        ministry.update_status(r["docId"], "done")
 
 
 def test_a_ministry_document_to_a_pulling_agency_is_answered_when_it_acknowledges(
