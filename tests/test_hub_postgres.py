@@ -106,6 +106,10 @@ def assert_chain_linear_and_intact(url: str) -> int:
 
 
 def test_documents_of_every_type_go_in_and_come_back_out(hub: RunningHub) -> None:
+    # The organs the update is addressed to outside the province are known to the national axis.
+    hub.app.state.runtime.services.set_directory(
+        "gov_axis", {"000.00.00.H14": "UBND Tỉnh Cao Bằng", "000.00.00.G17": "Sở TTTT Hải Phòng"}
+    )
     url = hub.settings.effective_database_url
     submissions: list[tuple[bytes, str, str, str]] = [
         (fresh_document(), AGENCY, "application/xml", "edxml.document"),
