@@ -1,0 +1,48 @@
+"""``python -m bench`` (``make bench``): run the suite, write bench/results/*.json and docs/BENCHMARKS.md.
+
+``--quick`` is a smoke run on a tiny load (about half a minute) whose figures are not to be quoted;
+it writes to the same places unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from hub.settings import PROJECT_ROOT
+
+from .report import aims, write_json, write_markdown
+from .suite import Suite, full_plan, quick_plan
+
+RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
+DOC = PROJECT_ROOT / "docs" / "BENCHMARKS.md"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smoke run on a tiny load")
+    parser.add_argument(
+        "--scale-out", action="store_true", help="with --quick: include PostgreSQL + RabbitMQ"
+    )
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes")
+    parser.add_argument("--doc", type=Path, default=DOC, help="the Markdown page to (re)write")
+    parser.add_argument("--workdir", type=Path, help="data dirs and logs (default: a temporary directory)")
+    args = parser.parse_args(argv)
+
+    plan = quick_plan(scale_out=args.scale_out) if args.quick else full_plan()
+    with tempfile.TemporaryDirectory(prefix="lienthong-bench-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        print(f"lienthong bench ({'quick' if args.quick else 'full'}); processes' logs in {workdir / 'logs'}")
+        results = Suite(plan, workdir).run()
+    results["aims"] = aims(results)
+    json_path = write_json(results, args.results_dir)
+    write_markdown(results, args.doc, json_path)
+    print(f"results: {json_path}\npage: {args.doc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""The processes under measurement: `lienthong serve` / `lienthong worker` and the simulators, each a
+subprocess on a free loopback port with its own data dir, so CPU time and resident memory can be read
+per process from /proc."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import yaml
+
+from hub.servers import free_port
+from hub.settings import PROJECT_ROOT
+
+VENV_BIN = Path(sys.executable).parent
+LIENTHONG = str(VENV_BIN / "lienthong") if (VENV_BIN / "lienthong").exists() else "lienthong"
+DEV_WEBHOOK_BASE = "http://127.0.0.1:8091"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+@dataclass
+class Proc:
+    """A started process, its log file, and readings from /proc."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+    url: str | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14, 15)
+
+    def _status_kib(self, key: str) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+        raise KeyError(key)
+
+    def rss_bytes(self) -> int:
+        return self._status_kib("VmRSS") * 1024
+
+    def peak_rss_bytes(self) -> int:
+        """The high-water mark of resident memory (since start or the last :meth:`reset_peak`)."""
+        return self._status_kib("VmHWM") * 1024
+
+    def reset_peak(self) -> bool:
+        """Reset VmHWM to the current RSS (Linux clear_refs 5); False where not permitted."""
+        try:
+            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+            return True
+        except OSError:
+            return False
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+
+
+def make_config(target: Path, *, webhook_base: str) -> Path:
+    """A copy of config/ whose agencies' webhooks point at this run's agency simulator."""
+    target.mkdir(parents=True, exist_ok=True)
+    for source in (PROJECT_ROOT / "config").glob("*.yaml"):
+        shutil.copy(source, target / source.name)
+    participants = target / "participants.yaml"
+    participants.write_text(
+        participants.read_text(encoding="utf-8").replace(DEV_WEBHOOK_BASE, webhook_base), encoding="utf-8"
+    )
+    return target
+
+
+def set_adapter_options(config_dir: Path, name: str, options: dict[str, object]) -> None:
+    path = config_dir / "adapters.yaml"
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    adapters = loaded.setdefault("adapters", {}) or {}
+    loaded["adapters"] = adapters
+    adapters[name] = {**(adapters.get(name) or {}), **options}
+    path.write_text(yaml.safe_dump(loaded, allow_unicode=True), encoding="utf-8")
+
+
+def hub_env(data_dir: Path, config_dir: Path, **settings: object) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIENTHONG_")}
+    env.update(
+        LIENTHONG_DATA_DIR=str(data_dir),
+        LIENTHONG_CONFIG_DIR=str(config_dir),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update({f"LIENTHONG_{key.upper()}": str(value) for key, value in settings.items()})
+    return env
+
+
+def _spawn(name: str, argv: list[str], env: dict[str, str], logs: Path) -> Proc:
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"{name}.log"
+    with log.open("ab") as out:
+        popen = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+    return Proc(name, popen, log)
+
+
+def _wait_http(proc: Proc, url: str, path: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"{proc.name} exited ({proc.popen.returncode}); see {proc.log}")
+        try:
+            if httpx.get(url + path, timeout=1).status_code < 500:
+                proc.url = url
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.stop()
+    raise RuntimeError(f"{proc.name} did not answer at {url} within {timeout}s; see {proc.log}")
+
+
+def start_hub(name: str, env: dict[str, str], logs: Path, *, workers: int | None = None) -> Proc:
+    """`lienthong serve` on a free port; returns once /healthz answers."""
+    port = free_port()
+    argv = [LIENTHONG, "serve", "--port", str(port)]
+    if workers is not None:
+        argv += ["--workers", str(workers)]
+    proc = _spawn(name, argv, env, logs)
+    _wait_http(proc, f"http://127.0.0.1:{port}", "/healthz")
+    return proc
+
+
+def start_worker(name: str, env: dict[str, str], logs: Path) -> Proc:
+    """`lienthong worker --no-pollers` (delivery only)."""
+    proc = _spawn(name, [LIENTHONG, "worker", "--no-pollers"], env, logs)
+    deadline = time.monotonic() + 60
+    while b"lienthong worker" not in proc.log.read_bytes():  # printed once it consumes
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"{name} exited ({proc.popen.returncode}); see {proc.log}")
+        if time.monotonic() > deadline:
+            proc.stop()
+            raise RuntimeError(f"{name} did not start within 60s; see {proc.log}")
+        time.sleep(0.1)
+    return proc
+
+
+def start_simulator(name: str, module: str, logs: Path, *extra: str) -> Proc:
+    """A simulator of an outside system: ``python -m <module> --port N``."""
+    port = free_port()
+    argv = [sys.executable, "-m", module, "--port", str(port), *extra]
+    proc = _spawn(name, argv, dict(os.environ), logs)
+    _wait_http(proc, f"http://127.0.0.1:{port}", "/openapi.json")
+    return proc

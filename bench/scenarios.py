@@ -1,0 +1,218 @@
+"""The measurements: intake (saturation and a fixed offered rate), end to end to the simulators, and
+peak memory with a large document — each against `lienthong` processes started for the purpose."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hub.devpki import dev_token
+
+from . import loadgen
+from .documents import AGENCY_RECIPIENT, SENDER, DocumentSet, edxml_set
+from .ledgerview import LedgerView
+from .procs import Proc
+
+MESSAGES_PATH = "/v1/messages"
+
+
+def requests_for(hub_url: str, documents: DocumentSet, start: int, count: int) -> list[bytes]:
+    """Raw POSTs of documents[start:start+count], as their sender (the JSON sender for JSON)."""
+    participant = "bank.vnpay" if documents.content_type == "application/json" else SENDER
+    common = {"Authorization": f"Bearer {dev_token(participant)}", "Content-Type": documents.content_type}
+    if start + count > len(documents.bodies):
+        raise ValueError(f"{documents.name}: {start + count} documents needed, {len(documents.bodies)} made")
+    return [
+        loadgen.build_request(hub_url, MESSAGES_PATH, body, {**common, **headers})
+        for body, headers in zip(
+            documents.bodies[start : start + count], documents.headers[start : start + count], strict=True
+        )
+    ]
+
+
+def latency_summary(values: Sequence[float]) -> dict[str, float]:
+    """p50 / p95 / p99 / max in milliseconds."""
+    return {
+        "p50_ms": 1000 * loadgen.percentile(values, 50),
+        "p95_ms": 1000 * loadgen.percentile(values, 95),
+        "p99_ms": 1000 * loadgen.percentile(values, 99),
+        "max_ms": 1000 * max(values, default=0.0),
+    }
+
+
+def _load_figures(result: loadgen.LoadResult, cpu: dict[str, float]) -> dict[str, Any]:
+    accepted = result.statuses[202]
+    figures: dict[str, Any] = {
+        "requests": result.sent,
+        "accepted_202": accepted,
+        "other_statuses": {str(k): v for k, v in result.statuses.items() if k != 202},
+        "errors": len(result.errors),
+        "wall_s": result.wall_seconds,
+        "accepted_per_s": accepted / result.wall_seconds if result.wall_seconds else 0.0,
+        **latency_summary(result.latencies),
+        "cpu_s": cpu,
+        "cpu_s_per_message": sum(cpu.values()) / accepted if accepted else None,
+        "client_cpu_s_per_request": result.client_cpu_seconds / max(1, result.sent),
+    }
+    if result.offered_rate is not None:
+        figures["offered_per_s"] = result.offered_rate
+        figures["connections_used"] = result.connections
+    else:
+        figures["connections"] = result.connections
+    return figures
+
+
+def _cpu(procs: Sequence[Proc]) -> dict[str, float]:
+    return {p.name: p.cpu_seconds() for p in procs}
+
+
+def _cpu_delta(before: dict[str, float], procs: Sequence[Proc]) -> dict[str, float]:
+    return {p.name: p.cpu_seconds() - before[p.name] for p in procs}
+
+
+@dataclass
+class Load:
+    """How much to send in one intake case."""
+
+    warmup: int
+    saturation: int
+    rate: float
+    fixed: int
+    connections: int = 16
+
+
+def measure_intake(
+    hub: Proc, documents: DocumentSet, load: Load, *, cpu_of: Sequence[Proc] = ()
+) -> dict[str, Any]:
+    """Warm up, saturate, then offer a fixed rate (capped at 70 % of saturation) — one hub, fresh ledger."""
+    assert hub.url
+    watched = [hub, *cpu_of]
+    position = 0
+
+    def take(count: int) -> list[bytes]:
+        nonlocal position
+        requests = requests_for(hub.url or "", documents, position, count)
+        position += count
+        return requests
+
+    warm = loadgen.saturate(hub.url, take(load.warmup), connections=min(4, load.connections))
+    if warm.statuses[202] != load.warmup:
+        raise RuntimeError(f"{documents.name}: warm-up answered {dict(warm.statuses)} {warm.errors[:1]}")
+    before = _cpu(watched)
+    saturated = loadgen.saturate(hub.url, take(load.saturation), connections=load.connections)
+    saturation = _load_figures(saturated, _cpu_delta(before, watched))
+    rate = min(load.rate, 0.7 * saturation["accepted_per_s"]) if saturation["accepted_per_s"] else load.rate
+    rate = max(1.0, round(rate))
+    before = _cpu(watched)
+    fixed = loadgen.offered_rate(hub.url, take(load.fixed), rate=rate)
+    return {
+        "document": {
+            "kind": documents.name,
+            "mean_bytes": documents.mean_size,
+            "signed_by_sender": documents.signed,
+        },
+        "saturation": saturation,
+        "fixed_rate": _load_figures(fixed, _cpu_delta(before, watched)),
+    }
+
+
+def _wait_delivered(ledger: LedgerView, adapter: str, expected: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    done = 0
+    while time.monotonic() < deadline:
+        done = ledger.count("delivered", adapter)
+        if done >= expected:
+            break
+        time.sleep(0.1)
+    return done
+
+
+def measure_end_to_end(
+    hub: Proc,
+    procs: Sequence[Proc],
+    ledger: LedgerView,
+    documents: DocumentSet,
+    *,
+    adapter: str,
+    saturation: int,
+    rate: float,
+    fixed: int,
+    timeout: float = 180.0,
+) -> dict[str, Any]:
+    """Documents per second delivered, and intake→delivery time: a burst at saturation, then a fixed rate."""
+    assert hub.url
+    results: dict[str, Any] = {"adapter": adapter, "document_bytes": documents.mean_size}
+    position = 0
+    for phase, count in (("saturation", saturation), ("fixed_rate", fixed)):
+        already = ledger.count("delivered", adapter)
+        requests = requests_for(hub.url, documents, position, count)
+        position += count
+        since = datetime.now(UTC)
+        before = _cpu(procs)
+        began = time.perf_counter()
+        if phase == "saturation":
+            sent = loadgen.saturate(hub.url, requests, connections=16)
+        else:
+            sent = loadgen.offered_rate(hub.url, requests, rate=rate)
+        accepted = sent.statuses[202]
+        done = _wait_delivered(ledger, adapter, already + accepted, timeout) - already
+        elapsed = time.perf_counter() - began
+        timings = ledger.delivered(adapter, since)
+        first = min((t.accepted_at for t in timings), default=since)
+        last = max((t.delivered_at for t in timings), default=since)
+        span = (last - first).total_seconds()
+        cpu = _cpu_delta(before, procs)
+        results[phase] = {
+            "sent": count,
+            "accepted_202": accepted,
+            "delivered": done,
+            "offered_per_s": rate if phase == "fixed_rate" else None,
+            "accepted_per_s": accepted / sent.wall_seconds if sent.wall_seconds else 0.0,
+            "delivered_per_s": len(timings) / span if span > 0 else 0.0,
+            "wall_s": elapsed,
+            "intake_to_delivery": latency_summary([t.seconds for t in timings]),
+            "cpu_s": cpu,
+            "cpu_s_per_message": sum(cpu.values()) / done if done else None,
+        }
+    return results
+
+
+def measure_memory(hub: Proc, ledger: LedgerView, size: int, workdir: Path) -> dict[str, Any]:
+    """Peak resident memory of the hub process while it accepts and delivers one `size`-byte document."""
+    assert hub.url
+    [document] = edxml_set("large", 1, size, first_serial=900_000).bodies
+    (workdir / "large.edxml").write_bytes(document)
+    already = ledger.count("delivered", "agency")
+    time.sleep(0.5)
+    rss_before = hub.rss_bytes()
+    reset = hub.reset_peak()
+    peak_before = hub.peak_rss_bytes()
+    request = requests_for(
+        hub.url,
+        DocumentSet("large", "application/xml", [document], [{}], True),
+        0,
+        1,
+    )
+    began = time.perf_counter()
+    answer = loadgen.saturate(hub.url, request, connections=1)
+    intake_s = time.perf_counter() - began
+    delivered = _wait_delivered(ledger, "agency", already + 1, 120) - already
+    peak = hub.peak_rss_bytes()
+    growth = peak - rss_before
+    return {
+        "document_bytes": len(document),
+        "recipient": AGENCY_RECIPIENT,
+        "status": dict(answer.statuses),
+        "delivered": delivered,
+        "intake_s": intake_s,
+        "rss_before_bytes": rss_before,
+        "peak_rss_bytes": peak,
+        "peak_growth_bytes": growth,
+        "peak_growth_per_document_byte": growth / len(document),
+        "peak_reset": reset,
+        "peak_before_reset_bytes": None if reset else peak_before,
+    }
