@@ -484,3 +484,84 @@ def test_certificate_embedded_in_hub_signature_is_the_hub_certificate(hub: Runni
 def test_the_real_sample_packets_are_all_there() -> None:
     # Guards the parametrized sample tests above against silently collecting nothing.
     assert len(SAMPLE_NAMES) == 7
+
+
+# -- recall, update, replacement (BussinessDocType 1, 2, 3) ------------------------------------------
+
+E = f"{{{EDXML_NS}}}"
+
+
+def business_document(
+    doc_type: int,
+    *,
+    to: list[str],
+    receivers: dict[str, int] | None = None,
+    replacement_organs: list[str] | None = None,
+) -> bytes:
+    """The strict fixture as a recall (1), update (2) or replacement (3) addressed `to` these organs."""
+    root = etree.fromstring(fresh_document())
+    header = root.find(".//e:MessageHeader", NS)
+    existing = header.findall("e:To", NS)
+    for organ, template in zip(to, existing, strict=False):
+        template.find("e:OrganId", NS).text = organ
+    for extra in existing[len(to) :]:
+        header.remove(extra)
+    business = root.find(".//e:Bussiness", NS)
+    business.find("e:BussinessDocType", NS).text = str(doc_type)
+    anchor = business.find("e:Paper", NS)
+    if receivers:
+        info = etree.Element(E + "BussinessDocumentInfo")
+        etree.SubElement(info, E + "DocumentInfo").text = "0"
+        etree.SubElement(info, E + "DocumentReceiver").text = "1"
+        listing = etree.SubElement(info, E + "ReceiverList")
+        for organ, kind in receivers.items():
+            receiver = etree.SubElement(listing, E + "Receiver")
+            etree.SubElement(receiver, E + "OrganId").text = organ
+            etree.SubElement(receiver, E + "ReceiverType").text = str(kind)
+        anchor.addnext(info)
+    if replacement_organs:
+        replacements = etree.Element(E + "ReplacementInfoList")
+        replacement = etree.SubElement(replacements, E + "ReplacementInfo")
+        etree.SubElement(replacement, E + "DocumentId").text = root.findtext(
+            ".//e:MessageHeader/e:DocumentId", namespaces=NS
+        )
+        organs = etree.SubElement(replacement, E + "OrganIdList")
+        for organ in replacement_organs:
+            etree.SubElement(organs, E + "OrganId").text = organ
+        anchor.addnext(replacements)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def recipients_of(hub: RunningHub, response_body: dict) -> set[str]:
+    message = hub.get(f"/v1/messages/{response_body['id']}", as_=AGENCY).json()
+    return {d["recipient"] for d in message["deliveries"]}
+
+
+def test_an_update_reaches_the_receivers_it_adds_and_removes(hub: RunningHub) -> None:
+    update = business_document(2, to=[OTHER_AGENCY], receivers={"000.00.00.H41": 1, OTHER_AGENCY: 0})
+    response = hub.post(update, as_=AGENCY)
+    assert response.status_code == 202, response.text
+    assert recipients_of(hub, response.json()) == {"000.00.00.H41", OTHER_AGENCY}
+
+
+def test_a_recall_reaches_the_original_recipients(hub: RunningHub) -> None:
+    recall = business_document(1, to=["000.00.00.H41", OTHER_AGENCY])
+    response = hub.post(recall, as_=AGENCY)
+    assert response.status_code == 202, response.text
+    assert recipients_of(hub, response.json()) == {"000.00.00.H41", OTHER_AGENCY}
+
+
+def test_a_replacement_reaches_the_organs_it_lists(hub: RunningHub) -> None:
+    replacement = business_document(3, to=[OTHER_AGENCY], replacement_organs=["000.00.00.H41"])
+    response = hub.post(replacement, as_=AGENCY)
+    assert response.status_code == 202, response.text
+    assert recipients_of(hub, response.json()) == {"000.00.00.H41", OTHER_AGENCY}
+
+
+def test_a_recall_request_from_a_ministry_reaches_the_agency_it_names(hub: RunningHub) -> None:
+    hub.app.state.runtime.services.set_directory("gov_axis", {"000.00.00.G22": "Văn phòng Chính phủ"})
+    response = hub.post((SAMPLES / "status_cancellation_13.edxml").read_bytes(), as_="gov-axis")
+    assert response.status_code in (200, 202), response.text
+    message = hub.get(f"/v1/messages/{response.json()['id']}", as_="gov-axis").json()
+    assert message["type"] == "edxml.status" and message["sender"] == "000.00.00.G22"
+    assert [(d["recipient"], d["adapter"]) for d in message["deliveries"]] == [("000.00.00.H41", "agency")]
