@@ -6,9 +6,11 @@ import threading
 from dataclasses import dataclass, field
 
 from hub.adapters import AdapterSet
+from hub.alerts import AlertWatcher
 from hub.context import HubContext
 from hub.delivery import DeliveryEngine
 from hub.intake import Intake
+from hub.metrics import PeerWatch
 from hub.queue import WorkQueue
 from hub.services import CoreServices
 from hub.settings import Settings
@@ -34,7 +36,9 @@ class Runtime:
     adapters: AdapterSet
     engine: DeliveryEngine
     queue: WorkQueue | None
+    peers: PeerWatch
     stop: threading.Event = field(default_factory=threading.Event)
+    watcher: AlertWatcher | None = None
 
     @classmethod
     def build(cls, settings: Settings | None = None, *, context: HubContext | None = None) -> Runtime:
@@ -48,14 +52,22 @@ class Runtime:
         queue = make_queue(hub.settings)
         engine = DeliveryEngine(hub, adapters, queue)
         intake.listeners.append(engine.enqueue)
-        return cls(hub, intake, services, adapters, engine, queue)
+        peers = PeerWatch.of(adapters, hub.settings.readiness_cache_seconds)
+        return cls(hub, intake, services, adapters, engine, queue, peers)
 
     def start_workers(self, *, workers: int | None = None, pollers: bool = True) -> None:
+        """Delivery workers, and with `pollers` the adapters' pollers and the alert watcher (run those
+        in one process of a scaled-out hub)."""
         self.engine.start(self.stop, workers=workers, pollers=pollers)
+        if pollers:
+            self.watcher = AlertWatcher(self, self.peers)
+            self.watcher.start(self.stop)
 
     def close(self) -> None:
         self.stop.set()
         self.engine.join()
+        if self.watcher is not None:
+            self.watcher.join()
         self.adapters.close()
         if self.queue is not None:
             self.queue.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from hub.console.operators import Operators, development_operators
 from hub.context import HubContext
 from hub.devpki import is_development_certificate, is_development_token_hash
 from hub.spi import Adapter
@@ -26,6 +27,8 @@ def production_hazards(hub: HubContext) -> list[str]:
     for participant in hub.participants:
         if participant.token_sha256 and is_development_token_hash(participant.id, participant.token_sha256):
             hazards.append(f"participant {participant.id} still has its development token")
+    for operator_id in development_operators(Operators.load(hub.settings.operators_file)):
+        hazards.append(f"operator {operator_id} is the development operator or has its development password")
     return hazards
 
 

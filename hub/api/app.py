@@ -10,8 +10,9 @@ from prometheus_client import CollectorRegistry
 
 from hub.api import deliveries, inbox, messages, meta, timeline
 from hub.api.errors import install_error_handlers
+from hub.console.app import mount_console
 from hub.context import HubContext
-from hub.metrics import LedgerCollector, PeerWatch
+from hub.metrics import LedgerCollector
 from hub.runtime import Runtime
 from hub.settings import Settings
 
@@ -44,12 +45,13 @@ def create_app(
     app.state.runtime = runtime
     app.state.hub = runtime.hub
     app.state.intake = runtime.intake
-    app.state.peers = PeerWatch.of(runtime.adapters, runtime.hub.settings.readiness_cache_seconds)
+    app.state.peers = runtime.peers
     app.state.metrics_registry = CollectorRegistry(auto_describe=False)
     app.state.metrics_registry.register(LedgerCollector(runtime.hub.ledger))
     install_error_handlers(app)
     for router in (messages.router, inbox.router, deliveries.router, timeline.router, meta.router):
         app.include_router(router)
+    mount_console(app, runtime)
     for adapter in runtime.adapters:
         for router in adapter.routers():
             app.include_router(router, prefix=f"/adapters/{adapter.name}", tags=[f"adapter: {adapter.name}"])

@@ -233,9 +233,10 @@ class LedgerQueries:
         *,
         prefix: str | None = None,
         limit: int = 50,
-        before_seq: int | None = None,
+        after_seq: int | None = None,
     ) -> list[EventRecord]:
-        """The newest events whose kind is one of `kinds` or starts with `prefix`, newest first."""
+        """Events whose kind is one of `kinds` or starts with `prefix`: the newest first, or with
+        `after_seq` the oldest after that seq first (for a reader that follows the log)."""
         from hub.ledger.store import _event_record
 
         match = [events.c.kind.in_(list(kinds))] if kinds else []
@@ -244,8 +245,9 @@ class LedgerQueries:
         if not match:
             return []
         query = sa.select(events).where(sa.or_(*match))
-        if before_seq is not None:
-            query = query.where(events.c.seq < before_seq)
-        query = query.order_by(events.c.seq.desc()).limit(limit)
+        if after_seq is not None:
+            query = query.where(events.c.seq > after_seq).order_by(events.c.seq)
+        else:
+            query = query.order_by(events.c.seq.desc())
         with self._reader.connect() as conn:
-            return [_event_record(r) for r in conn.execute(query)]
+            return [_event_record(r) for r in conn.execute(query.limit(limit))]

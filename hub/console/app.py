@@ -1,0 +1,458 @@
+"""The operations console under /console: server-side pages (Jinja2), behind operator login.
+
+Pages: overview, exchange log (keyset pages), one message (document, signature verdict, deliveries
+with every attempt), a dossier's timeline, dead deliveries (retry, replay), alerts and operators'
+actions, the ledger's integrity. Operators' actions (login, logout, retry, replay, verification)
+are events in the ledger (``operator.*``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from hub.alerts import record_verification
+from hub.console import charts, sessions
+from hub.console.documents import readable
+from hub.console.i18n import DEFAULT_LANGUAGE, LANG_COOKIE, LANGUAGES, translator
+from hub.console.operators import Operator, Operators
+from hub.console.signatures import signature_verdict
+from hub.ledger.queries import MessageFilter, decode_cursor
+from hub.problems import Problem
+from hub.receipts import signed_receipt
+from hub.runtime import Runtime
+
+HERE = Path(__file__).resolve().parent
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+DELIVERY_STATES = ("queued", "delivering", "delivered", "retrying", "dead")
+VERDICT_KIND = "ledger.verified"
+PAGE_SIZE = 50
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["data"] = lambda value: json.dumps(value, ensure_ascii=False, default=str)
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+@dataclass
+class Console:
+    runtime: Runtime
+    operators: Operators
+    signer: sessions.SessionSigner
+
+    @property
+    def ledger(self):  # type: ignore[no-untyped-def]
+        return self.runtime.hub.ledger
+
+    def record(self, kind: str, operator: str, **data: Any) -> None:
+        self.ledger.append_event(
+            f"operator.{kind}",
+            message_id=data.pop("message_id", None),
+            delivery_id=data.pop("delivery_id", None),
+            data={"operator": operator, **data},
+        )
+
+
+def mount_console(app: FastAPI, runtime: Runtime) -> None:
+    """Serve the console from `app` (its pages, static files and login redirect)."""
+    settings = runtime.hub.settings
+    secret = sessions.derive_secret(settings.console_secret, settings.effective_hub_key_file)
+    app.state.console = Console(
+        runtime,
+        Operators.load(settings.operators_file),
+        sessions.SessionSigner(secret, settings.console_session_hours * 3600),
+    )
+    app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
+    app.include_router(router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, error: LoginRequired) -> Response:
+        return RedirectResponse(f"/console/login?{urlencode({'next': error.next_url})}", status_code=303)
+
+
+# -- plumbing --------------------------------------------------------------------------------------
+
+
+def console_of(request: Request) -> Console:
+    return request.app.state.console  # type: ignore[no-any-return]
+
+
+def language(request: Request) -> str:
+    lang = request.cookies.get(LANG_COOKIE, DEFAULT_LANGUAGE)
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def signed_in(request: Request) -> tuple[Operator, sessions.Session]:
+    """The operator of this request's session, or a redirect to the login page."""
+    console = console_of(request)
+    session = console.signer.read(request.cookies.get(sessions.SESSION_COOKIE))
+    operator = console.operators.get(session.operator_id) if session else None
+    if session is None or operator is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
+    return operator, session
+
+
+async def posted_form(request: Request, expected_csrf: str | None) -> dict[str, str]:
+    """The urlencoded form of a console POST, refused unless it carries the session's CSRF token and
+    comes from the console's own origin."""
+    body = (await request.body()).decode("utf-8", "replace")
+    form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+    if not sessions.same_origin(request) or not sessions.tokens_match(expected_csrf, form.get("csrf")):
+        raise Problem("forbidden-operator", "the console form is stale or comes from elsewhere (CSRF check)")
+    return form
+
+
+def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    lang = language(request)
+    operator, session = context.pop("who", (None, None))
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "t": translator(lang),
+            "lang": lang,
+            "operator": operator,
+            "csrf": session.csrf if session else None,
+            "path": request.url.path,
+            "query": request.url.query,
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def parse_moment(value: str | None) -> datetime | None:
+    """A datetime-local value from a form (the province's clock, ICT) or an ISO moment."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=charts.LOCAL_TIME) if moment.tzinfo is None else moment
+
+
+# -- login -----------------------------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/console", failed: bool = False) -> HTMLResponse:
+    token = request.cookies.get(sessions.LOGIN_CSRF_COOKIE) or sessions.secrets.token_urlsafe(24)
+    response = page(request, "login.html", next=next, failed=failed, login_csrf=token)
+    sessions.set_cookie(response, request, sessions.LOGIN_CSRF_COOKIE, token, max_age=3600)
+    return response
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    console = console_of(request)
+    form = await posted_form(request, request.cookies.get(sessions.LOGIN_CSRF_COOKIE))
+    target = form.get("next", "/console")
+    if not target.startswith("/console"):  # never an open redirect
+        target = "/console"
+    operator_id = form.get("operator", "").strip()
+    operator = await run_in_threadpool(console.operators.authenticate, operator_id, form.get("password", ""))
+    client = request.client.host if request.client else None
+    if operator is None:
+        await run_in_threadpool(console.record, "login-refused", operator_id[:64], client=client)
+        return RedirectResponse(f"/console/login?{urlencode({'next': target, 'failed': 1})}", status_code=303)
+    await run_in_threadpool(console.record, "login", operator.id, client=client)
+    _session, value = console.signer.issue(operator.id)
+    response = RedirectResponse(target, status_code=303)
+    sessions.set_cookie(response, request, sessions.SESSION_COOKIE, value, int(console.signer.lifetime))
+    response.delete_cookie(sessions.LOGIN_CSRF_COOKIE, path=sessions.COOKIE_PATH)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    operator, session = signed_in(request)
+    await posted_form(request, session.csrf)
+    await run_in_threadpool(console_of(request).record, "logout", operator.id)
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(sessions.SESSION_COOKIE, path=sessions.COOKIE_PATH)
+    return response
+
+
+@router.get("/lang/{code}")
+def switch_language(request: Request, code: str, next: str = "/console") -> Response:
+    response = RedirectResponse(next if next.startswith("/console") else "/console", status_code=303)
+    if code in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, path="/console", samesite="strict")
+    return response
+
+
+# -- overview --------------------------------------------------------------------------------------
+
+
+@router.get("")
+def overview(request: Request) -> HTMLResponse:
+    who = signed_in(request)
+    ledger = console_of(request).ledger
+    buckets = ledger.throughput(bucket=timedelta(minutes=10), count=36)
+    last_hour = buckets[-6:]
+    by_type: dict[str, int] = {}
+    by_adapter: dict[str, dict[str, int]] = {}
+    for bucket in last_hour:
+        for doctype, count in bucket.by_type.items():
+            by_type[doctype] = by_type.get(doctype, 0) + count
+        for (adapter, state), count in bucket.outcomes.items():
+            by_adapter.setdefault(adapter, {}).setdefault(state, 0)
+            by_adapter[adapter][state] += count
+    figures = ledger.queue_figures()
+    dead_now = sum(n for (_, state), n in figures.deliveries_by_state.items() if state == "dead")
+    return page(
+        request,
+        "overview.html",
+        who=who,
+        chart=charts.activity_chart(buckets),
+        colours=charts.type_colours(buckets),
+        received=sum(b.received for b in last_hour),
+        failed=sum(b.failed for b in last_hour),
+        by_type=sorted(by_type.items()),
+        by_adapter=sorted(by_adapter.items()),
+        figures=figures,
+        oldest_age=int(figures.oldest_undelivered_age()),
+        dead_now=dead_now,
+        alerts=ledger.events_of_kinds([], prefix="alert.", limit=5),
+        verdict=next(iter(ledger.events_of_kinds([VERDICT_KIND], limit=1)), None),
+    )
+
+
+# -- exchange log ----------------------------------------------------------------------------------
+
+
+@router.get("/messages")
+def exchange_log(
+    request: Request,
+    q: str = "",
+    since: str = "",
+    until: str = "",
+    participant: str = "",
+    type: str = "",
+    state: str = "",
+    adapter: str = "",
+    after: str = "",
+) -> Response:
+    who = signed_in(request)
+    console = console_of(request)
+    q = q.strip()
+    if UUID.match(q.lower()) and console.ledger.get_message(q.lower()) is not None:
+        return RedirectResponse(f"/console/messages/{q.lower()}", status_code=303)
+    filters = MessageFilter(
+        since=parse_moment(since),
+        until=parse_moment(until),
+        participant=participant.strip() or None,
+        doctype=type or None,
+        state=state or None,
+        adapter=adapter or None,
+        correlation_key=q or None,
+    )
+    try:
+        decode_cursor(after) if after else None
+    except ValueError:
+        after = ""
+    found = console.ledger.search_messages(filters, after=after or None, limit=PAGE_SIZE)
+    kept = {k: v for k, v in request.query_params.items() if k != "after" and v}
+    return page(
+        request,
+        "messages.html",
+        who=who,
+        page=found,
+        form={
+            "q": q,
+            "since": since,
+            "until": until,
+            "participant": participant,
+            "type": type,
+            "state": state,
+            "adapter": adapter,
+        },
+        types=console.runtime.hub.doctypes.names(),
+        adapters=sorted({*console.runtime.adapters.names(), "inbox"}),
+        states=("accepted", *DELIVERY_STATES),
+        older=f"/console/messages?{urlencode({**kept, 'after': found.next_cursor})}"
+        if found.next_cursor
+        else None,
+        newest=f"/console/messages?{urlencode(kept)}" if after else None,
+    )
+
+
+# -- one message -----------------------------------------------------------------------------------
+
+
+def _message_or_404(request: Request, message_id: str):  # type: ignore[no-untyped-def]
+    message = console_of(request).ledger.get_message(message_id)
+    if message is None:
+        raise Problem("not-found", f"no message {message_id}")
+    return message
+
+
+@router.get("/messages/{message_id}")
+def message_page(request: Request, message_id: str) -> HTMLResponse:
+    who = signed_in(request)
+    console = console_of(request)
+    message = _message_or_404(request, message_id)
+    document, content_type, _signature = console.ledger.get_document(message_id)
+    events = console.ledger.list_events(message_id)
+    attempts: dict[str, list[Any]] = {d.id: [] for d in message.deliveries}
+    for event in events:
+        if event.delivery_id in attempts:
+            attempts[event.delivery_id].append(event)
+    replay_of = next((e.data.get("replay_of") for e in events if e.kind == "message.received"), None)
+    return page(
+        request,
+        "message.html",
+        who=who,
+        message=message,
+        events=events,
+        attempts=attempts,
+        replay_of=replay_of,
+        verdict=signature_verdict(console.runtime.hub, message, document),
+        readable=readable(document, content_type),
+    )
+
+
+@router.get("/messages/{message_id}/document")
+def message_document(request: Request, message_id: str) -> Response:
+    signed_in(request)
+    _message_or_404(request, message_id)
+    document, content_type, signature = console_of(request).ledger.get_document(message_id)
+    extension = "json" if content_type.endswith("json") else "xml"
+    headers = {"Content-Disposition": f'attachment; filename="{message_id}.{extension}"'}
+    if signature:
+        headers["x-jws-signature"] = signature
+    return Response(document, media_type=content_type, headers=headers)
+
+
+@router.get("/messages/{message_id}/receipt")
+def message_receipt(request: Request, message_id: str) -> Response:
+    signed_in(request)
+    message = _message_or_404(request, message_id)
+    body, signature = signed_receipt(message, console_of(request).runtime.hub.identity)
+    headers = {
+        "Content-Disposition": f'attachment; filename="receipt-{message_id}.json"',
+        "x-jws-signature": signature,
+    }
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@router.post("/messages/{message_id}/replay")
+async def replay(request: Request, message_id: str) -> Response:
+    operator, session = signed_in(request)
+    await posted_form(request, session.csrf)
+    console = console_of(request)
+    result = await run_in_threadpool(console.runtime.intake.replay, message_id, by=operator.id)
+    await run_in_threadpool(
+        console.record, "replay", operator.id, message_id=message_id, replay=result.message.id
+    )
+    return RedirectResponse(f"/console/messages/{result.message.id}", status_code=303)
+
+
+# -- timeline --------------------------------------------------------------------------------------
+
+
+@router.get("/timeline")
+def timeline_search(request: Request, key: str = "") -> Response:
+    who = signed_in(request)
+    if key.strip():
+        return RedirectResponse(f"/console/timeline/{quote(key.strip(), safe='')}", status_code=303)
+    return page(request, "timeline.html", who=who, key="", timeline=None)
+
+
+@router.get("/timeline/{key:path}")
+def timeline_page(request: Request, key: str) -> HTMLResponse:
+    who = signed_in(request)
+    timeline = console_of(request).ledger.timeline(key)
+    by_id = {m.id: m for m in timeline.messages}
+    return page(
+        request,
+        "timeline.html",
+        who=who,
+        key=key,
+        timeline=timeline,
+        by_id=by_id,
+        status_code=200 if timeline.messages else 404,
+    )
+
+
+# -- deliveries ------------------------------------------------------------------------------------
+
+
+@router.get("/deliveries")
+def deliveries_page(request: Request, state: str = "dead", adapter: str = "") -> HTMLResponse:
+    who = signed_in(request)
+    console = console_of(request)
+    state = state if state in DELIVERY_STATES else "dead"
+    found = console.ledger.list_deliveries(state=state, adapter=adapter or None, limit=200)
+    messages = {d.message_id: console.ledger.get_message(d.message_id) for d in found}
+    return page(
+        request,
+        "deliveries.html",
+        who=who,
+        deliveries=found,
+        messages=messages,
+        state=state,
+        states=DELIVERY_STATES,
+        retried=request.query_params.get("retried"),
+    )
+
+
+@router.post("/deliveries/{delivery_id}/retry")
+async def retry(request: Request, delivery_id: str) -> Response:
+    operator, session = signed_in(request)
+    form = await posted_form(request, session.csrf)
+    console = console_of(request)
+    delivery = await run_in_threadpool(console.ledger.requeue, delivery_id, by=operator.id)
+    console.runtime.engine.enqueue_deliveries([delivery])
+    await run_in_threadpool(console.record, "retry", operator.id, delivery_id=delivery_id)
+    back = form.get("next", "")
+    target = back if back.startswith("/console") else f"/console/deliveries?retried={delivery_id}"
+    return RedirectResponse(target, status_code=303)
+
+
+# -- alerts and the ledger -------------------------------------------------------------------------
+
+
+@router.get("/alerts")
+def alerts_page(request: Request) -> HTMLResponse:
+    who = signed_in(request)
+    ledger = console_of(request).ledger
+    return page(
+        request,
+        "alerts.html",
+        who=who,
+        alerts=ledger.events_of_kinds([], prefix="alert.", limit=100),
+        actions=ledger.events_of_kinds([], prefix="operator.", limit=100),
+    )
+
+
+@router.get("/ledger")
+def ledger_page(request: Request) -> HTMLResponse:
+    who = signed_in(request)
+    verdicts = console_of(request).ledger.events_of_kinds([VERDICT_KIND], limit=10)
+    return page(request, "ledger.html", who=who, verdicts=verdicts)
+
+
+@router.post("/ledger/verify")
+async def verify_ledger(request: Request) -> Response:
+    operator, session = signed_in(request)
+    await posted_form(request, session.csrf)
+    await run_in_threadpool(record_verification, console_of(request).runtime, by=operator.id)
+    return RedirectResponse("/console/ledger", status_code=303)
