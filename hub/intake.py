@@ -174,10 +174,11 @@ class Intake:
             checked = self._check_json(submission, context)
 
         extracted = checked.extracted
+        deliver_to = self._recipients_to_deliver(submitter, extracted)
         adapters = self.hub.routes.resolve(
             checked.doctype.name,
             extracted.sender,
-            extracted.recipients,
+            deliver_to,
             self.hub.participants,
             self.hub.directories.contains,
         )
@@ -207,6 +208,7 @@ class Intake:
             signer=checked.signer,
             warnings=checked.warnings,
             adapters=adapters,
+            deliver_to=deliver_to,
             replay_of=replay.original_id if replay else None,
             replayed_by=replay.by if replay else None,
         )
@@ -301,6 +303,18 @@ class Intake:
                 f"the document is signed by {signer}, but its sender is {extracted.sender}"
                 f" and it was submitted by {submitter.id}",
             )
+
+    def _recipients_to_deliver(self, submitter: Participant, extracted: Extracted) -> list[str]:
+        """All recipients — except, for a relay that already reached them, those outside the hub."""
+        if submitter.external_recipients == "deliver":
+            return list(extracted.recipients)
+        local = [r for r in extracted.recipients if r in self.hub.participants]
+        if not local:
+            raise Problem(
+                "unknown-recipient",
+                f"none of the recipients {', '.join(extracted.recipients)} is a participant of this hub",
+            )
+        return local
 
     def _duplicate(self, original: MessageRecord, submitter: Participant, matched_on: str) -> IntakeResult:
         self.hub.ledger.append_event(

@@ -25,6 +25,11 @@ class Participant(BaseModel):
     inbound_profile: Literal["strict", "lenient"] = "strict"
     may_send_as: list[str] = Field(default_factory=list)
     webhook_url: str | None = Field(default=None, description="where the agency adapter pushes deliveries")
+    external_recipients: Literal["deliver", "skip"] = Field(
+        default="deliver",
+        description="skip: recipients of its documents that are not participants are recorded but not "
+        "delivered (a relay such as the national axis has already carried the document to them)",
+    )
 
 
 class ParticipantsFile(BaseModel):

@@ -191,8 +191,21 @@ SAMPLE_NAMES = sorted(p.name for p in SAMPLES.glob("*.edxml"))
 LOCAL_AGENCIES = {"000.00.00.H41", AGENCY, OTHER_AGENCY}
 
 
-@pytest.mark.parametrize("sample", [s for s in SAMPLE_NAMES if sample_sender(s) not in LOCAL_AGENCIES])
-def test_real_axis_samples_from_other_organs_are_accepted_leniently_with_deviations_recorded(
+def sample_recipients(sample: str) -> set[str]:
+    root = etree.fromstring((SAMPLES / sample).read_bytes().lstrip(b"0123456789"))
+    paths = (".//e:MessageHeader/e:To/e:OrganId", ".//e:MessageHeader/e:ResponseFor/e:OrganId")
+    return {node.text.strip() for path in paths for node in root.iterfind(path, NS)}
+
+
+FOR_THIS_PROVINCE = [
+    s
+    for s in SAMPLE_NAMES
+    if sample_sender(s) not in LOCAL_AGENCIES and sample_recipients(s) & LOCAL_AGENCIES
+]
+
+
+@pytest.mark.parametrize("sample", FOR_THIS_PROVINCE)
+def test_real_axis_samples_for_this_province_are_accepted_leniently_with_deviations_recorded(
     hub: RunningHub, sample: str
 ) -> None:
     publish_axis_directory(hub)
@@ -200,10 +213,24 @@ def test_real_axis_samples_from_other_organs_are_accepted_leniently_with_deviati
     assert response.status_code in (200, 202), response.text
     message = hub.get(f"/v1/messages/{response.json()['id']}", as_="gov-axis").json()
     assert message["sender"] == sample_sender(sample) and message["signer"] == "lienthong"
-    if sample == "edoc_new.edxml":
+    delivered_to = {d["recipient"] for d in message["deliveries"]}
+    assert delivered_to == sample_recipients(sample) & LOCAL_AGENCIES, "the axis already reached the others"
+    if sample == "edoc_update.edxml":
         warnings = " ".join(message["warnings"])
-        assert "stray byte" in warnings and "28.22.H17" in warnings
-        assert message["recipients"] == ["28.22.H17"]
+        assert "2014/02/30" in warnings and "Signature" in warnings, warnings
+        assert set(message["recipients"]) == {"000.00.00.H41", "000.00.00.H14", "000.00.00.G17"}
+
+
+def test_a_real_axis_packet_for_no_organ_of_this_province_is_refused_after_passing_lenient(
+    hub: RunningHub,
+) -> None:
+    # edoc_new.edxml is addressed to a commune of Đà Nẵng (28.22.H17): its deviations pass the lenient
+    # profile (stray bytes, three-group organ id), but the axis should never hand it to this hub.
+    publish_axis_directory(hub)
+    response = hub.post((SAMPLES / "edoc_new.edxml").read_bytes(), as_="gov-axis")
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["type"] == "/problems/unknown-recipient" and "28.22.H17" in problem["detail"]
 
 
 @pytest.mark.parametrize("sample", [s for s in SAMPLE_NAMES if sample_sender(s) in LOCAL_AGENCIES])
@@ -484,6 +511,7 @@ def test_certificate_embedded_in_hub_signature_is_the_hub_certificate(hub: Runni
 def test_the_real_sample_packets_are_all_there() -> None:
     # Guards the parametrized sample tests above against silently collecting nothing.
     assert len(SAMPLE_NAMES) == 7
+    assert FOR_THIS_PROVINCE == ["edoc_update.edxml", "status_cancellation_13.edxml"]
 
 
 # -- recall, update, replacement (BussinessDocType 1, 2, 3) ------------------------------------------

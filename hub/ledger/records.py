@@ -35,6 +35,7 @@ class NewMessage:
     warnings: Sequence[Any] = ()
     received_at: datetime | None = None
     adapters: Mapping[str, str] = field(default_factory=dict)  # recipient → adapter chosen by routing
+    deliver_to: Sequence[str] | None = None  # recipients that get a delivery (None: all of them)
     replay_of: str | None = None  # an operator's replay: the original message's id
     replayed_by: str | None = None
 

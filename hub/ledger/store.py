@@ -118,6 +118,7 @@ class Ledger(DeliveryWork, LedgerQueries):
                 "updated_at": now,
             }
             for recipient in recipients
+            if msg.deliver_to is None or recipient in msg.deliver_to
         ]
         message_row = {
             "id": msg.id,
