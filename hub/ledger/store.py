@@ -24,6 +24,7 @@ from hub.ledger import verify as _verify
 from hub.ledger.chain import event_hash, normalise_data
 from hub.ledger.engine import create_ledger_engine, reader
 from hub.ledger.models import chain_head, deliveries, events, messages
+from hub.ledger.queries import LedgerQueries
 from hub.ledger.records import (
     ChainReport,
     DeliveryRecord,
@@ -32,7 +33,6 @@ from hub.ledger.records import (
     MessageRecord,
     NewMessage,
 )
-from hub.ledger.queries import LedgerQueries
 from hub.ledger.work import DeliveryWork
 from hub.problems import Problem
 
