@@ -1,0 +1,105 @@
+"""``python -m bench.profile``: where a saturated `lienthong serve` spends its time, sampled by py-spy.
+
+Starts `serve --workers 0` (embedded) on a fresh data dir, loads it with signed small edXML (or JSON)
+at saturation and records the process with ``py-spy record --format raw`` (collapsed stacks). Prints
+the functions with the most inclusive and self samples; writes the raw stacks and an SVG flame graph
+under bench/results/ (git-ignored). py-spy is in the dev extras; it needs ptrace (root or
+CAP_SYS_PTRACE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import Counter
+from pathlib import Path
+
+from . import loadgen
+from .documents import edxml_set, json_set
+from .procs import VENV_BIN, hub_env, make_config, start_hub
+from .scenarios import requests_for
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def top(collapsed: Path, count: int = 25) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
+    """(total samples, most inclusive frames, most self frames) of a py-spy raw (collapsed) file."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.read_text(encoding="utf-8").splitlines():
+        stack, _, samples = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(samples)
+        total += n
+        frames = [
+            f.split(" (", 1)[0] + " (" + f.split(" (", 1)[1].split(":")[0] + ")" if " (" in f else f
+            for f in stack.split(";")
+        ]
+        for frame in set(frames):
+            inclusive[frame] += n
+        own[frames[-1]] += n
+    return total, inclusive.most_common(count), own.most_common(count)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    parser.add_argument("--kind", choices=["edxml", "json"], default="edxml")
+    parser.add_argument("--count", type=int, default=4000, help="documents sent at saturation")
+    parser.add_argument("--label", default="profile", help="name of the output files")
+    parser.add_argument("--gil", action="store_true", help="only samples holding the GIL (Python CPU)")
+    args = parser.parse_args(argv)
+    py_spy = shutil.which("py-spy") or str(VENV_BIN / "py-spy")
+    documents = edxml_set("p", args.count, 2048) if args.kind == "edxml" else json_set("p", args.count)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    raw = RESULTS_DIR / f"{args.label}.txt"
+    with tempfile.TemporaryDirectory(prefix="lienthong-profile-") as tmp:
+        work = Path(tmp)
+        config = make_config(work / "config", webhook_base="http://127.0.0.1:9")
+        hub = start_hub("serve-profile", hub_env(work / "data", config), work / "logs", workers=0)
+        try:
+            loadgen.saturate(hub.url or "", requests_for(hub.url or "", documents, 0, 50), connections=4)
+            recorder = subprocess.Popen(
+                [
+                    py_spy,
+                    "record",
+                    "--pid",
+                    str(hub.pid),
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(raw),
+                    "--rate",
+                    "250",
+                    "--nonblocking",
+                    *(["--gil"] if args.gil else []),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            threading.Event().wait(1.0)  # let py-spy attach
+            result = loadgen.saturate(
+                hub.url or "", requests_for(hub.url or "", documents, 50, args.count - 50)
+            )
+            recorder.send_signal(2)  # SIGINT: py-spy writes its output and exits
+            recorder.wait(30)
+        finally:
+            hub.stop()
+    print(f"{result.statuses[202]} accepted at {result.throughput:.0f}/s; stacks in {raw}")
+    total, inclusive, own = top(raw)
+    print(f"\n{total} samples. Inclusive:")
+    for frame, n in inclusive:
+        print(f"  {100 * n / total:5.1f}%  {frame}")
+    print("Self:")
+    for frame, n in own:
+        print(f"  {100 * n / total:5.1f}%  {frame}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The benchmark suite's machinery on a tiny load (`python -m bench --quick`), so it does not rot.
+
+No timing is asserted: only that every piece ran and accounted for every document it sent.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.__main__ import main
+
+
+def test_quick_bench_runs_end_to_end_and_accounts_for_every_document(tmp_path: Path) -> None:
+    results_dir, page = tmp_path / "results", tmp_path / "BENCHMARKS.md"
+
+    assert (
+        main(["--quick", "--results-dir", str(results_dir), "--doc", str(page), "--workdir", str(tmp_path)])
+        == 0
+    )
+
+    results = json.loads((results_dir / "latest.json").read_text(encoding="utf-8"))
+    assert results["quick"] is True
+    assert results["machine"]["cores"] >= 1 and results["machine"]["libraries"]["lxml"]
+
+    for name, case in results["intake"]["embedded"].items():
+        for phase in ("saturation", "fixed_rate"):
+            figures = case[phase]
+            assert figures["accepted_202"] == figures["requests"], (name, phase, figures)
+            assert figures["errors"] == 0 and figures["other_statuses"] == {}
+            assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+            assert figures["cpu_s_per_message"] is not None
+        floor = results["floor"][name]
+        assert floor["floor_s"] > 0 and floor["parse_s"] > 0 and floor["verify_s"] > 0
+    assert results["intake"]["embedded"]["edxml-small-signed"]["document"]["signed_by_sender"] is True
+
+    e2e = results["end_to_end"]["embedded"]
+    for phase in ("saturation", "fixed_rate"):
+        assert e2e[phase]["delivered"] == e2e[phase]["sent"] == e2e[phase]["accepted_202"]
+        assert e2e[phase]["intake_to_delivery"]["p50_ms"] > 0
+    memory = results["memory"]
+    assert memory["status"] == {"202": 1} and memory["delivered"] == 1
+    assert memory["peak_rss_bytes"] >= memory["rss_before_bytes"] > 0
+
+    text = page.read_text(encoding="utf-8")
+    for heading in (
+        "## Machine",
+        "## Aims",
+        "## Intake, embedded",
+        "## The floor",
+        "## End to end",
+        "## Memory",
+    ):
+        assert heading in text
+    assert "edxml-small-signed" in text and "json-1k-signed" in text and "QUICK" in text
