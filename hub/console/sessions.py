@@ -33,6 +33,11 @@ class Session:
     csrf: str
 
 
+def _b64(data: bytes) -> str:
+    """URL-safe base64 without padding: a cookie value that needs no quoting."""
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
 def derive_secret(configured: str | None, key_file: Path) -> bytes:
     """The configured secret, or one derived from the hub's private key (the same in every process
     that shares the key, so sessions survive a restart and work across API processes)."""
@@ -47,14 +52,14 @@ class SessionSigner:
         self.lifetime = lifetime_seconds
 
     def _sign(self, payload: bytes) -> str:
-        return base64.urlsafe_b64encode(hmac.new(self._secret, payload, hashlib.sha256).digest()).decode()
+        return _b64(hmac.new(self._secret, payload, hashlib.sha256).digest())
 
     def issue(self, operator_id: str, *, now: float | None = None) -> tuple[Session, str]:
         session = Session(operator_id, (now or time.time()) + self.lifetime, secrets.token_urlsafe(24))
         payload = json.dumps(
             {"op": session.operator_id, "exp": session.expires, "csrf": session.csrf}
         ).encode()
-        value = base64.urlsafe_b64encode(payload).decode() + "." + self._sign(payload)
+        value = _b64(payload) + "." + self._sign(payload)
         return session, value
 
     def read(self, value: str | None, *, now: float | None = None) -> Session | None:
@@ -63,7 +68,7 @@ class SessionSigner:
             return None
         encoded, signature = value.rsplit(".", 1)
         try:
-            payload = base64.urlsafe_b64decode(encoded)
+            payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
         except ValueError:
             return None
         if not hmac.compare_digest(self._sign(payload), signature):
