@@ -37,6 +37,7 @@ from hub.spi import (
     DeliveryResult,
     OutboundMessage,
     PermanentFailure,
+    Poller,
     RetryableFailure,
     RetryPolicy,
 )
@@ -261,12 +262,16 @@ class DeliveryEngine:
             except Exception:
                 log.exception("sweeper failed; going on")
 
-    def _poller_loop(self, poller, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    def _poller_loop(self, adapter: str, poller: Poller, stop: threading.Event) -> None:
+        """Run a poller while this process holds its lease (one process at a time runs it)."""
+        lease = f"{adapter}:{poller.name}"
+        lease_seconds = max(30.0, 3 * poller.interval_seconds)
         while not stop.is_set():
             try:
-                poller.poll_once()
+                if self.hub.ledger.hold_lease(lease, self.worker_id, seconds=lease_seconds):
+                    poller.poll_once()
             except Exception:
-                log.exception("poller %s failed; going on", poller.name)
+                log.exception("poller %s failed; going on", lease)
             stop.wait(poller.interval_seconds)
 
     def start(self, stop: threading.Event, *, workers: int | None = None, pollers: bool = True) -> None:
@@ -285,8 +290,8 @@ class DeliveryEngine:
                 for poller in adapter.pollers():
                     thread = threading.Thread(
                         target=self._poller_loop,
-                        args=(poller, stop),
-                        name=f"poller-{poller.name}",
+                        args=(adapter.name, poller, stop),
+                        name=f"poller-{adapter.name}-{poller.name}",
                         daemon=True,
                     )
                     thread.start()
@@ -297,3 +302,7 @@ class DeliveryEngine:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        try:
+            self.hub.ledger.release_leases(self.worker_id)
+        except Exception:  # shutting down: the leases will simply expire
+            log.exception("could not release the pollers' leases")

@@ -74,3 +74,6 @@ class CoreServices:
 
     def set_state(self, adapter: str, key: str, value: str) -> None:
         self.hub.ledger.set_state(adapter, key, value)
+
+    def compare_and_set_state(self, adapter: str, key: str, expected: str | None, value: str) -> bool:
+        return self.hub.ledger.compare_and_set_state(adapter, key, expected, value)

@@ -186,9 +186,16 @@ class HubServices(Protocol):
         """Persist a value durably (e.g. a poller's cursor, after the items before it are recorded)."""
         ...
 
+    def compare_and_set_state(self, adapter: str, key: str, expected: str | None, value: str) -> bool:
+        """Set a value only if it still is `expected` (None: not set yet), atomically across every
+        process of the hub; False when another process changed it first (read again and retry)."""
+        ...
+
 
 class Poller(ABC):
-    """An inbound feed the core calls every `interval_seconds` (one call at a time per poller)."""
+    """An inbound feed the core calls every `interval_seconds`. One process at a time runs a given
+    poller (a lease in the ledger, named `<adapter>:<poller name>`, so names must be stable); if
+    that process dies, another takes over when the lease expires."""
 
     name: str = "poller"
     interval_seconds: float = 5.0

@@ -466,3 +466,26 @@ def test_delivery_moves_through_its_states_with_events(ledger: Ledger) -> None:
     assert last.data["peer_reference"] == "EMS123VN" and last.data["receipt"] == "r"
     assert last.data["from"] == "delivering" and last.data["attempts"] == 2
     assert ledger.verify_chain().ok
+
+
+# ---------------------------------------------------------------- leases and compare-and-set
+
+
+def test_a_lease_is_held_by_one_owner_until_it_expires(ledger: Ledger) -> None:
+    assert ledger.hold_lease("post_ems:tracking", "worker-a", seconds=60)
+    assert ledger.hold_lease("post_ems:tracking", "worker-a", seconds=60), "the holder renews it"
+    assert not ledger.hold_lease("post_ems:tracking", "worker-b", seconds=60), "held by another"
+    assert ledger.hold_lease("bank:status", "worker-b", seconds=60), "leases are per name"
+    assert ledger.hold_lease("gov_axis:inbound", "worker-a", seconds=-1)  # already expired
+    assert ledger.hold_lease("gov_axis:inbound", "worker-b", seconds=60), "an expired lease is taken over"
+    ledger.release_leases("worker-b")
+    assert ledger.hold_lease("bank:status", "worker-c", seconds=60), "released at a clean shutdown"
+    assert not ledger.hold_lease("post_ems:tracking", "worker-c", seconds=60), "worker-a's lease stands"
+
+
+def test_compare_and_set_state_lets_one_writer_win(ledger: Ledger) -> None:
+    assert ledger.compare_and_set_state("bank", "pending", None, "a")
+    assert not ledger.compare_and_set_state("bank", "pending", None, "b"), "already set"
+    assert not ledger.compare_and_set_state("bank", "pending", "stale", "c")
+    assert ledger.compare_and_set_state("bank", "pending", "a", "a,b")
+    assert ledger.get_state("bank", "pending") == "a,b"

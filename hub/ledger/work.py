@@ -23,6 +23,7 @@ from hub.problems import Problem
 if TYPE_CHECKING:
     from hub.ledger.store import _PendingEvent
 
+LEASES = "lienthong.leases"  # adapter_state rows holding leases: value = owner, updated_at = expiry
 INBOX_ADAPTER = "inbox"  # deliveries the recipient pulls itself (GET /v1/inbox); no worker touches them
 Outcome = Literal["delivered", "retrying", "dead"]
 
@@ -391,3 +392,60 @@ class DeliveryWork:
                 conn.execute(
                     sa.insert(adapter_state).values(adapter=adapter, key=key, value=value, updated_at=now)
                 )
+
+    def compare_and_set_state(self, adapter: str, key: str, expected: str | None, value: str) -> bool:
+        """Set a value only if it is still `expected` (None: absent); False when someone else won."""
+        now = _now()
+        if expected is None:
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(
+                        sa.insert(adapter_state).values(adapter=adapter, key=key, value=value, updated_at=now)
+                    )
+                return True
+            except sa.exc.IntegrityError:
+                return False
+        with self._engine.begin() as conn:
+            updated = conn.execute(
+                sa.update(adapter_state)
+                .where(
+                    adapter_state.c.adapter == adapter,
+                    adapter_state.c.key == key,
+                    adapter_state.c.value == expected,
+                )
+                .values(value=value, updated_at=now)
+            ).rowcount
+        return bool(updated)
+
+    def hold_lease(self, name: str, owner: str, *, seconds: float) -> bool:
+        """Take or renew a named lease (e.g. one poller across all processes); True while `owner` holds it."""
+        now = _now()
+        until = now + timedelta(seconds=seconds)
+        row = adapter_state.c
+        with self._engine.begin() as conn:
+            renewed = conn.execute(
+                sa.update(adapter_state)
+                .where(
+                    row.adapter == LEASES, row.key == name, sa.or_(row.value == owner, row.updated_at < now)
+                )
+                .values(value=owner, updated_at=until)
+            ).rowcount
+        if renewed:
+            return True
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    sa.insert(adapter_state).values(adapter=LEASES, key=name, value=owner, updated_at=until)
+                )
+            return True
+        except sa.exc.IntegrityError:  # someone else holds it, or took it a moment ago
+            return False
+
+    def release_leases(self, owner: str) -> None:
+        """Give up every lease `owner` holds (a clean shutdown: others need not wait for expiry)."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                sa.update(adapter_state)
+                .where(adapter_state.c.adapter == LEASES, adapter_state.c.value == owner)
+                .values(updated_at=_now() - timedelta(seconds=1))
+            )
