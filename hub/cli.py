@@ -11,13 +11,17 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
+from hub.logging import configure_logging
 from hub.problems import Problem
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="lienthong — the province's hub")
 ledger_app = typer.Typer(no_args_is_help=True, help="The ledger: the hash-chained log of every exchange.")
@@ -77,12 +81,13 @@ def serve(
     if workers is not None:
         overrides["workers"] = workers
     settings = _settings(data_dir, **overrides)
+    configure_logging(settings.log_format, settings.log_level)
     try:
         api = create_app(settings)
     except StartupRefused as refused:
         raise _refuse(str(refused)) from None
     out.print(f"lienthong listening on http://{settings.host}:{settings.port} (docs at /docs)")
-    uvicorn.run(api, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(api, host=settings.host, port=settings.port, log_level="info", log_config=None)
 
 
 @app.command()
@@ -98,8 +103,10 @@ def worker(
     from hub.runtime import Runtime
     from hub.startup_checks import StartupRefused
 
+    settings = _settings(data_dir)
+    configure_logging(settings.log_format, settings.log_level)
     try:
-        runtime = Runtime.build(_settings(data_dir))
+        runtime = Runtime.build(settings)
     except StartupRefused as refused:
         raise _refuse(str(refused)) from None
     stopped = threading.Event()
@@ -143,6 +150,7 @@ def run(
     from hub.startup_checks import StartupRefused
 
     settings = _settings(data_dir, port=port)
+    configure_logging(settings.log_format, settings.log_level)
     servers = []
     ports = _simulator_ports(settings.config_dir / "simulators.yaml")
     lines = []
@@ -297,9 +305,67 @@ def verify(
     out.print(f"valid signature by {signer} ({algorithm})")
 
 
+class _SendRefused(Exception):
+    """One document the hub (or the way to it) refused; the message says why."""
+
+
+def _progress():  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    )
+
+
+def _documents(paths: Sequence[Path]) -> list[Path]:
+    """The files named, a directory standing for the files in it (sorted, not recursive)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        else:
+            found.append(path)
+    return found
+
+
+def _submit(
+    client: httpx.Client, hub_url: str, data: bytes, authorization: str, extra: dict[str, str]
+) -> dict[str, Any]:
+    """POST one document; its answer, or _SendRefused with the hub's reason (errors printed)."""
+    import httpx
+
+    headers = {
+        "Authorization": authorization,
+        "Content-Type": "application/json" if _is_json(data) else "application/xml",
+        **extra,
+    }
+    try:
+        response = client.post(
+            f"{hub_url.rstrip('/')}/v1/messages", content=data, headers=headers, timeout=60
+        )
+    except httpx.HTTPError as error:
+        raise _SendRefused(f"cannot reach the hub at {hub_url}: {error}") from None
+    try:
+        body = response.json() if response.content else {}
+    except ValueError:  # not the hub's JSON: a proxy's error page, or another server
+        body = None
+    if not isinstance(body, dict):
+        body = {"detail": f"HTTP {response.status_code}: {response.text[:200]}"}
+    if response.status_code >= 400 or "id" not in body:
+        for item in body.get("errors", [])[:20]:
+            err.print(f"  {item.get('location', '')}: {item.get('message', '')}", highlight=False)
+        slug = str(body.get("type", "")).rsplit("/", 1)[-1]
+        raise _SendRefused(f"{slug or response.status_code}: {body.get('detail', response.text)}")
+    for warning in body.get("warnings", []):
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    return body
+
+
 @app.command()
 def send(
-    file: Path,
+    files: Annotated[
+        list[Path], typer.Argument(help="Documents to send; a directory sends every file in it.")
+    ],
     as_participant: Annotated[
         str, typer.Option("--as", help="Send as this participant (development token).")
     ],
@@ -311,44 +377,55 @@ def send(
         typer.Option(help="Seconds to wait for pushed deliveries to end (delivered or dead); 0: don't."),
     ] = 0,
 ) -> None:
-    """Submit a document to a running hub; prints the message id (and, with --wait, how delivery went)."""
+    """Submit documents to a running hub; prints each message id (one document: with --wait, how
+    delivery went). Many documents show a progress bar and print `id  file` lines."""
     import httpx
 
     from hub.devpki import dev_token
 
-    data = _read(file)
-    headers = {
-        "Authorization": f"Bearer {dev_token(as_participant)}",
-        "Content-Type": "application/json" if _is_json(data) else "application/xml",
-    }
-    if idempotency_key:
-        headers["Idempotency-Key"] = idempotency_key
-    if jws:
-        headers["x-jws-signature"] = jws
+    documents = _documents(files)
+    authorization = f"Bearer {dev_token(as_participant)}"
+    extra = {k: v for k, v in (("Idempotency-Key", idempotency_key), ("x-jws-signature", jws)) if v}
+    if len(documents) != 1:
+        if extra or wait:
+            raise _refuse("--idempotency-key, --jws and --wait go with one document only")
+        _send_many(documents, hub_url, authorization)
+        return
+    data = _read(documents[0])
     try:
-        response = httpx.post(f"{hub_url.rstrip('/')}/v1/messages", content=data, headers=headers, timeout=60)
-    except httpx.HTTPError as error:
-        raise _refuse(f"cannot reach the hub at {hub_url}: {error}") from None
-    try:
-        body = response.json() if response.content else {}
-    except ValueError:  # not the hub's JSON: a proxy's error page, or another server
-        body = None
-    if not isinstance(body, dict):
-        body = {"detail": f"HTTP {response.status_code}: {response.text[:200]}"}
-    if response.status_code >= 400 or "id" not in body:
-        for item in body.get("errors", [])[:20]:
-            err.print(f"  {item.get('location', '')}: {item.get('message', '')}", highlight=False)
-        slug = str(body.get("type", "")).rsplit("/", 1)[-1]
-        raise _refuse(f"{slug or response.status_code}: {body.get('detail', response.text)}")
-    for warning in body.get("warnings", []):
-        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        with httpx.Client() as client:
+            body = _submit(client, hub_url, data, authorization, extra)
+    except _SendRefused as refused:
+        raise _refuse(str(refused)) from None
     if body.get("duplicate"):
         err.print("duplicate: the hub already had this document; its original message is returned")
     out.print(body["id"], highlight=False)
     if wait > 0:
-        _wait_for_deliveries(
-            f"{hub_url.rstrip('/')}/v1/messages/{body['id']}", headers["Authorization"], wait
-        )
+        _wait_for_deliveries(f"{hub_url.rstrip('/')}/v1/messages/{body['id']}", authorization, wait)
+
+
+def _send_many(documents: list[Path], hub_url: str, authorization: str) -> None:
+    import httpx
+
+    if not documents:
+        raise _refuse("no documents to send")
+    refused: list[str] = []
+    with httpx.Client() as client, _progress() as progress:
+        task = progress.add_task("sending", total=len(documents))
+        for path in documents:
+            try:
+                body = _submit(client, hub_url, _read(path), authorization, {})
+                note = "  (duplicate)" if body.get("duplicate") else ""
+                out.print(f"{body['id']}  {path}{note}", highlight=False)
+            except _SendRefused as error:
+                refused.append(str(path))
+                err.print(f"[red]refused:[/red] {path}: {error}", highlight=False)
+            except typer.Exit:  # unreadable: _read said why
+                refused.append(str(path))
+            progress.advance(task)
+    err.print(f"{len(documents) - len(refused)} sent, {len(refused)} refused")
+    if refused:
+        raise typer.Exit(1)
 
 
 def _wait_for_deliveries(message_url: str, authorization: str, timeout: float) -> None:
@@ -512,18 +589,42 @@ def deliveries_retry(delivery_id: str, data_dir: DataDir = None) -> None:
 
 
 @app.command()
-def replay(message_id: str, data_dir: DataDir = None) -> None:
-    """Operators: run a recorded message through the path again as a new, linked message."""
+def replay(
+    message_ids: Annotated[list[str], typer.Argument(help="Ids of the messages to replay.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Operators: run recorded messages through the path again, each as a new, linked message
+    (prints the new id; many show a progress bar and print `new  original` lines)."""
     from hub.context import HubContext
     from hub.intake import Intake
 
     hub = HubContext(_settings(data_dir))
-    try:
-        result = Intake(hub).replay(message_id, by="cli")
-    except Problem as problem:
-        raise _problem_exit(problem) from None
-    _announce_deliveries(hub.settings, result.message.deliveries)
-    out.print(result.message.id, highlight=False)
+    intake = Intake(hub)
+    if len(message_ids) == 1:
+        try:
+            result = intake.replay(message_ids[0], by="cli")
+        except Problem as problem:
+            raise _problem_exit(problem) from None
+        _announce_deliveries(hub.settings, result.message.deliveries)
+        out.print(result.message.id, highlight=False)
+        return
+    refused = 0
+    with _progress() as progress:
+        task = progress.add_task("replaying", total=len(message_ids))
+        for message_id in message_ids:
+            try:
+                result = intake.replay(message_id, by="cli")
+                _announce_deliveries(hub.settings, result.message.deliveries)
+                out.print(f"{result.message.id}  {message_id}", highlight=False)
+            except Problem as problem:
+                refused += 1
+                err.print(
+                    f"[red]refused:[/red] {message_id}: {problem.slug}: {problem.detail}", highlight=False
+                )
+            progress.advance(task)
+    err.print(f"{len(message_ids) - refused} replayed, {refused} refused")
+    if refused:
+        raise typer.Exit(1)
 
 
 @certs_app.command("dev")

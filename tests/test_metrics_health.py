@@ -178,3 +178,39 @@ def test_a_json_document_counts_under_its_own_type(hub: RunningHub) -> None:
         outcome="accepted",
     )
     assert after == before + 1
+
+
+def test_bulk_send_of_a_directory_and_replay_of_many_ids_count_every_document(
+    hub: RunningHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from hub.cli import app as cli_app
+
+    folder = tmp_path / "outbox"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"doc-{i}.edxml").write_bytes(fresh_document())
+    (folder / "broken.edxml").write_bytes(b"<not-xml")
+    before = hub.client.get("/metrics").text
+    runner = CliRunner()
+    sent = runner.invoke(cli_app, ["send", str(folder), "--as", AGENCY, "--hub", hub.url])
+    assert sent.exit_code == 1, sent.output  # one of the four is refused
+    lines = [line.split() for line in sent.stdout.splitlines() if line.strip()]
+    assert len(lines) == 3 and all(path.endswith(".edxml") for _, path in lines)
+    assert "3 sent, 1 refused" in sent.stderr and "xml-malformed" in sent.stderr
+    after = hub.client.get("/metrics").text
+    grown = metric(after, "lienthong_intake_total", type="edxml.document", outcome="accepted") - metric(
+        before, "lienthong_intake_total", type="edxml.document", outcome="accepted"
+    )
+    assert grown == 3
+
+    monkeypatch.setenv("LIENTHONG_DATA_DIR", str(hub.settings.data_dir))
+    monkeypatch.setenv("LIENTHONG_CONFIG_DIR", str(hub.settings.config_dir))
+    ids = [message_id for message_id, _ in lines]
+    replayed = runner.invoke(cli_app, ["replay", *ids, "no-such-message"])
+    assert replayed.exit_code == 1 and "3 replayed, 1 refused" in replayed.stderr
+    pairs = [line.split() for line in replayed.stdout.splitlines() if line.strip()]
+    assert [original for _, original in pairs] == ids
+    ledger = hub.app.state.hub.ledger
+    assert all(ledger.get_message(new) is not None for new, _ in pairs)
