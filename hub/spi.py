@@ -15,12 +15,13 @@ Only ``hub.spi``, ``hub.problems`` and ``hub.servers`` may be imported by adapte
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from hub.problems import Problem
 
@@ -39,8 +40,41 @@ __all__ = [
     "Problem",
     "RetryPolicy",
     "RetryableFailure",
+    "SecretSpec",
     "SubmitResult",
+    "is_development_secret",
+    "resolve_secret",
 ]
+
+
+SECRET_FROM_ENV = "env:"
+SECRET_DEV_LITERAL = "dev:"
+
+
+def _check_secret_spec(spec: str) -> str:
+    if not spec.startswith((SECRET_FROM_ENV, SECRET_DEV_LITERAL)) or len(spec) <= 4:
+        raise ValueError("a secret must be 'env:VARIABLE' or 'dev:literal-value'")
+    return spec
+
+
+#: An option holding a secret, never a plain value: ``env:VARIABLE`` (read from the environment when
+#: the adapter starts) or ``dev:literal`` (a development value; production mode refuses to start).
+SecretSpec = Annotated[str, AfterValidator(_check_secret_spec)]
+
+
+def resolve_secret(spec: str, what: str) -> str:
+    """The secret a SecretSpec names; ValueError (naming `what`) when its variable is not set."""
+    if spec.startswith(SECRET_FROM_ENV):
+        name = spec[len(SECRET_FROM_ENV) :]
+        value = os.environ.get(name)
+        if not value:
+            raise ValueError(f"{what}: variable {name} is not set")
+        return value
+    return spec[len(SECRET_DEV_LITERAL) :]
+
+
+def is_development_secret(spec: str) -> bool:
+    return spec.startswith(SECRET_DEV_LITERAL)
 
 
 class Capabilities(BaseModel):

@@ -7,16 +7,11 @@ marked as a development value so that it stands out in review and in production 
 
 from __future__ import annotations
 
-import os
+from pydantic import Field
 
-from pydantic import Field, field_validator
-
-from hub.spi import AdapterOptions
+from hub.spi import AdapterOptions, SecretSpec, is_development_secret, resolve_secret
 
 from .mapping import DEFAULT_REFERENCE_FIELDS, DEFAULT_REFERENCE_HEADERS
-
-TOKEN_FROM_ENV = "env:"
-TOKEN_DEV_LITERAL = "dev:"
 
 
 class AgencyOptions(AdapterOptions):
@@ -26,7 +21,7 @@ class AgencyOptions(AdapterOptions):
     max_payload_bytes: int = Field(
         default=20 * 1024 * 1024, gt=0, description="larger documents fail permanently, unsent"
     )
-    webhook_tokens: dict[str, str] = Field(
+    webhook_tokens: dict[str, SecretSpec] = Field(
         default_factory=dict,
         description="participant id → bearer token for its webhook: 'env:VARIABLE' or 'dev:literal'",
     )
@@ -42,30 +37,10 @@ class AgencyOptions(AdapterOptions):
         description="answer headers holding the receiver's own id, when the JSON has none",
     )
 
-    @field_validator("webhook_tokens")
-    @classmethod
-    def _marked(cls, tokens: dict[str, str]) -> dict[str, str]:
-        for participant, spec in tokens.items():
-            if not spec.startswith((TOKEN_FROM_ENV, TOKEN_DEV_LITERAL)) or len(spec) <= 4:
-                raise ValueError(
-                    f"webhook token of {participant!r} must be 'env:VARIABLE' or 'dev:literal-value'"
-                )
-        return tokens
-
     def resolve_tokens(self) -> dict[str, str]:
         """participant id → the token itself; raises ValueError for a variable that is not set."""
-        resolved: dict[str, str] = {}
-        for participant, spec in self.webhook_tokens.items():
-            if spec.startswith(TOKEN_FROM_ENV):
-                name = spec[len(TOKEN_FROM_ENV) :]
-                value = os.environ.get(name)
-                if not value:
-                    raise ValueError(f"webhook token of {participant!r}: variable {name} is not set")
-                resolved[participant] = value
-            else:
-                resolved[participant] = spec[len(TOKEN_DEV_LITERAL) :]
-        return resolved
+        return {p: resolve_secret(spec, f"webhook token of {p!r}") for p, spec in self.webhook_tokens.items()}
 
     def development_tokens(self) -> list[str]:
         """Participants whose webhook token is a development literal (production should refuse them)."""
-        return [p for p, spec in self.webhook_tokens.items() if spec.startswith(TOKEN_DEV_LITERAL)]
+        return [p for p, spec in self.webhook_tokens.items() if is_development_secret(spec)]

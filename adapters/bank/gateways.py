@@ -18,6 +18,7 @@ import httpx
 
 from adapters.bank.simulator import payplatform_protocol as pp
 from adapters.bank.simulator import vnpay_protocol as vnp
+from hub.spi import resolve_secret
 
 from .mapping import (
     FeeRequest,
@@ -30,7 +31,7 @@ from .mapping import (
     vnpay_paid_at,
     vnpay_payment_params,
 )
-from .options import PayPlatformGatewayOptions, VnpayGatewayOptions, resolve_secret
+from .options import PayPlatformGatewayOptions, VnpayGatewayOptions
 
 QueryStatus = Literal["paid", "failed", "pending", "not-found"]
 CallbackVerdict = Literal["ok", "invalid-checksum", "amount-mismatch"]
@@ -83,8 +84,8 @@ class VnpayGateway:
     def __init__(self, options: VnpayGatewayOptions, client: httpx.Client) -> None:
         self.options = options
         self.client = client
-        self.tmn_code = resolve_secret(options.tmn_code, "vnpay.tmn_code")
-        self._secret = resolve_secret(options.hash_secret, "vnpay.hash_secret")
+        self.tmn_code = resolve_secret(options.tmn_code, "bank adapter option vnpay.tmn_code")
+        self._secret = resolve_secret(options.hash_secret, "bank adapter option vnpay.hash_secret")
 
     def create(self, request: FeeRequest, record: PaymentRecord) -> Created:
         """A VNPAY payment is a signed URL the merchant makes: no call to the gateway is needed."""
@@ -136,9 +137,9 @@ class PayPlatformGateway:
     def __init__(self, options: PayPlatformGatewayOptions, client: httpx.Client) -> None:
         self.options = options
         self.client = client
-        self.client_id = resolve_secret(options.client_id, "payplatform.client_id")
-        self._key1 = resolve_secret(options.key1, "payplatform.key1")
-        self._key2 = resolve_secret(options.key2, "payplatform.key2")
+        self.client_id = resolve_secret(options.client_id, "bank adapter option payplatform.client_id")
+        self._key1 = resolve_secret(options.key1, "bank adapter option payplatform.key1")
+        self._key2 = resolve_secret(options.key2, "bank adapter option payplatform.key2")
         base = options.base_url.rstrip("/")
         self.create_url = f"{base}/api/transaction/create"
         self.detail_url = f"{base}/api/transaction/detail"

@@ -8,40 +8,9 @@ while one remains). No credential has a default in code.
 
 from __future__ import annotations
 
-import os
-from typing import Annotated
+from pydantic import BaseModel, ConfigDict, Field
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-
-from hub.spi import AdapterOptions
-
-SECRET_FROM_ENV = "env:"
-SECRET_DEV_LITERAL = "dev:"
-
-
-def _marked(spec: str) -> str:
-    if not spec.startswith((SECRET_FROM_ENV, SECRET_DEV_LITERAL)) or len(spec) <= 4:
-        raise ValueError("a credential must be 'env:VARIABLE' or 'dev:literal-value'")
-    return spec
-
-
-#: A credential option: ``env:VARIABLE`` or ``dev:literal``.
-SecretSpec = Annotated[str, AfterValidator(_marked)]
-
-
-def resolve_secret(spec: str, option: str) -> str:
-    """The credential itself; raises ValueError when its variable is not set."""
-    if spec.startswith(SECRET_FROM_ENV):
-        name = spec[len(SECRET_FROM_ENV) :]
-        value = os.environ.get(name)
-        if not value:
-            raise ValueError(f"bank adapter option {option}: variable {name} is not set")
-        return value
-    return spec[len(SECRET_DEV_LITERAL) :]
-
-
-def is_development(spec: str) -> bool:
-    return spec.startswith(SECRET_DEV_LITERAL)
+from hub.spi import AdapterOptions, SecretSpec, is_development_secret
 
 
 class _Gateway(BaseModel):
@@ -106,4 +75,4 @@ class BankOptions(AdapterOptions):
         return specs
 
     def development_secrets(self) -> list[str]:
-        return [name for name, spec in self.secret_specs().items() if is_development(spec)]
+        return [name for name, spec in self.secret_specs().items() if is_development_secret(spec)]

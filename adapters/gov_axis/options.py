@@ -6,15 +6,12 @@ adapter starts) or ``dev:VALUE`` (a development literal; production mode refuses
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
 from pydantic import Field, field_validator
 
-from hub.spi import AdapterOptions, RetryPolicy
+from hub.spi import AdapterOptions, RetryPolicy, SecretSpec, is_development_secret, resolve_secret
 
-SECRET_FROM_ENV = "env:"
-SECRET_DEV_LITERAL = "dev:"
 DEV_BASE_URL = "http://127.0.0.1:8092"  # the axis simulator of `make run` (config/simulators.yaml)
 
 
@@ -32,7 +29,7 @@ class GovAxisOptions(AdapterOptions):
     systemid: str = Field(
         default="lienthong.h41", min_length=1, description="the hub's system id on the axis"
     )
-    secret: str = Field(
+    secret: SecretSpec = Field(
         default="dev:dev-secret-h41-000004",
         description="the system's secret (HMAC key of the REST face, UsernameToken password of the SOAP "
         "face): 'env:VARIABLE' or 'dev:literal'",
@@ -58,13 +55,6 @@ class GovAxisOptions(AdapterOptions):
     verify_tls: bool = True
     utc_offset_hours: int = Field(default=7, description="time zone of the REST face's timestamps")
 
-    @field_validator("secret")
-    @classmethod
-    def _marked(cls, secret: str) -> str:
-        if not secret.startswith((SECRET_FROM_ENV, SECRET_DEV_LITERAL)) or len(secret) <= 4:
-            raise ValueError("secret must be 'env:VARIABLE' or 'dev:literal-value'")
-        return secret
-
     @field_validator("base_url")
     @classmethod
     def _http(cls, url: str) -> str:
@@ -74,13 +64,7 @@ class GovAxisOptions(AdapterOptions):
 
     def resolve_secret(self) -> str:
         """The secret itself; raises ValueError when its environment variable is not set."""
-        if self.secret.startswith(SECRET_FROM_ENV):
-            name = self.secret[len(SECRET_FROM_ENV) :]
-            value = os.environ.get(name)
-            if not value:
-                raise ValueError(f"gov_axis secret: variable {name} is not set")
-            return value
-        return self.secret[len(SECRET_DEV_LITERAL) :]
+        return resolve_secret(self.secret, "gov_axis secret")
 
     def development_values(self) -> list[str]:
-        return ["secret"] if self.secret.startswith(SECRET_DEV_LITERAL) else []
+        return ["secret"] if is_development_secret(self.secret) else []

@@ -8,15 +8,11 @@ real table is not public, so the defaults follow the simulator (docs/simulators/
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hub.spi import AdapterOptions
-
-SECRET_FROM_ENV = "env:"
-SECRET_DEV_LITERAL = "dev:"
+from hub.spi import AdapterOptions, SecretSpec, is_development_secret, resolve_secret
 
 TrackingState = Literal["accepted", "picked_up", "in_transit", "delivered", "returned", "cancelled"]
 
@@ -40,30 +36,15 @@ class ClientOption(BaseModel):
 
     customer_code: str = Field(min_length=1, description="VNPost CustomerCode (orders carry it)")
     key: str = Field(min_length=1, description="client key of the token call")
-    secret: str = Field(description="client secret: 'env:VARIABLE' or 'dev:literal'")
-
-    @field_validator("secret")
-    @classmethod
-    def _marked(cls, spec: str) -> str:
-        if not spec.startswith((SECRET_FROM_ENV, SECRET_DEV_LITERAL)) or len(spec) <= 4:
-            raise ValueError("a client secret must be 'env:VARIABLE' or 'dev:literal-value'")
-        return spec
+    secret: SecretSpec = Field(description="client secret: 'env:VARIABLE' or 'dev:literal'")
 
     def resolve_secret(self) -> str:
         """The secret itself; raises ValueError for a variable that is not set."""
-        if self.secret.startswith(SECRET_FROM_ENV):
-            name = self.secret[len(SECRET_FROM_ENV) :]
-            value = os.environ.get(name)
-            if not value:
-                raise ValueError(
-                    f"secret of VNPost client {self.customer_code!r}: variable {name} is not set"
-                )
-            return value
-        return self.secret[len(SECRET_DEV_LITERAL) :]
+        return resolve_secret(self.secret, f"secret of VNPost client {self.customer_code!r}")
 
     @property
     def is_development(self) -> bool:
-        return self.secret.startswith(SECRET_DEV_LITERAL)
+        return is_development_secret(self.secret)
 
 
 def _dev_clients() -> list[ClientOption]:
