@@ -1,8 +1,10 @@
 """The ledger: messages with their exact bytes, deliveries, and the hash-chained event log.
 
-Every write is one transaction. Events are appended under the lock of the single ``chain_head``
-row (``SELECT … FOR UPDATE`` on PostgreSQL, the ``BEGIN IMMEDIATE`` write lock on SQLite), which
-gives them gapless ``seq`` numbers and one linear chain however many processes write at once.
+Every write is one transaction; concurrent recordings of messages share one (group commit: one
+durable commit for many 202s, see :mod:`hub.ledger.groupcommit`). Events are appended under the
+lock of the single ``chain_head`` row (``SELECT … FOR UPDATE`` on PostgreSQL, the ``BEGIN
+IMMEDIATE`` write lock on SQLite), which gives them gapless ``seq`` numbers and one linear chain
+however many processes write at once.
 Rows that need no lock (a message, its deliveries) are written before it, to keep it short.
 """
 
@@ -23,6 +25,7 @@ from hub.ledger import migrate as _migrate
 from hub.ledger import verify as _verify
 from hub.ledger.chain import event_hash, normalise_data
 from hub.ledger.engine import create_ledger_engine, reader
+from hub.ledger.groupcommit import GroupCommitter
 from hub.ledger.models import chain_head, deliveries, events, messages
 from hub.ledger.queries import LedgerQueries
 from hub.ledger.records import (
@@ -70,6 +73,16 @@ class _PendingEvent:
     data: dict[str, Any] | None
 
 
+@dataclass(frozen=True)
+class _PreparedMessage:
+    """The rows and events of one message, ready for a (group) commit."""
+
+    msg: NewMessage
+    message_row: dict[str, Any]
+    delivery_rows: list[dict[str, Any]]
+    pending: list[_PendingEvent]
+
+
 class Ledger(DeliveryWork, LedgerQueries):
     """The hub's record of truth, on SQLite (a file) or PostgreSQL, chosen by SQLAlchemy URL."""
 
@@ -77,6 +90,10 @@ class Ledger(DeliveryWork, LedgerQueries):
         self.url = url
         self._engine = create_ledger_engine(url)
         self._reader = reader(self._engine)
+        # Concurrent record_message calls share one transaction and one durable commit.
+        self._committer: GroupCommitter[_PreparedMessage, MessageRecord] = GroupCommitter(
+            self._write_messages
+        )
 
     @property
     def engine(self) -> sa.Engine:
@@ -187,21 +204,39 @@ class Ledger(DeliveryWork, LedgerQueries):
                     "message.replayed", msg.replay_of, None, {"replay": msg.id, "by": msg.replayed_by}
                 )
             )
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(sa.insert(messages), message_row)
-                if delivery_rows:
-                    conn.execute(sa.insert(deliveries), delivery_rows)
-                self._append(conn, pending)
-        except IntegrityError:
-            duplicate = self._find_duplicate(msg)
-            if duplicate is None:
-                raise
-            raise DuplicateMessage(*duplicate) from None
-        return _message_record(
-            {**message_row, "size": len(msg.original)},
-            tuple(_delivery_record(row) for row in delivery_rows),
-        )
+        prepared = _PreparedMessage(msg, message_row, delivery_rows, pending)
+        return self._committer.submit(prepared, size=len(msg.original) + len(msg.document))
+
+    def _write_messages(self, batch: Sequence[_PreparedMessage]) -> list[MessageRecord | BaseException]:
+        """Record a batch of messages in one transaction (group commit, see hub.ledger.groupcommit).
+
+        Each message is written under its own savepoint, so a duplicate rolls back alone and is
+        answered with :class:`DuplicateMessage` once the batch (perhaps holding the original) is
+        committed.
+        """
+        outcomes: list[MessageRecord | BaseException] = []
+        with self._engine.begin() as conn:
+            for p in batch:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(sa.insert(messages), p.message_row)
+                        if p.delivery_rows:
+                            conn.execute(sa.insert(deliveries), p.delivery_rows)
+                        self._append(conn, p.pending)
+                except IntegrityError as clash:
+                    outcomes.append(clash)
+                    continue
+                outcomes.append(
+                    _message_record(
+                        {**p.message_row, "size": len(p.msg.original)},
+                        tuple(_delivery_record(row) for row in p.delivery_rows),
+                    )
+                )
+        for i, (p, outcome) in enumerate(zip(batch, outcomes, strict=True)):
+            if isinstance(outcome, IntegrityError):
+                duplicate = self._find_duplicate(p.msg)
+                outcomes[i] = DuplicateMessage(*duplicate) if duplicate else outcome
+        return outcomes
 
     def record_refusal(
         self,
