@@ -127,6 +127,7 @@ class Ledger(DeliveryWork, LedgerQueries):
         self._committer: GroupCommitter[_PreparedMessage, MessageRecord] = GroupCommitter(
             self._write_messages
         )
+        self._outcomes = GroupCommitter(self._write_outcomes)  # delivery outcomes, likewise
 
     @property
     def engine(self) -> sa.Engine:

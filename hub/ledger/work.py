@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
+from hub.ledger.groupcommit import GroupCommitter
 from hub.ledger.models import adapter_state, deliveries, events, messages
 from hub.ledger.records import DeliveryRecord, EventRecord, MessageRecord
 from hub.problems import Problem
@@ -30,6 +31,19 @@ Outcome = Literal["delivered", "retrying", "dead"]
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+_DELIVERY_FOR_UPDATE = sa.select(deliveries).where(deliveries.c.id == sa.bindparam("id")).with_for_update()
+
+
+@dataclass(frozen=True)
+class _AttemptOutcome:
+    delivery_id: str
+    outcome: Outcome
+    next_attempt_at: datetime | None
+    error: str | None
+    peer_reference: str | None
+    data: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,7 @@ class DeliveryWork:
 
     _engine: sa.Engine
     _reader: sa.Engine
+    _outcomes: GroupCommitter[_AttemptOutcome, DeliveryRecord | None]  # made by Ledger.__init__
 
     def _append(self, conn: sa.Connection, pending: Sequence[_PendingEvent]) -> list[EventRecord]:
         raise NotImplementedError  # provided by Ledger
@@ -149,41 +164,68 @@ class DeliveryWork:
         peer_reference: str | None = None,
         data: dict[str, Any] | None = None,
     ) -> DeliveryRecord | None:
-        """Record an attempt's outcome. None if the delivery is no longer in flight (stale outcome)."""
+        """Record an attempt's outcome. None if the delivery is no longer in flight (stale outcome).
+
+        Outcomes recorded by several workers at once share one transaction (group commit).
+        """
+        attempt = _AttemptOutcome(delivery_id, outcome, next_attempt_at, error, peer_reference, data)
+        return self._outcomes.submit(attempt)
+
+    def _write_outcomes(
+        self, batch: Sequence[_AttemptOutcome]
+    ) -> list[DeliveryRecord | BaseException | None]:
+        """Record a batch of outcomes in one transaction; should it fail, each is recorded alone, so
+        that only a faulty one fails."""
+        try:
+            with self._engine.begin() as conn:
+                return [self._record_outcome(conn, attempt) for attempt in batch]
+        except Exception:
+            if len(batch) == 1:
+                raise
+        results: list[DeliveryRecord | BaseException | None] = []
+        for attempt in batch:
+            try:
+                with self._engine.begin() as conn:
+                    results.append(self._record_outcome(conn, attempt))
+            except Exception as error:
+                results.append(error)
+        return results
+
+    def _record_outcome(self, conn: sa.Connection, attempt: _AttemptOutcome) -> DeliveryRecord | None:
         from hub.ledger.store import _delivery_record
 
         now = _now()
-        with self._engine.begin() as conn:
-            row = conn.execute(
-                sa.select(deliveries).where(deliveries.c.id == delivery_id).with_for_update()
-            ).one_or_none()
-            if row is None or row.state != "delivering":
-                return None
-            changes: dict[str, Any] = {
-                "state": outcome,
-                "updated_at": now,
-                "lease_owner": None,
-                "lease_until": None,
-                "next_attempt_at": next_attempt_at if outcome == "retrying" else None,
-            }
-            if error is not None or outcome == "delivered":
-                changes["last_error"] = error
-            if peer_reference is not None:
-                changes["peer_reference"] = peer_reference
-            conn.execute(sa.update(deliveries).where(deliveries.c.id == delivery_id).values(**changes))
-            event_data = {
-                "recipient": row.recipient,
-                "adapter": row.adapter,
-                "attempt": row.attempts,
-                **(data or {}),
-            }
-            if error is not None:
-                event_data["error"] = error
-            if peer_reference is not None:
-                event_data["peer_reference"] = peer_reference
-            if outcome == "retrying":
-                event_data["next_attempt_at"] = next_attempt_at
-            self._append(conn, [self._event(f"delivery.{outcome}", row.message_id, delivery_id, event_data)])
+        outcome, error, peer_reference = attempt.outcome, attempt.error, attempt.peer_reference
+        row = conn.execute(_DELIVERY_FOR_UPDATE, {"id": attempt.delivery_id}).one_or_none()
+        if row is None or row.state != "delivering":
+            return None
+        changes: dict[str, Any] = {
+            "state": outcome,
+            "updated_at": now,
+            "lease_owner": None,
+            "lease_until": None,
+            "next_attempt_at": attempt.next_attempt_at if outcome == "retrying" else None,
+        }
+        if error is not None or outcome == "delivered":
+            changes["last_error"] = error
+        if peer_reference is not None:
+            changes["peer_reference"] = peer_reference
+        conn.execute(sa.update(deliveries).where(deliveries.c.id == attempt.delivery_id).values(**changes))
+        event_data = {
+            "recipient": row.recipient,
+            "adapter": row.adapter,
+            "attempt": row.attempts,
+            **(attempt.data or {}),
+        }
+        if error is not None:
+            event_data["error"] = error
+        if peer_reference is not None:
+            event_data["peer_reference"] = peer_reference
+        if outcome == "retrying":
+            event_data["next_attempt_at"] = attempt.next_attempt_at
+        self._append(
+            conn, [self._event(f"delivery.{outcome}", row.message_id, attempt.delivery_id, event_data)]
+        )
         return _delivery_record({**row._mapping, **changes})
 
     def stale_deliveries(self, *, due_before: datetime, limit: int = 500) -> list[DeliveryRecord]:
