@@ -5,10 +5,17 @@ is on disk before the caller is told "accepted"), foreign keys on, and every wri
 opens with ``BEGIN IMMEDIATE`` so the write lock is taken at BEGIN rather than on the first write —
 two processes then queue for the lock instead of failing with "database is locked" half-way.
 Reads go through :func:`reader`, which opens with a plain deferred ``BEGIN``.
+
+Within one process, writers first queue on a Python lock and only then issue ``BEGIN IMMEDIATE``:
+SQLite's busy handler sleeps in steps of up to 100 ms while it waits, so threads of one process
+contending for the write lock spent most of their time asleep (measured in docs/BENCHMARKS.md).
+The lock is taken at the first ``BEGIN IMMEDIATE`` on a pooled connection and released when that
+connection goes back to the pool. Other processes still meet the busy handler.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +26,7 @@ from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
 _BEGIN_OPTION = "ledger_sqlite_begin"
+_HOLDS_WRITE_LOCK = "ledger_holds_write_lock"  # in a pooled connection's info
 
 
 def create_ledger_engine(url: str | URL) -> Engine:
@@ -45,6 +53,7 @@ def _sqlite_engine(url: URL) -> Engine:
     else:
         Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, **kwargs)
+    write_lock = threading.Lock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -63,6 +72,16 @@ def _sqlite_engine(url: URL) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         mode = conn.get_execution_options().get(_BEGIN_OPTION, "IMMEDIATE")
+        if mode == "IMMEDIATE" and not in_memory:
+            info = conn.connection.info
+            if not info.get(_HOLDS_WRITE_LOCK):
+                write_lock.acquire()
+                info[_HOLDS_WRITE_LOCK] = True
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None and record.info.pop(_HOLDS_WRITE_LOCK, False):
+            write_lock.release()
 
     return engine
