@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-import threading
+import time
 from collections import Counter
 from pathlib import Path
 
 from . import loadgen
 from .documents import edxml_set, json_set
-from .procs import VENV_BIN, hub_env, make_config, start_hub
+from .ledgerview import LedgerView
+from .procs import VENV_BIN, hub_env, make_config, start_hub, start_simulator, start_worker
 from .scenarios import requests_for
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+AGENCY_SIMULATOR = "adapters.agency.simulator"
 
 
 def top(collapsed: Path, count: int = 25) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
@@ -47,49 +50,72 @@ def top(collapsed: Path, count: int = 25) -> tuple[int, list[tuple[str, int]], l
     return total, inclusive.most_common(count), own.most_common(count)
 
 
+def _record(spy: list[str], pid: int) -> subprocess.Popen[bytes]:
+    recorder = subprocess.Popen([*spy, "--pid", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1.0)  # let py-spy attach
+    return recorder
+
+
+def _stop(recorder: subprocess.Popen[bytes]) -> None:
+    recorder.send_signal(signal.SIGINT)  # py-spy writes its output and exits
+    recorder.wait(30)
+
+
+def _drain(work: Path, expected: int, timeout: float = 300.0) -> float:
+    ledger = LedgerView(f"sqlite:///{work / 'data' / 'ledger.sqlite3'}")
+    began = time.perf_counter()
+    try:
+        while ledger.count("delivered", "agency") < expected and time.perf_counter() - began < timeout:
+            time.sleep(0.2)
+    finally:
+        ledger.close()
+    return time.perf_counter() - began
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("--kind", choices=["edxml", "json"], default="edxml")
     parser.add_argument("--count", type=int, default=4000, help="documents sent at saturation")
     parser.add_argument("--label", default="profile", help="name of the output files")
     parser.add_argument("--gil", action="store_true", help="only samples holding the GIL (Python CPU)")
+    parser.add_argument(
+        "--delivery",
+        action="store_true",
+        help="profile a `lienthong worker` draining a backlog to the agency simulator, not intake",
+    )
+    parser.add_argument("--threads", type=int, help="delivery threads of the worker (LIENTHONG_WORKERS)")
     args = parser.parse_args(argv)
     py_spy = shutil.which("py-spy") or str(VENV_BIN / "py-spy")
     documents = edxml_set("p", args.count, 2048) if args.kind == "edxml" else json_set("p", args.count)
     RESULTS_DIR.mkdir(exist_ok=True)
     raw = RESULTS_DIR / f"{args.label}.txt"
+    spy = [py_spy, "record", "--format", "raw", "--output", str(raw), "--rate", "250", "--nonblocking"]
+    spy += ["--gil"] if args.gil else []
     with tempfile.TemporaryDirectory(prefix="lienthong-profile-") as tmp:
         work = Path(tmp)
-        config = make_config(work / "config", webhook_base="http://127.0.0.1:9")
-        hub = start_hub("serve-profile", hub_env(work / "data", config), work / "logs", workers=0)
+        agency = start_simulator("agency", AGENCY_SIMULATOR, work / "logs") if args.delivery else None
+        webhooks = agency.url if agency and agency.url else "http://127.0.0.1:9"
+        threads = {"workers": args.threads} if args.threads else {}
+        env = hub_env(work / "data", make_config(work / "config", webhook_base=webhooks), **threads)
+        hub = start_hub("serve-profile", env, work / "logs", workers=0)
+        url = hub.url or ""
         try:
-            loadgen.saturate(hub.url or "", requests_for(hub.url or "", documents, 0, 50), connections=4)
-            recorder = subprocess.Popen(
-                [
-                    py_spy,
-                    "record",
-                    "--pid",
-                    str(hub.pid),
-                    "--format",
-                    "raw",
-                    "--output",
-                    str(raw),
-                    "--rate",
-                    "250",
-                    "--nonblocking",
-                    *(["--gil"] if args.gil else []),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            threading.Event().wait(1.0)  # let py-spy attach
-            result = loadgen.saturate(
-                hub.url or "", requests_for(hub.url or "", documents, 50, args.count - 50)
-            )
-            recorder.send_signal(2)  # SIGINT: py-spy writes its output and exits
-            recorder.wait(30)
+            loadgen.saturate(url, requests_for(url, documents, 0, 50), connections=4)
+            if not args.delivery:
+                recorder = _record(spy, hub.pid)
+            result = loadgen.saturate(url, requests_for(url, documents, 50, args.count - 50))
+            if args.delivery:  # the backlog is recorded; a worker alone drains it under the profiler
+                hub.stop()
+                worker = start_worker("worker-profile", env, work / "logs")
+                recorder = _record(spy, worker.pid)
+                took = _drain(work, args.count)
+                worker.stop()
+                print(f"{args.count} delivered in {took:.1f}s ({args.count / took:.0f}/s)")
+            _stop(recorder)
         finally:
             hub.stop()
+            if agency:
+                agency.stop()
     print(f"{result.statuses[202]} accepted at {result.throughput:.0f}/s; stacks in {raw}")
     total, inclusive, own = top(raw)
     print(f"\n{total} samples. Inclusive:")
