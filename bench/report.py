@@ -159,7 +159,7 @@ def _e2e_rows(label: str, e: dict[str, Any]) -> list[str]:
 
 def markdown(results: dict[str, Any], json_path: Path | None = None) -> str:
     floors = results["floor"]
-    axis = results["end_to_end"]["embedded"].get("axis", {}).get("pending", "")
+    axis = results["end_to_end"]["embedded"].get("axis") or {"pending": "not run"}
     ratio = ratios(results)
     lines = [
         "# Benchmarks",
@@ -237,7 +237,17 @@ def markdown(results: dict[str, Any], json_path: Path | None = None) -> str:
             results["end_to_end"]["scaled_out"],
         ),
         "",
-        f"To the national axis simulator: pending — {axis}.",
+        *(
+            [f"To the national axis simulator: pending — {axis['pending']}."]
+            if "pending" in axis
+            else [
+                "To the national axis simulator (SOAP face, `python -m adapters.gov_axis.simulator`):",
+                "",
+                "| mode | load | delivered/s | intake→delivery p50 / p99 ms | CPU ms per delivered message |",
+                "|---|---|---:|---|---|",
+                *_e2e_rows("embedded (serve, 4 delivery threads)", axis),
+            ]
+        ),
         "",
         "## Memory",
         "",

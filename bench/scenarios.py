@@ -120,7 +120,7 @@ def measure_intake(
     }
 
 
-def _wait_delivered(ledger: LedgerView, adapter: str, expected: int, timeout: float) -> int:
+def wait_delivered(ledger: LedgerView, adapter: str, expected: int, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     done = 0
     while time.monotonic() < deadline:
@@ -159,7 +159,7 @@ def measure_end_to_end(
         else:
             sent = loadgen.offered_rate(hub.url, requests, rate=rate)
         accepted = sent.statuses[202]
-        done = _wait_delivered(ledger, adapter, already + accepted, timeout) - already
+        done = wait_delivered(ledger, adapter, already + accepted, timeout) - already
         elapsed = time.perf_counter() - began
         timings = ledger.delivered(adapter, since)
         first = min((t.accepted_at for t in timings), default=since)
@@ -200,7 +200,7 @@ def measure_memory(hub: Proc, ledger: LedgerView, size: int, workdir: Path) -> d
     began = time.perf_counter()
     answer = loadgen.saturate(hub.url, request, connections=1)
     intake_s = time.perf_counter() - began
-    delivered = _wait_delivered(ledger, "agency", already + 1, 120) - already
+    delivered = wait_delivered(ledger, "agency", already + 1, 120) - already
     peak = hub.peak_rss_bytes()
     growth = peak - rss_before
     return {

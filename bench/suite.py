@@ -18,12 +18,19 @@ from urllib.parse import urlsplit
 from hub.context import HubContext
 from hub.settings import Settings
 
-from . import machine
-from .documents import AGENCY_RECIPIENT, DocumentSet, edxml_document, edxml_set, json_set
+from . import loadgen, machine
+from .documents import AGENCY_RECIPIENT, AXIS_RECIPIENT, DocumentSet, edxml_document, edxml_set, json_set
 from .floor import json_floor, xml_floor
 from .ledgerview import LedgerView
-from .procs import Proc, hub_env, make_config, start_hub, start_simulator, start_worker
-from .scenarios import Load, measure_end_to_end, measure_intake, measure_memory
+from .procs import Proc, hub_env, make_config, set_adapter_options, start_hub, start_simulator, start_worker
+from .scenarios import (
+    Load,
+    measure_end_to_end,
+    measure_intake,
+    measure_memory,
+    requests_for,
+    wait_delivered,
+)
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
@@ -48,6 +55,9 @@ class Plan:
     e2e_fixed: int
     memory_bytes: int
     scale_out: bool
+    axis_saturation: int = 500
+    axis_rate: float = 50
+    axis_fixed: int = 250
     scale_out_workers: int = 2
     quick: bool = False
     log: Callable[[str], None] = field(default=print)
@@ -87,6 +97,9 @@ def quick_plan(*, scale_out: bool = False) -> Plan:
         e2e_fixed=10,
         memory_bytes=1024 * 1024,
         scale_out=scale_out,
+        axis_saturation=10,
+        axis_rate=10,
+        axis_fixed=5,
         quick=True,
     )
 
@@ -143,7 +156,7 @@ class Suite:
         self.log("timing the floor …")
         results["floor"] = self._floor(sets)
         results["intake"] = {"embedded": self._intake_embedded(sets)}
-        results["end_to_end"] = {"embedded": self._end_to_end_embedded(sets["pool"])}
+        results["end_to_end"] = {"embedded": self._end_to_end_embedded(sets["pool"], sets.get("axis"))}
         results["memory"] = results["end_to_end"]["embedded"].pop("memory")
         if self.plan.scale_out:
             scaled = self._scaled_out(sets["pool"])
@@ -170,6 +183,11 @@ class Suite:
             took = time.perf_counter() - started
             self.log(f"  {case.name}: {count} × {sets[case.name].mean_size} B in {took:.1f}s")
         sets["pool"] = sets[SMALL]
+        if axis_adapter_installed():
+            count = 1 + self.plan.axis_saturation + self.plan.axis_fixed
+            sets["axis"] = edxml_set(
+                "edxml-small-signed", count, 2048, recipient=AXIS_RECIPIENT, first_serial=700_000
+            )
         return sets
 
     def _floor(self, sets: dict[str, DocumentSet]) -> dict[str, Any]:
@@ -211,12 +229,17 @@ class Suite:
             else f"  {name}: nothing accepted"
         )
 
-    def _end_to_end_embedded(self, pool: DocumentSet) -> dict[str, Any]:
-        """`serve` with its delivery threads and the agency simulator; then peak memory, same processes."""
+    def _end_to_end_embedded(self, pool: DocumentSet, axis_pool: DocumentSet | None) -> dict[str, Any]:
+        """`serve` with its delivery threads, the agency simulator and (when its adapter is installed)
+        the national axis simulator; then peak memory, same processes."""
         agency = self._agency("agency-sim-embedded")
-        with self.running(agency):
+        axis = start_simulator("axis-sim-embedded", AXIS_SIMULATOR, self.logs) if axis_pool else None
+        sims = [p for p in (agency, axis) if p is not None]
+        with self.running(*sims):
             assert agency.url
             config = make_config(self.workdir / "config-e2e", webhook_base=agency.url)
+            if axis is not None:
+                set_adapter_options(config, "gov_axis", {"base_url": axis.url})
             data = self.workdir / "data-e2e"
             hub = start_hub("serve-e2e", hub_env(data, config), self.logs)
             ledger = LedgerView(f"sqlite:///{data / 'ledger.sqlite3'}")
@@ -232,7 +255,7 @@ class Suite:
                     fixed=self.plan.e2e_fixed,
                 )
                 self._say_e2e("embedded → agency", out)
-                out["axis"] = self._axis_pending()
+                out["axis"] = self._axis(hub, [hub], ledger, axis_pool)
                 self.log(f"  memory: a {self.plan.memory_bytes // 1024} KiB document …")
                 out["memory"] = measure_memory(hub, ledger, self.plan.memory_bytes, self.workdir)
                 self.log(
@@ -243,10 +266,32 @@ class Suite:
         shutil.rmtree(data, ignore_errors=True)
         return out
 
-    def _axis_pending(self) -> dict[str, Any]:
-        if axis_adapter_installed():
-            return {"pending": "the gov_axis adapter is installed, not yet wired into this suite"}
-        return {"pending": "the gov_axis adapter is not in the tree yet (only its simulator is)"}
+    def _axis(
+        self, hub: Proc, procs: list[Proc], ledger: LedgerView, axis_pool: DocumentSet | None
+    ) -> dict[str, Any]:
+        """End to end to the axis simulator (SOAP face, the adapter's default), once the adapter has
+        synchronised the axis directory (its recipients are routed by `directory:gov_axis`)."""
+        if axis_pool is None:
+            return {"pending": "the gov_axis adapter is not installed"}
+        probe = requests_for(hub.url or "", axis_pool, 0, 1)
+        deadline = time.monotonic() + 60
+        while loadgen.saturate(hub.url or "", probe, connections=1).statuses[202] != 1:
+            if time.monotonic() > deadline:
+                return {"pending": "the hub did not learn the axis directory within 60 s"}
+            time.sleep(0.5)
+        wait_delivered(ledger, "gov_axis", 1, 60)
+        out = measure_end_to_end(
+            hub,
+            procs,
+            ledger,
+            _slice(axis_pool, 1, None),
+            adapter="gov_axis",
+            saturation=self.plan.axis_saturation,
+            rate=self.plan.axis_rate,
+            fixed=self.plan.axis_fixed,
+        )
+        self._say_e2e("embedded → national axis (SOAP)", out)
+        return out
 
     def _say_e2e(self, label: str, out: dict[str, Any]) -> None:
         sat, fixed = out["saturation"], out["fixed_rate"]

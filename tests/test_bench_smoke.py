@@ -38,6 +38,9 @@ def test_quick_bench_runs_end_to_end_and_accounts_for_every_document(tmp_path: P
     for phase in ("saturation", "fixed_rate"):
         assert e2e[phase]["delivered"] == e2e[phase]["sent"] == e2e[phase]["accepted_202"]
         assert e2e[phase]["intake_to_delivery"]["p50_ms"] > 0
+    axis = e2e["axis"]  # the national axis simulator, through the gov_axis adapter
+    for phase in ("saturation", "fixed_rate"):
+        assert axis[phase]["delivered"] == axis[phase]["sent"] == axis[phase]["accepted_202"]
     memory = results["memory"]
     assert memory["status"] == {"202": 1} and memory["delivered"] == 1
     assert memory["peak_rss_bytes"] >= memory["rss_before_bytes"] > 0
