@@ -7,6 +7,7 @@ it writes to the same places unless told otherwise.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -29,7 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes")
     parser.add_argument("--doc", type=Path, default=DOC, help="the Markdown page to (re)write")
     parser.add_argument("--workdir", type=Path, help="data dirs and logs (default: a temporary directory)")
+    parser.add_argument(
+        "--render", type=Path, metavar="JSON", help="only rewrite the page from a results file (no measuring)"
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        write_markdown(json.loads(args.render.read_text(encoding="utf-8")), args.doc, args.render)
+        print(f"page: {args.doc}")
+        return 0
 
     plan = quick_plan(scale_out=args.scale_out) if args.quick else full_plan()
     with tempfile.TemporaryDirectory(prefix="lienthong-bench-") as tmp:

@@ -65,13 +65,15 @@ def build_request(url: str, path: str, body: bytes, headers: dict[str, str]) -> 
 
 
 class _Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    def __init__(
+        self, address: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.address, self.reader, self.writer = address, reader, writer
 
     @classmethod
-    async def open(cls, host: str, port: int) -> _Connection:
-        reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
-        return cls(reader, writer)
+    async def open(cls, address: tuple[str, int]) -> _Connection:
+        reader, writer = await asyncio.open_connection(*address, limit=1 << 20)
+        return cls(address, reader, writer)
 
     async def exchange(self, request: bytes) -> int:
         """Send one request, read its whole answer, return the status code."""
@@ -102,14 +104,20 @@ class _Connection:
         self.writer.close()
 
 
-def _address(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 80
+def _addresses(urls: str | Sequence[str]) -> list[tuple[str, int]]:
+    """Where to connect; several URLs (API processes of one hub) share the connections in turn."""
+    out = []
+    for url in [urls] if isinstance(urls, str) else urls:
+        parts = urlsplit(url)
+        out.append((parts.hostname or "127.0.0.1", parts.port or 80))
+    return out
 
 
-async def _saturate(url: str, requests: Sequence[bytes], connections: int, result: LoadResult) -> None:
-    host, port = _address(url)
-    pool = [await _Connection.open(host, port) for _ in range(connections)]
+async def _saturate(
+    urls: str | Sequence[str], requests: Sequence[bytes], connections: int, result: LoadResult
+) -> None:
+    addresses = _addresses(urls)
+    pool = [await _Connection.open(addresses[i % len(addresses)]) for i in range(connections)]
     position = 0
 
     async def worker(connection: _Connection) -> None:
@@ -123,7 +131,7 @@ async def _saturate(url: str, requests: Sequence[bytes], connections: int, resul
             except (OSError, asyncio.IncompleteReadError, ValueError) as error:
                 result.errors.append(repr(error))
                 connection.close()
-                connection = await _Connection.open(host, port)
+                connection = await _Connection.open(connection.address)
                 continue
             result.latencies.append(time.perf_counter() - began)
             result.statuses[status] += 1
@@ -135,10 +143,16 @@ async def _saturate(url: str, requests: Sequence[bytes], connections: int, resul
 
 
 async def _offered(
-    url: str, requests: Sequence[bytes], rate: float, max_connections: int, result: LoadResult
+    urls: str | Sequence[str],
+    requests: Sequence[bytes],
+    rate: float,
+    max_connections: int,
+    result: LoadResult,
 ) -> None:
-    host, port = _address(url)
-    idle: list[_Connection] = [await _Connection.open(host, port) for _ in range(min(8, max_connections))]
+    addresses = _addresses(urls)
+    idle: list[_Connection] = [
+        await _Connection.open(addresses[i % len(addresses)]) for i in range(min(8, max_connections))
+    ]
     opened = len(idle)
     available = asyncio.Condition()
     tasks: list[asyncio.Task[None]] = []
@@ -154,7 +168,7 @@ async def _offered(
                 opened += 1
                 connection = None
         if connection is None:
-            connection = await _Connection.open(host, port)
+            connection = await _Connection.open(addresses[opened % len(addresses)])
         try:
             status = await connection.exchange(request)
             result.latencies.append(time.perf_counter() - due)
@@ -162,7 +176,7 @@ async def _offered(
         except (OSError, asyncio.IncompleteReadError, ValueError) as error:
             result.errors.append(repr(error))
             connection.close()
-            connection = await _Connection.open(host, port)
+            connection = await _Connection.open(connection.address)
         async with available:
             idle.append(connection)
             available.notify()
@@ -193,7 +207,7 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def saturate(url: str, requests: Sequence[bytes], *, connections: int = 16) -> LoadResult:
+def saturate(url: str | Sequence[str], requests: Sequence[bytes], *, connections: int = 16) -> LoadResult:
     """Send every request as fast as `connections` keep-alive connections allow."""
     result = LoadResult(mode="saturation", sent=len(requests), connections=connections)
     cpu = _cpu()
@@ -203,7 +217,7 @@ def saturate(url: str, requests: Sequence[bytes], *, connections: int = 16) -> L
 
 
 def offered_rate(
-    url: str, requests: Sequence[bytes], *, rate: float, max_connections: int = 256
+    url: str | Sequence[str], requests: Sequence[bytes], *, rate: float, max_connections: int = 256
 ) -> LoadResult:
     """Send request i at ``i / rate`` seconds; latency counts from when it was due."""
     result = LoadResult(mode="fixed-rate", sent=len(requests), offered_rate=rate)

@@ -21,6 +21,11 @@ AIM_RATE = 200.0
 AIM_RATIO = 2.0  # hub CPU per message / floor
 
 
+def _api_cpu(figures: dict[str, Any]) -> float:
+    """CPU seconds of the hub's API (`serve`) processes in one load run."""
+    return sum(v for k, v in figures["cpu_s"].items() if k.startswith("serve"))
+
+
 def ratios(results: dict[str, Any]) -> dict[str, dict[str, float | None]]:
     """Hub CPU per accepted message (saturation, the API process) over the floor, per case and mode."""
     out: dict[str, dict[str, float | None]] = {}
@@ -33,7 +38,7 @@ def ratios(results: dict[str, Any]) -> dict[str, dict[str, float | None]]:
         for name, figures in cases.items():
             floor = floors.get(name, {}).get("floor_s")
             sat = figures["saturation"]
-            api_cpu = next(iter(sat["cpu_s"].values()), None)  # the serve process comes first
+            api_cpu = _api_cpu(sat)
             per_message = api_cpu / sat["accepted_202"] if api_cpu and sat["accepted_202"] else None
             out.setdefault(mode, {})[name] = per_message / floor if per_message and floor else None
     return out
@@ -108,7 +113,7 @@ def _intake_table(cases: dict[str, Any], floors: dict[str, Any], ratio: dict[str
     ]
     for name, f in cases.items():
         sat, fixed = f["saturation"], f["fixed_rate"]
-        api_cpu = next(iter(sat["cpu_s"].values()))
+        api_cpu = _api_cpu(sat)
         floor = floors.get(name, {}).get("floor_s")
         others = sat["other_statuses"] or fixed["other_statuses"]
         note = f" (other answers: {others})" if others else ""
@@ -215,10 +220,12 @@ def markdown(results: dict[str, Any], json_path: Path | None = None) -> str:
     ]
     scaled = results["intake"].get("scaled_out")
     if scaled:
-        workers = results["end_to_end"]["scaled_out"].get("workers")
+        scaled_e2e = results["end_to_end"]["scaled_out"]
+        workers, apis = scaled_e2e.get("workers"), scaled_e2e.get("api_processes")
         lines += [
-            f"One `serve --workers 0` and {workers} `lienthong worker` processes delivering meanwhile; CPU"
-            " of the API process (the workers' CPU is in `bench/results/latest.json`).",
+            f"{apis} `serve --workers 0` processes (load spread over them) and {workers} `lienthong worker`"
+            " processes delivering meanwhile; hub CPU is the API processes' (the workers' is in"
+            " `bench/results/latest.json`).",
             "",
             *_intake_table({"edxml-small-signed": scaled}, floors, ratio.get("scaled_out", {})),
             "",
@@ -233,7 +240,8 @@ def markdown(results: dict[str, Any], json_path: Path | None = None) -> str:
         "|---|---|---:|---|---|",
         *_e2e_rows("embedded (serve, 4 delivery threads)", results["end_to_end"]["embedded"]),
         *_e2e_rows(
-            f"scaled out (serve + {results['end_to_end']['scaled_out'].get('workers', '?')} workers)",
+            f"scaled out ({results['end_to_end']['scaled_out'].get('api_processes', '?')} serve +"
+            f" {results['end_to_end']['scaled_out'].get('workers', '?')} workers)",
             results["end_to_end"]["scaled_out"],
         ),
         "",

@@ -86,11 +86,20 @@ class Load:
 
 
 def measure_intake(
-    hub: Proc, documents: DocumentSet, load: Load, *, cpu_of: Sequence[Proc] = ()
+    hub: Proc,
+    documents: DocumentSet,
+    load: Load,
+    *,
+    cpu_of: Sequence[Proc] = (),
+    more_apis: Sequence[Proc] = (),
 ) -> dict[str, Any]:
-    """Warm up, saturate, then offer a fixed rate (capped at 70 % of saturation) — one hub, fresh ledger."""
+    """Warm up, saturate, then offer a fixed rate (capped at 70 % of saturation) — one hub, fresh ledger.
+
+    `more_apis`: further `serve` processes of the same hub; connections are spread over all of them.
+    """
     assert hub.url
-    watched = [hub, *cpu_of]
+    urls = [hub.url, *(p.url or "" for p in more_apis)]
+    watched = [hub, *more_apis, *cpu_of]
     position = 0
 
     def take(count: int) -> list[bytes]:
@@ -99,16 +108,16 @@ def measure_intake(
         position += count
         return requests
 
-    warm = loadgen.saturate(hub.url, take(load.warmup), connections=min(4, load.connections))
+    warm = loadgen.saturate(urls, take(load.warmup), connections=min(4, load.connections))
     if warm.statuses[202] != load.warmup:
         raise RuntimeError(f"{documents.name}: warm-up answered {dict(warm.statuses)} {warm.errors[:1]}")
     before = _cpu(watched)
-    saturated = loadgen.saturate(hub.url, take(load.saturation), connections=load.connections)
+    saturated = loadgen.saturate(urls, take(load.saturation), connections=load.connections)
     saturation = _load_figures(saturated, _cpu_delta(before, watched))
     rate = min(load.rate, 0.7 * saturation["accepted_per_s"]) if saturation["accepted_per_s"] else load.rate
     rate = max(1.0, round(rate))
     before = _cpu(watched)
-    fixed = loadgen.offered_rate(hub.url, take(load.fixed), rate=rate)
+    fixed = loadgen.offered_rate(urls, take(load.fixed), rate=rate)
     return {
         "document": {
             "kind": documents.name,
@@ -142,10 +151,12 @@ def measure_end_to_end(
     rate: float,
     fixed: int,
     timeout: float = 180.0,
+    more_apis: Sequence[Proc] = (),
 ) -> dict[str, Any]:
     """Documents per second delivered, and intake→delivery time: a burst at saturation, then a fixed rate."""
     assert hub.url
     results: dict[str, Any] = {"adapter": adapter, "document_bytes": documents.mean_size}
+    urls = [hub.url, *(p.url or "" for p in more_apis)]
     position = 0
     for phase, count in (("saturation", saturation), ("fixed_rate", fixed)):
         already = ledger.count("delivered", adapter)
@@ -155,9 +166,9 @@ def measure_end_to_end(
         before = _cpu(procs)
         began = time.perf_counter()
         if phase == "saturation":
-            sent = loadgen.saturate(hub.url, requests, connections=16)
+            sent = loadgen.saturate(urls, requests, connections=16)
         else:
-            sent = loadgen.offered_rate(hub.url, requests, rate=rate)
+            sent = loadgen.offered_rate(urls, requests, rate=rate)
         accepted = sent.statuses[202]
         done = wait_delivered(ledger, adapter, already + accepted, timeout) - already
         elapsed = time.perf_counter() - began

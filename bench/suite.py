@@ -59,6 +59,7 @@ class Plan:
     axis_rate: float = 50
     axis_fixed: int = 250
     scale_out_workers: int = 2
+    api_processes: int = 2  # `serve --workers 0` processes in the scaled-out mode
     quick: bool = False
     log: Callable[[str], None] = field(default=print)
 
@@ -343,27 +344,34 @@ class Suite:
                 queue_prefix=prefix,
             )
             hub = start_hub("serve-scaled", env, self.logs, workers=0)
+            apis = [
+                start_hub(f"serve-scaled-{i}", env, self.logs, workers=0)
+                for i in range(1, self.plan.api_processes)
+            ]
             workers = [
                 start_worker(f"worker-{i}", env, self.logs) for i in range(self.plan.scale_out_workers)
             ]
             ledger = LedgerView(database_url)
-            with self.running(hub, *workers):
-                out: dict[str, Any] = {"workers": len(workers), "api_processes": 1}
+            with self.running(hub, *apis, *workers):
+                out: dict[str, Any] = {"workers": len(workers), "api_processes": 1 + len(apis)}
                 # Intake: the pool's first documents; deliveries flow to the workers meanwhile.
-                out["intake"] = measure_intake(hub, _slice(pool, 0, small.load), small.load, cpu_of=workers)
+                out["intake"] = measure_intake(
+                    hub, _slice(pool, 0, small.load), small.load, cpu_of=workers, more_apis=apis
+                )
                 self._say_intake("scaled-out edxml-small-signed", out["intake"])
                 used = small.load.warmup + small.load.saturation + small.load.fixed
                 accepted = used
                 _drain(ledger, accepted)
                 e2e = measure_end_to_end(
                     hub,
-                    [hub, *workers],
+                    [hub, *apis, *workers],
                     ledger,
                     _slice(pool, used, None),
                     adapter="agency",
                     saturation=self.plan.e2e_saturation,
                     rate=self.plan.e2e_rate,
                     fixed=self.plan.e2e_fixed,
+                    more_apis=apis,
                 )
                 out.update(e2e)
                 self._say_e2e("scaled out → agency", out)
