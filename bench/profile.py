@@ -1,10 +1,10 @@
 """``python -m bench.profile``: where a saturated `lienthong serve` spends its time, sampled by py-spy.
 
 Starts `serve --workers 0` (embedded) on a fresh data dir, loads it with signed small edXML (or JSON)
-at saturation and records the process with ``py-spy record --format raw`` (collapsed stacks). Prints
-the functions with the most inclusive and self samples; writes the raw stacks and an SVG flame graph
-under bench/results/ (git-ignored). py-spy is in the dev extras; it needs ptrace (root or
-CAP_SYS_PTRACE).
+at saturation and records the process with ``py-spy record --format raw`` (collapsed stacks, which
+flame-graph tools read). Prints the functions with the most inclusive and self samples. With
+``--delivery``, a `lienthong worker` draining that backlog to the agency simulator is recorded
+instead. py-spy is in the dev extras; it needs ptrace (root or CAP_SYS_PTRACE).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from .ledgerview import LedgerView
 from .procs import VENV_BIN, hub_env, make_config, start_hub, start_simulator, start_worker
 from .scenarios import requests_for
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 AGENCY_SIMULATOR = "adapters.agency.simulator"
 
 
@@ -76,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("--kind", choices=["edxml", "json"], default="edxml")
     parser.add_argument("--count", type=int, default=4000, help="documents sent at saturation")
-    parser.add_argument("--label", default="profile", help="name of the output files")
+    parser.add_argument("--label", default="profile", help="name of the output file")
+    parser.add_argument("--out", type=Path, help="where the collapsed stacks go (default: the temp dir)")
     parser.add_argument("--gil", action="store_true", help="only samples holding the GIL (Python CPU)")
     parser.add_argument(
         "--delivery",
@@ -87,8 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     py_spy = shutil.which("py-spy") or str(VENV_BIN / "py-spy")
     documents = edxml_set("p", args.count, 2048) if args.kind == "edxml" else json_set("p", args.count)
-    RESULTS_DIR.mkdir(exist_ok=True)
-    raw = RESULTS_DIR / f"{args.label}.txt"
+    raw = args.out or Path(tempfile.gettempdir()) / f"lienthong-{args.label}.txt"
     spy = [py_spy, "record", "--format", "raw", "--output", str(raw), "--rate", "250", "--nonblocking"]
     spy += ["--gil"] if args.gil else []
     with tempfile.TemporaryDirectory(prefix="lienthong-profile-") as tmp:
