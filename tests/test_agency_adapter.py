@@ -38,8 +38,8 @@ from hub.spi import (
     ParticipantInfo,
     PermanentFailure,
     RetryableFailure,
-    SubmitResult,
 )
+from tests.fakehub import InMemoryHub
 
 SO_TU_PHAP = "000.01.02.H41"
 NGHI_LOC = "000.03.04.H41"
@@ -55,10 +55,11 @@ JSON_DOC = '{ "type":"payment.request",\n  "amount": 150000, "payer":"Nguyễn V
 JWS = "eyJhbGciOiJSUzI1NiIsImI2NCI6ZmFsc2UsImNyaXQiOlsiYjY0Il19..c2lnbmF0dXJl"
 
 
-class StubHub:
-    """The part of HubServices an outbound adapter uses: who the participants are."""
+class StubHub(InMemoryHub):
+    """An outbound adapter only asks who the participants are (and keeps no state)."""
 
     def __init__(self, webhooks: dict[str, str | None]) -> None:
+        super().__init__()
         self.webhooks = webhooks
 
     def participant(self, participant_id: str) -> ParticipantInfo | None:
@@ -71,15 +72,6 @@ class StubHub:
             webhook_url=self.webhooks[participant_id],
             attributes={},
         )
-
-    def submit(self, body: bytes, **kwargs: Any) -> SubmitResult:
-        raise AssertionError("an outbound delivery never submits")
-
-    def get_state(self, adapter: str, key: str) -> str | None:
-        raise AssertionError("the agency adapter keeps no state")
-
-    def set_state(self, adapter: str, key: str, value: str) -> None:
-        raise AssertionError("the agency adapter keeps no state")
 
 
 def message(

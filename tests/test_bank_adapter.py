@@ -11,6 +11,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -41,13 +42,13 @@ from hub.settings import PROJECT_ROOT, Settings
 from hub.spi import (
     Delivered,
     OutboundMessage,
-    ParticipantInfo,
     PermanentFailure,
     RetryableFailure,
     SubmitResult,
 )
 from hub.startup_checks import StartupRefused, check_production_safety
 from hub.validation import Validator
+from tests.fakehub import InMemoryHub
 from tests.hubtest import EXAMPLES
 
 TMN = "TESTTMN2"
@@ -58,37 +59,15 @@ KEY2 = "key2-" + uuid.uuid4().hex
 AGENCY = "000.01.02.H41"
 
 
-class FakeHub:
-    """Just enough of HubServices for deliver(): adapter state in a dict, submissions kept."""
+@dataclass
+class FakeHub(InMemoryHub):
+    """Keeps the payment confirmations the adapter submits."""
 
-    def __init__(self) -> None:
-        self.state: dict[tuple[str, str], str] = {}
-        self.submitted: list[bytes] = []
-        self.events: list[tuple[str, dict[str, Any]]] = []
+    submitted: list[bytes] = field(default_factory=list)
 
     def submit(self, body: bytes, **kwargs: Any) -> SubmitResult:
         self.submitted.append(body)
         return SubmitResult(message_id=str(uuid.uuid4()), duplicate=False, state="accepted")
-
-    def participant(self, participant_id: str) -> ParticipantInfo | None:
-        return None
-
-    def document(self, message_id: str) -> tuple[bytes, str] | None:
-        return None
-
-    def set_directory(self, adapter: str, entries: dict[str, str]) -> None:
-        pass
-
-    def record_event(
-        self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
-    ) -> None:
-        self.events.append((kind, data))
-
-    def get_state(self, adapter: str, key: str) -> str | None:
-        return self.state.get((adapter, key))
-
-    def set_state(self, adapter: str, key: str, value: str) -> None:
-        self.state[(adapter, key)] = value
 
 
 @pytest.fixture(scope="module")

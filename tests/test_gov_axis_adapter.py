@@ -50,6 +50,7 @@ from hub.spi import (
     RetryableFailure,
     SubmitResult,
 )
+from tests.fakehub import InMemoryHub
 from tests.test_intake_api import signed_by
 
 MINISTRY = OrganInfo("000.00.00.G10", "Bộ Nội vụ")
@@ -61,16 +62,12 @@ AGENCY = "000.01.02.H41"
 
 
 @dataclass
-class RecordingHub:
+class RecordingHub(InMemoryHub):
     """Keeps what adapters hand to the hub; dedupes by the body's digest like intake's natural key."""
 
     refuse_with: Problem | None = None
     submitted: list[tuple[bytes, str]] = field(default_factory=list)
     messages: dict[str, str] = field(default_factory=dict)
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    state: dict[str, str] = field(default_factory=dict)
-    directory: dict[str, str] | None = None
-    documents: dict[str, bytes] = field(default_factory=dict)
 
     def submit(self, body: bytes, *, content_type: str, as_participant: str, **_: Any) -> SubmitResult:
         self.submitted.append((body, as_participant))
@@ -87,23 +84,9 @@ class RecordingHub:
             return None
         return ParticipantInfo(participant_id, f"Đơn vị {participant_id}", kinds[participant_id], None, {})
 
-    def document(self, message_id: str) -> tuple[bytes, str] | None:
-        found = self.documents.get(message_id)
-        return (found, "application/xml") if found is not None else None
-
-    def set_directory(self, adapter: str, entries: dict[str, str]) -> None:
-        self.directory = dict(entries)
-
-    def record_event(
-        self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
-    ) -> None:
-        self.events.append((kind, data))
-
-    def get_state(self, adapter: str, key: str) -> str | None:
-        return self.state.get(f"{adapter}/{key}")
-
-    def set_state(self, adapter: str, key: str, value: str) -> None:
-        self.state[f"{adapter}/{key}"] = value
+    @property
+    def directory(self) -> dict[str, str] | None:
+        return self.directories.get("gov_axis")
 
 
 # -- fixtures ---------------------------------------------------------------------------------------------

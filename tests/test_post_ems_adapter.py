@@ -34,12 +34,12 @@ from hub.settings import PROJECT_ROOT
 from hub.spi import (
     Delivered,
     OutboundMessage,
-    ParticipantInfo,
     PermanentFailure,
     RetryableFailure,
     SubmitResult,
 )
 from tests.deliverytest import wait_for
+from tests.fakehub import InMemoryHub
 
 AGENCY = "000.01.02.H41"
 OTHER_AGENCY = "000.00.00.H41"
@@ -52,13 +52,11 @@ EXAMPLE = json.loads((PROJECT_ROOT / "schemas" / "examples" / "ems.order.json").
 
 
 @dataclass
-class FakeHub:
+class FakeHub(InMemoryHub):
     """HubServices in memory: state, events, and submits deduplicated like intake's natural key."""
 
-    state: dict[tuple[str, str], str] = field(default_factory=dict)
     submitted: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     duplicates: int = 0
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     refuse: bool = False
 
     def submit(self, body: bytes, *, content_type: str, as_participant: str, **_: Any) -> SubmitResult:
@@ -71,26 +69,6 @@ class FakeHub:
             return SubmitResult(message_id="dup", duplicate=True, state="accepted")
         self.submitted.append((as_participant, document))
         return SubmitResult(message_id=str(uuid.uuid4()), duplicate=False, state="accepted")
-
-    def participant(self, participant_id: str) -> ParticipantInfo | None:
-        return None
-
-    def document(self, message_id: str) -> tuple[bytes, str] | None:
-        return None
-
-    def set_directory(self, adapter: str, entries: dict[str, str]) -> None:
-        pass
-
-    def record_event(
-        self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
-    ) -> None:
-        self.events.append((kind, data))
-
-    def get_state(self, adapter: str, key: str) -> str | None:
-        return self.state.get((adapter, key))
-
-    def set_state(self, adapter: str, key: str, value: str) -> None:
-        self.state[(adapter, key)] = value
 
     def tracking(self, dossier: str) -> list[dict[str, Any]]:
         return [d for _, d in self.submitted if d["dossier_number"] == dossier]
