@@ -8,7 +8,6 @@ can recognise and refuse it (:func:`is_development_certificate`, :func:`is_devel
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import sys
@@ -21,6 +20,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from hub.participants import hash_token  # re-exported: how the participants file stores tokens
 
 DEV_PARTICIPANTS: tuple[str, ...] = (
     "000.00.00.H41",
@@ -231,11 +232,6 @@ def is_development_certificate(cert: x509.Certificate) -> bool:
 def dev_token(participant_id: str) -> str:
     """The development bearer token of a participant (public: development only)."""
     return f"dev-token-{participant_id}"
-
-
-def hash_token(token: str) -> str:
-    """Hex SHA-256 of a bearer token: what the participants file stores."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def is_development_token_hash(participant_id: str, token_hash: str) -> bool:

@@ -7,10 +7,9 @@ certificate can check it without trusting the hub's database.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from hub.ledger import MessageRecord
+from hub.ledger import MessageRecord, canonical_json
 from hub.signing.jws import sign_detached
 from hub.signing.keys import SigningIdentity
 
@@ -34,11 +33,7 @@ def receipt_payload(message: MessageRecord, hub_id: str) -> dict[str, Any]:
     }
 
 
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
 def signed_receipt(message: MessageRecord, identity: SigningIdentity) -> tuple[bytes, str]:
     """The receipt's bytes and their detached JWS."""
-    body = canonical_json(receipt_payload(message, identity.participant_id))
+    body = canonical_json(receipt_payload(message, identity.participant_id)).encode("utf-8")
     return body, sign_detached(body, identity)

@@ -43,7 +43,6 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings | None = None, *, context: HubContext | None = None) -> Runtime:
         hub = context or HubContext(settings or Settings())
-        check_production_safety(hub)
         hub.warm_up()
         intake = Intake(hub)
         services = CoreServices(hub, intake)
