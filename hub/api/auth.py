@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from hub.ledger import MessageRecord
 from hub.participants import Participant
 from hub.problems import Problem
 
@@ -19,3 +20,8 @@ def current_operator(request: Request) -> Participant:
     if participant.kind != "operator":
         raise Problem("forbidden-operator", f"{participant.id} is not an operator")
     return participant
+
+
+def is_party_to(participant: Participant, message: MessageRecord) -> bool:
+    """A participant sees a message it sent, submitted or receives (operators: see deliveries API)."""
+    return participant.id in {message.sender, message.submitted_by, *message.recipients}

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hub.api.auth import current_operator, current_participant
+from hub.api.auth import current_operator, current_participant, is_party_to
 from hub.api.views import message_detail
 from hub.intake import Submission
 from hub.ledger import MessageRecord
@@ -54,7 +54,7 @@ def message_links(message_id: str) -> dict[str, str]:
 def visible_message(request: Request, participant: Participant, message_id: str) -> MessageRecord:
     """The message if this participant sent, submitted or receives it; 404 otherwise (no leak)."""
     message = request.app.state.hub.ledger.get_message(message_id)
-    if message is None or participant.id not in {message.sender, message.submitted_by, *message.recipients}:
+    if message is None or not is_party_to(participant, message):
         raise Problem("not-found", f"no message {message_id} visible to {participant.id}")
     return message
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from hub.api.auth import current_participant
+from hub.api.auth import current_participant, is_party_to
 from hub.api.views import event_view, message_summary
 from hub.participants import Participant
 from hub.problems import Problem
@@ -23,11 +23,7 @@ def get_timeline(
     Operators see everything; a participant sees the messages it sent, submitted or receives.
     """
     timeline = request.app.state.hub.ledger.timeline(correlation_key)
-    visible = [
-        m
-        for m in timeline.messages
-        if participant.kind == "operator" or participant.id in {m.sender, m.submitted_by, *m.recipients}
-    ]
+    visible = [m for m in timeline.messages if participant.kind == "operator" or is_party_to(participant, m)]
     if not visible:
         raise Problem("not-found", f"nothing about {correlation_key!r} is visible to {participant.id}")
     ids = {m.id for m in visible}
