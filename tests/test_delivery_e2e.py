@@ -4,11 +4,9 @@ PostgreSQL and RabbitMQ (including a broker restart in the middle of a run)."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +22,7 @@ from typer.testing import CliRunner
 from adapters.agency.simulator import create_app as create_agency_simulator
 from hub.cli import app as cli_app
 from hub.servers import RunningServer, run_in_thread
+from tests.conftest import BrokerVhost
 from tests.deliverytest import make_config, wait_for
 from tests.hubtest import RunningHub, running_hub
 from tests.test_intake_api import AGENCY, fresh_document, json_example
@@ -275,21 +274,8 @@ def test_a_worker_killed_mid_delivery_loses_nothing(
 # -- scale-out: PostgreSQL ledger, RabbitMQ queue, several worker processes --------------------------
 
 
-@contextlib.contextmanager
-def rabbitmq_stopped() -> Iterator[None]:
-    """The broker is stopped inside the block and started again (always) when it ends."""
-    rabbitmqctl = shutil.which("rabbitmqctl")
-    assert rabbitmqctl, "rabbitmqctl is needed to restart the broker"
-    subprocess.run([rabbitmqctl, "stop_app"], check=True, capture_output=True, timeout=120)
-    try:
-        yield
-    finally:
-        subprocess.run([rabbitmqctl, "start_app"], check=True, capture_output=True, timeout=120)
-        subprocess.run([rabbitmqctl, "await_startup"], check=True, capture_output=True, timeout=120)
-
-
-def test_scaled_out_on_postgresql_and_rabbitmq_survives_a_worker_kill_and_a_broker_restart(
-    agency_sim: RunningServer, sim: httpx.Client, tmp_path: Path, postgres_url: str, amqp_url: str
+def test_scaled_out_on_postgresql_and_rabbitmq_survives_a_worker_kill_and_a_broker_outage(
+    agency_sim: RunningServer, sim: httpx.Client, tmp_path: Path, postgres_url: str, amqp_vhost: BrokerVhost
 ) -> None:
     from hub.queue.amqp import AmqpWorkQueue
 
@@ -299,7 +285,7 @@ def test_scaled_out_on_postgresql_and_rabbitmq_survives_a_worker_kill_and_a_brok
     )
     settings: dict[str, object] = {
         "database_url": postgres_url,
-        "queue_url": amqp_url,
+        "queue_url": amqp_vhost.url,
         "queue_prefix": prefix,
         "workers": 2,
         "lease_seconds": 3,
@@ -315,7 +301,7 @@ def test_scaled_out_on_postgresql_and_rabbitmq_survives_a_worker_kill_and_a_brok
             workers[0].send_signal(signal.SIGKILL)
             workers[0].wait(10)
 
-            with rabbitmq_stopped():  # queued tickets are persistent; publishes meanwhile fail
+            with amqp_vhost.outage():  # queued tickets stay in their queues; publishes meanwhile fail
                 during = [api.post(fresh_document(), as_=AGENCY) for _ in range(5)]
             assert all(r.status_code == 202 for r in during), "intake goes on while the broker is down"
             ids += [r.json()["id"] for r in during]
@@ -335,7 +321,7 @@ def test_scaled_out_on_postgresql_and_rabbitmq_survives_a_worker_kill_and_a_brok
     finally:
         for process in workers:
             stop(process)
-        queue = AmqpWorkQueue(amqp_url, prefix=prefix)
+        queue = AmqpWorkQueue(amqp_vhost.url, prefix=prefix)
         queue.delete_topology()
         queue.close()
     result = CliRunner().invoke(cli_app, ["ledger", "verify"], env={"LIENTHONG_DATABASE_URL": postgres_url})
