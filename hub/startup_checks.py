@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hub.console.operators import Operators, development_operators
 from hub.context import HubContext
 from hub.devpki import is_development_certificate, is_development_token_hash
+from hub.operators import Operators, development_operators
 from hub.spi import Adapter
 
 

@@ -12,16 +12,16 @@ import pytest
 import sqlalchemy as sa
 
 from hub.console.i18n import CATALOGUE
-from hub.console.operators import (
+from hub.console.sessions import SESSION_COOKIE, SessionSigner
+from hub.context import HubContext
+from hub.ledger.models import events, messages
+from hub.operators import (
     Operator,
     Operators,
     development_operators,
     hash_password,
     verify_password,
 )
-from hub.console.sessions import SESSION_COOKIE, SessionSigner
-from hub.context import HubContext
-from hub.ledger.models import events, messages
 from hub.settings import Settings
 from hub.startup_checks import production_hazards
 from tests.hubtest import RunningHub, running_hub

@@ -26,9 +26,9 @@ from hub.alerts import record_verification
 from hub.console import charts, sessions
 from hub.console.documents import readable
 from hub.console.i18n import DEFAULT_LANGUAGE, LANG_COOKIE, LANGUAGES, translator
-from hub.console.operators import Operator, Operators
 from hub.console.signatures import signature_verdict
 from hub.ledger.queries import MessageFilter, decode_cursor
+from hub.operators import Operator, Operators
 from hub.problems import Problem
 from hub.receipts import signed_receipt
 from hub.runtime import Runtime
@@ -56,7 +56,7 @@ class Console:
     signer: sessions.SessionSigner
 
     @property
-    def ledger(self):  # type: ignore[no-untyped-def]
+    def ledger(self):  # the runtime's ledger, whatever its store
         return self.runtime.hub.ledger
 
     def record(self, kind: str, operator: str, **data: Any) -> None:
@@ -89,7 +89,8 @@ def mount_console(app: FastAPI, runtime: Runtime) -> None:
 
 
 def console_of(request: Request) -> Console:
-    return request.app.state.console  # type: ignore[no-any-return]
+    console: Console = request.app.state.console
+    return console
 
 
 def language(request: Request) -> str:
@@ -297,7 +298,7 @@ def exchange_log(
 # -- one message -----------------------------------------------------------------------------------
 
 
-def _message_or_404(request: Request, message_id: str):  # type: ignore[no-untyped-def]
+def _message_or_404(request: Request, message_id: str):  # a message record, or a 404 page
     message = console_of(request).ledger.get_message(message_id)
     if message is None:
         raise Problem("not-found", f"no message {message_id}")

@@ -3,7 +3,7 @@ send nothing); each has an id, a name and a password stored only as a scrypt has
 
 ``config/operators.yaml`` holds them. The development operator is marked ``development: true`` and
 its password is ``dev-password-<id>``; production mode refuses to start with either (see
-:func:`development_operators`). Make a hash with ``python -m hub.console.operators``.
+:func:`development_operators`). Make a hash with ``python -m hub.operators``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -85,7 +86,7 @@ class Operators:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return cls(OperatorsFile.model_validate(data).operators)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Operator]:
         return iter(self._by_id.values())
 
     def __len__(self) -> int:
@@ -110,7 +111,7 @@ def development_operators(operators: Operators) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m hub.console.operators`: read a password on stdin, print its hash for operators.yaml."""
+    """`python -m hub.operators`: read a password on stdin, print its hash for operators.yaml."""
     import getpass
 
     password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
