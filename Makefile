@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint fmt clean chromium
+.PHONY: run test check types bench lint fmt clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,9 +22,21 @@ chromium:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
 	  echo "note: no chromium (apt-get install chromium): the console's browser tests will be skipped"
 
-test: $(STAMP) chromium
+# The checks that keep the code's rules by tool rather than by habit (CONTRIBUTING.md).
+check: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/ruff format --check .
+
+# Not yet in `check`: the bank adapter still imports its simulator, and mypy finds errors in code
+# being rewritten (the edXML reader, the bank adapter, the ledger). They join `check` once zero.
+types: $(STAMP)
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# Every check, then every test with branch coverage and its floor.
+COVERAGE_FLOOR ?= 85
+test: check chromium
+	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

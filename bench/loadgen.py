@@ -22,8 +22,10 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
+uvloop: Any
 try:  # uvicorn[standard] brings uvloop; plain asyncio works too
     import uvloop
 except ImportError:  # pragma: no cover
@@ -197,7 +199,7 @@ async def _offered(
 
 def _run(coroutine_factory: object) -> None:
     if uvloop is not None:
-        uvloop.run(coroutine_factory)  # type: ignore[arg-type]
+        uvloop.run(coroutine_factory)
     else:  # pragma: no cover
         asyncio.run(coroutine_factory)  # type: ignore[arg-type]
 

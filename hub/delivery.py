@@ -21,8 +21,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hub.adapters import AdapterSet
 from hub.context import HubContext
@@ -200,7 +201,7 @@ class DeliveryEngine:
                 log.exception("adapter %s failed to observe delivery %s", adapter.name, delivery.id)
 
     @staticmethod
-    def _quietly(publish, *args) -> None:  # type: ignore[no-untyped-def]
+    def _quietly(publish: Callable[..., None], *args: Any) -> None:
         try:
             publish(*args)
         except QueueUnavailable:

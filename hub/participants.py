@@ -8,6 +8,7 @@ not itself a registered participant, so a relay can never impersonate a local ag
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -57,7 +58,7 @@ class Participants:
     def __contains__(self, participant_id: object) -> bool:
         return participant_id in self._by_id
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Participant]:
         return iter(self._by_id.values())
 
     def get(self, participant_id: str) -> Participant | None:

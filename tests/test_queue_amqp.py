@@ -52,15 +52,20 @@ def tickets(n: int, tag: str = "d") -> list[Ticket]:
 class Collector:
     """Runs `consume` in a thread and records what the handler saw."""
 
-    def __init__(self, q: AmqpWorkQueue, *, prefetch: int = 8,
-                 before: Callable[[Ticket], None] | None = None) -> None:
+    def __init__(
+        self, q: AmqpWorkQueue, *, prefetch: int = 8, before: Callable[[Ticket], None] | None = None
+    ) -> None:
         self.q = q
         self.seen: list[Ticket] = []
         self.stop = threading.Event()
         self._changed = threading.Condition()
         self._before = before
-        self.thread = threading.Thread(target=q.consume, args=(self._handle,),
-                                       kwargs={"stop": self.stop, "prefetch": prefetch}, daemon=True)
+        self.thread = threading.Thread(
+            target=q.consume,
+            args=(self._handle,),
+            kwargs={"stop": self.stop, "prefetch": prefetch},
+            daemon=True,
+        )
 
     def _handle(self, ticket: Ticket) -> None:
         if self._before is not None:
@@ -127,9 +132,14 @@ def test_bucket_choice() -> None:
 def test_decode_ticket_refuses_non_tickets() -> None:
     good = decode_ticket(b'{"delivery_id":"d","message_id":"m","adapter":"a","attempt":2,"new":1}')
     assert good == Ticket("d", "m", "a", 2)
-    for body in (b"not json", b"[1]", b'{"delivery_id":"d"}', b"\xff\xfe",
-                 b'{"delivery_id":"d","message_id":"m","adapter":"a","attempt":-1}',
-                 b'{"delivery_id":"d","message_id":"m","adapter":"a","attempt":true}'):
+    for body in (
+        b"not json",
+        b"[1]",
+        b'{"delivery_id":"d"}',
+        b"\xff\xfe",
+        b'{"delivery_id":"d","message_id":"m","adapter":"a","attempt":-1}',
+        b'{"delivery_id":"d","message_id":"m","adapter":"a","attempt":true}',
+    ):
         with pytest.raises(ValueError):
             decode_ticket(body)
 
@@ -221,8 +231,12 @@ def test_poison_body_goes_to_dead_letters(make_queue: Callable[..., AmqpWorkQueu
     q.depth()  # declares the topology
     with Connection(amqp_url) as conn:
         Producer(conn.channel()).publish(
-            b"{not a ticket", exchange=Exchange(f"{q.prefix}.tickets", type="direct"), routing_key="ticket",
-            content_type="application/json", content_encoding="utf-8", delivery_mode=2,
+            b"{not a ticket",
+            exchange=Exchange(f"{q.prefix}.tickets", type="direct"),
+            routing_key="ticket",
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
         )
     q.publish(tickets(1, tag="good"))
     with Collector(q) as c:
@@ -269,7 +283,10 @@ def test_consumer_killed_holding_tickets_loses_nothing(
     q.publish(tickets(20))
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, amqp_url, q.prefix],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
         assert child.stdout is not None

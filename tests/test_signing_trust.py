@@ -225,7 +225,11 @@ def agency(pki: Path, pki_files) -> SigningIdentity:
 @pytest.fixture(scope="module")
 def ec_identity(tmp_path_factory, ca) -> SigningIdentity:
     key, cert = issue_certificate(
-        ca[1], ca[0], "bank.vnpay", not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=30),
+        ca[1],
+        ca[0],
+        "bank.vnpay",
+        not_before=NOW - timedelta(days=1),
+        not_after=NOW + timedelta(days=30),
         key_type="ec",
     )
     return write_identity(Path(tmp_path_factory.mktemp("ec")), "bank.vnpay", key, cert)
@@ -282,8 +286,13 @@ def test_is_development_certificate_is_false_for_other_certificates() -> None:
         ]
     )
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(1).not_valid_before(NOW).not_valid_after(NOW + timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW)
+        .not_valid_after(NOW + timedelta(days=1))
         .sign(key, hashes.SHA256())
     )
     assert not is_development_certificate(cert)
@@ -488,7 +497,9 @@ def test_extra_signatures_and_odd_references_are_refused(agency: SigningIdentity
 
     root = parse(sign_doc(agency))
     transforms = root.find(".//ds:Transforms", NS)
-    etree.SubElement(transforms, f"{{{DS}}}Transform", Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116")
+    etree.SubElement(
+        transforms, f"{{{DS}}}Transform", Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116"
+    )
     refused("signature-reference-invalid", verify_enveloped, root, trust)
 
     refused("signature-invalid", verify_enveloped, parse(sample("status_inbox_01.edxml")), trust)
@@ -575,8 +586,11 @@ def test_jws_round_trip_and_independent_checks(
         assert middle == ""
         header = json.loads(base64.urlsafe_b64decode(protected + "=" * (-len(protected) % 4)))
         assert header == {
-            "alg": alg, "b64": False, "crit": ["b64"],
-            "x5c": [base64.b64encode(identity.cert_der).decode()], "kid": identity.key_id,
+            "alg": alg,
+            "b64": False,
+            "crit": ["b64"],
+            "x5c": [base64.b64encode(identity.cert_der).decode()],
+            "kid": identity.key_id,
         }
         assert independent_jws_verify(payload, token) == identity.certificate
         public = key_class.import_key(
@@ -603,9 +617,14 @@ def test_jws_refusals(hub_identity: SigningIdentity, trust: TrustStore) -> None:
 
     duplicate = b'{"alg":"RS256","b64":false,"crit":["b64"],"alg":"none"}'
     malformed = [
-        "", "abc", "a.b", f"{protected}.{b64url(payload)}.{signature}",  # attached payload
-        f"{protected}..{signature}!", f"{protected}=..{signature}",  # not base64url
-        f"{b64url(b'not json')}..{signature}", f"{b64url(b'[1]')}..{signature}",
+        "",
+        "abc",
+        "a.b",
+        f"{protected}.{b64url(payload)}.{signature}",  # attached payload
+        f"{protected}..{signature}!",
+        f"{protected}=..{signature}",  # not base64url
+        f"{b64url(b'not json')}..{signature}",
+        f"{b64url(b'[1]')}..{signature}",
         f"{b64url(duplicate)}..{signature}",
     ]
     for value in malformed:

@@ -87,7 +87,14 @@ def parse_order(document: bytes) -> OrderRequest:
         raise MappingError(f"ems.order with action {action!r} and flow {flow!r} is not understood")
     customer_code, order_number = order.get("CustomerCode"), order.get("OrderNumber")
     dossier = data.get("dossier_number")
-    if not all(isinstance(v, str) and v for v in (customer_code, order_number, dossier)):
+    if not (
+        isinstance(customer_code, str)
+        and customer_code
+        and isinstance(order_number, str)
+        and order_number
+        and isinstance(dossier, str)
+        and dossier
+    ):
         raise MappingError("ems.order needs dossier_number, order.CustomerCode and order.OrderNumber")
     return OrderRequest(action, flow, dossier, customer_code, order_number, order)
 

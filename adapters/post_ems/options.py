@@ -78,11 +78,11 @@ class PostEmsOptions(AdapterOptions):
         default="in_transit", description="state for a StatusCode missing from status_states (also logged)"
     )
     picked_up_states: list[TrackingState] = Field(
-        default_factory=lambda: ["picked_up", "in_transit", "delivered", "returned"],
+        default_factory=lambda: list[TrackingState](["picked_up", "in_transit", "delivered", "returned"]),
         description="states that prove the parcel was picked up",
     )
     closed_states: list[TrackingState] = Field(
-        default_factory=lambda: ["delivered", "returned", "cancelled"],
+        default_factory=lambda: list[TrackingState](["delivered", "returned", "cancelled"]),
         description="states after which nothing more is expected (no overdue alert)",
     )
     tracking_interval_seconds: float = Field(default=30.0, gt=0, description="how often the feed is read")

@@ -209,12 +209,11 @@ class OverduePoller(Poller):
                     {"order_number": order_number, "kind": kind, "reason": f"{exc.slug}: {exc.detail}"},
                     message_id=record.message_id,
                 )
-            record = (
-                self._book.update(
-                    customer_code, order_number, lambda r, k=kind: replace(r, alerts=(*r.alerts, k))
-                )
-                or record
-            )
+
+            def add_alert(r: OrderRecord, k: str = kind) -> OrderRecord:
+                return replace(r, alerts=(*r.alerts, k))
+
+            record = self._book.update(customer_code, order_number, add_alert) or record
             raised += 1
         if set(record.alerts) >= {"pickup", "delivery"} or (record.picked_up and "delivery" in record.alerts):
             self._book.unwatch(customer_code, order_number)  # nothing more can fall due

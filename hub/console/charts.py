@@ -35,7 +35,7 @@ def activity_chart(buckets: Sequence[Bucket], *, width: int = 900, height: int =
     ]
     for i, bucket in enumerate(buckets):
         x = left + i * step + (step - bar) / 2
-        y = 10 + plot_h
+        y: float = 10 + plot_h
         for doctype, count in sorted(bucket.by_type.items()):
             h = plot_h * count / top
             y -= h

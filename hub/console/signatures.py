@@ -82,12 +82,11 @@ def _xml(hub: HubContext, document: bytes) -> SignatureVerdict:
 
 def _xml_certificate(signature: etree._Element) -> CertificateView | None:
     node = signature.find(f".//{{{DS_NS}}}X509Certificate")
-    if node is None or not (node.text or "").strip():
+    text = node.text if node is not None else None
+    if text is None or not text.strip():
         return None
     try:
-        return CertificateView.of(
-            x509.load_der_x509_certificate(base64.b64decode("".join(node.text.split())))
-        )
+        return CertificateView.of(x509.load_der_x509_certificate(base64.b64decode("".join(text.split()))))
     except ValueError:
         return None
 

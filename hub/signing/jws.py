@@ -185,7 +185,7 @@ def _verify(spec: _Alg, cert: x509.Certificate, signing_input: bytes, signature:
             pad = (
                 padding.PKCS1v15()
                 if spec.family == "RS"
-                else padding.PSS(mgf=padding.MGF1(spec.hash()), salt_length=spec.hash.digest_size)
+                else padding.PSS(mgf=padding.MGF1(spec.hash()), salt_length=spec.hash().digest_size)
             )
             key.verify(signature, signing_input, pad, spec.hash())
         elif spec.family == "ES" and isinstance(key, ec.EllipticCurvePublicKey):
