@@ -143,3 +143,14 @@ def amqp_vhost() -> Iterator[BrokerVhost]:
         yield vhost
     finally:
         vhost.delete()
+
+
+SERVER_MARKERS = {"postgres_url": "postgres", "amqp_url": "rabbitmq", "amqp_vhost": "rabbitmq"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for a server's fixture carries that server's marker (`-m "not rabbitmq"`)."""
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            if fixture in SERVER_MARKERS:
+                item.add_marker(SERVER_MARKERS[fixture])

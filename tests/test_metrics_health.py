@@ -122,7 +122,7 @@ def test_every_log_line_about_a_message_carries_its_id(hub: RunningHub) -> None:
     assert any(line.get("delivery_id") for line in about)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
     url = f"sqlite:///{tmp_path / 'l.sqlite3'}"
     if request.param == "postgres":
