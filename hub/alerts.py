@@ -28,7 +28,7 @@ from cryptography import x509
 from hub.ledger import ChainReport, EventRecord
 
 if TYPE_CHECKING:
-    from hub.metrics import PeerWatch
+    from hub.peers import PeerWatch
     from hub.runtime import Runtime
 
 log = logging.getLogger("hub.alerts")

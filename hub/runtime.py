@@ -10,7 +10,7 @@ from hub.alerts import AlertWatcher
 from hub.context import HubContext
 from hub.delivery import DeliveryEngine
 from hub.intake import Intake
-from hub.metrics import PeerWatch
+from hub.peers import PeerWatch
 from hub.queue import WorkQueue
 from hub.services import CoreServices
 from hub.settings import Settings

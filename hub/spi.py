@@ -265,6 +265,13 @@ class Adapter(ABC):
         """Called after ANY delivery (any adapter's, or an inbox acknowledgement) becomes delivered or
         dead, in the process that recorded it. Must be quick and must not raise (errors are logged)."""
 
+    def peer_urls(self) -> list[str]:
+        """URLs of the outside systems this adapter calls; the hub watches their reachability
+        (reported in /healthz, metrics and alerts; never part of readiness). Default: every http(s)
+        option whose field name ends in ``url``. Override to leave out a URL the hub never calls
+        (a browser's return page, say)."""
+        return _option_urls(self.options.model_dump())
+
     def development_secrets(self) -> list[str]:
         """Names of options that still hold development values; production mode refuses to start
         while any remains."""
@@ -272,3 +279,14 @@ class Adapter(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Release connections (called at shutdown)."""
+
+
+def _option_urls(value: Any, name: str = "") -> list[str]:
+    """The http(s) URLs in an options dump held by fields whose name ends in ``url``, in order."""
+    if isinstance(value, dict):
+        return [url for key, item in value.items() for url in _option_urls(item, str(key))]
+    if isinstance(value, list):
+        return [url for item in value for url in _option_urls(item, name)]
+    if isinstance(value, str) and name.lower().endswith("url") and value.startswith(("http://", "https://")):
+        return [value]
+    return []

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from hub.alerts import CERTIFICATE_EXPIRING, DELIVERY_DEAD, LEDGER_BROKEN, PEER_DOWN, AlertWatcher
 from hub.intake import Submission
 from hub.ledger.models import events
-from hub.metrics import PeerWatch
+from hub.peers import PeerWatch
 from hub.runtime import Runtime
 from hub.servers import RunningServer, free_port, run_in_thread
 from hub.settings import Settings

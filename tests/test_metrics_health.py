@@ -51,7 +51,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
 
 
 def test_healthz_answers_while_the_process_is_up(hub: RunningHub) -> None:
-    assert hub.client.get("/healthz").json() == {"status": "ok"}
+    assert hub.client.get("/healthz").json()["status"] == "ok"
 
 
 def test_metrics_count_intake_by_type_and_outcome_and_deliveries_by_adapter(hub: RunningHub) -> None:
@@ -87,24 +87,66 @@ def test_metrics_count_intake_by_type_and_outcome_and_deliveries_by_adapter(hub:
     assert metric(after, "lienthong_ledger_events") > metric(before, "lienthong_ledger_events")
 
 
-def test_readyz_names_the_peer_that_is_down(hub: RunningHub) -> None:
-    response = hub.client.get("/readyz")
-    assert response.status_code == 503
-    problem = response.json()
-    assert problem["type"] == "/problems/not-ready"
-    assert "peer:post_ems" in problem["detail"] and "does not answer" in problem["detail"]
-    assert problem["checks"]["database"]["ok"] and problem["checks"]["keys"]["ok"]
-    assert problem["checks"]["queue"]["detail"].startswith("embedded")
+def test_a_peer_down_is_reported_but_leaves_the_hub_ready(hub: RunningHub) -> None:
+    health = hub.client.get("/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    post_ems = [p for p in health.json()["peers"] if p["adapter"] == "post_ems"]
+    assert post_ems and not post_ems[0]["ok"] and "does not answer" in post_ems[0]["detail"]
+    assert post_ems[0]["down_since"]
+
+    ready = hub.client.get("/readyz")
+    assert ready.status_code == 200, ready.text  # VNPost down must not stop every agency's intake
+    checks = ready.json()["checks"]
+    assert set(checks) == {"database", "queue", "keys"}
+    assert checks["database"]["ok"] and checks["keys"]["ok"]
+    assert checks["queue"]["detail"].startswith("embedded")
+
+    scraped = hub.client.get("/metrics").text
+    assert metric(scraped, "lienthong_peer_up", adapter="post_ems", url=post_ems[0]["url"]) == 0
+    assert f'lienthong_peer_up{{adapter="post_ems",url="{post_ems[0]["url"]}"}} 0.0' in scraped
 
 
-def test_readyz_is_ready_when_every_peer_answers(tmp_path: Path) -> None:
-    with running_hub(tmp_path, workers=0) as plain:  # the development config: simulators' ports
-        peers = plain.app.state.peers
-        peers.peers = {"hub-itself": [plain.url]}  # point the one peer at something that answers
-        response = plain.client.get("/readyz")
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert body["status"] == "ready" and body["checks"][f"peer:hub-itself:{plain.url}"]["ok"]
+def test_only_urls_the_hub_calls_are_watched(tmp_path: Path) -> None:
+    with running_hub(tmp_path, workers=0) as plain:  # the development config: the simulators
+        watched = {url for urls in plain.app.state.peers.peers.values() for url in urls}
+        assert watched, "the development adapters call their simulators"
+        assert not any("payment-return" in url for url in watched), watched  # the citizen's browser page
+
+
+def test_readyz_is_not_ready_while_the_ledger_cannot_be_written(tmp_path: Path, postgres_url: str) -> None:
+    import sqlalchemy as sa
+
+    database = postgres_url.rsplit("/", 1)[1]
+    admin = sa.create_engine(postgres_url.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT")
+
+    def read_only(on: bool) -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'ALTER DATABASE "{database}" SET default_transaction_read_only = {on}'))
+            conn.execute(
+                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"),
+                {"d": database},
+            )
+
+    try:
+        with running_hub(tmp_path, workers=0, database_url=postgres_url) as running:
+            assert running.client.get("/readyz").status_code == 200
+            read_only(True)
+            wait_for(
+                lambda: running.client.get("/readyz").status_code == 503,
+                what="readiness to notice the read-only ledger",
+            )
+            problem = running.client.get("/readyz").json()
+            assert problem["type"] == "/problems/not-ready"
+            assert not problem["checks"]["database"]["ok"]
+            assert "cannot be written" in problem["checks"]["database"]["detail"]
+            read_only(False)
+            wait_for(
+                lambda: running.client.get("/readyz").status_code == 200,
+                what="readiness to come back by itself once the ledger takes writes",
+            )
+    finally:
+        read_only(False)
+        admin.dispose()
 
 
 def test_every_log_line_about_a_message_carries_its_id(hub: RunningHub) -> None:

@@ -136,5 +136,15 @@ class BankAdapter(Adapter):
     def development_secrets(self) -> list[str]:
         return self.options.development_secrets()
 
+    def peer_urls(self) -> list[str]:
+        """The gateways' APIs the hub calls; not the payment page or the return page, which are the
+        citizen's browser's destinations."""
+        urls = []
+        if self.options.vnpay:
+            urls.append(self.options.vnpay.api_url)
+        if self.options.payplatform:
+            urls.append(self.options.payplatform.base_url)
+        return urls
+
     def close(self) -> None:
         self._client.close()

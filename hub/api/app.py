@@ -13,6 +13,7 @@ from hub.api.errors import install_error_handlers
 from hub.console.app import mount_console
 from hub.context import HubContext
 from hub.metrics import LedgerCollector
+from hub.peers import PeerCollector
 from hub.runtime import Runtime
 from hub.settings import Settings
 
@@ -48,6 +49,7 @@ def create_app(
     app.state.peers = runtime.peers
     app.state.metrics_registry = CollectorRegistry(auto_describe=False)
     app.state.metrics_registry.register(LedgerCollector(runtime.hub.ledger))
+    app.state.metrics_registry.register(PeerCollector(runtime.peers))
     install_error_handlers(app)
     for router in (messages.router, inbox.router, deliveries.router, timeline.router, meta.router):
         app.include_router(router)

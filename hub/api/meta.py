@@ -7,23 +7,27 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from hub import metrics
+from hub import health, metrics
 from hub.problems import PROBLEM_TYPES, Problem
 
 router = APIRouter(tags=["meta"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is up."""
-    return {"status": "ok"}
+async def healthz(request: Request) -> dict[str, Any]:
+    """The process is up; with what it knows of the outside systems its adapters call (each check
+    cached a few seconds). A peer down is reported here, not made a reason to be unready."""
+    peers = await run_in_threadpool(request.app.state.peers.report)
+    return {"status": "ok", "peers": peers}
 
 
 @router.get("/readyz")
 async def readyz(request: Request) -> dict[str, Any]:
-    """Ready to serve: the ledger, the queue (AMQP), the hub's key and every adapter's peers answer.
-    503 `not-ready` names what does not (peer checks are cached a few seconds)."""
-    checks = await run_in_threadpool(metrics.readiness, request.app.state.runtime, request.app.state.peers)
+    """Ready to accept and record: the ledger takes a write, the queue answers (RabbitMQ, when
+    configured), the hub's key is usable. 503 `not-ready` names what does not. Outside peers are not
+    part of readiness (see /healthz)."""
+    runtime = request.app.state.runtime
+    checks = await run_in_threadpool(health.readiness, runtime.hub, runtime.queue)
     report = {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}
     failing = [c for c in checks if not c.ok]
     if failing:
