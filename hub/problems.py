@@ -32,6 +32,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = _types(
     ("forbidden-operator", 403, "Only operators may do this"),
     ("not-found", 404, "No such resource"),
     ("body-too-large", 413, "The body exceeds the size limit"),
+    ("headers-too-large", 431, "The request's headers exceed the count or size limit"),
     ("unsupported-media-type", 415, "The content type is not accepted"),
     ("invalid-encoding", 400, "The body is not valid UTF-8"),
     ("invalid-request", 400, "The request is malformed"),

@@ -48,7 +48,14 @@ class Settings(BaseSettings):
     revoked_serials_file: Path | None = None
 
     # limits of hardened parsing
-    max_body_bytes: int = 32 * 1024 * 1024
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0, description="a document at intake")
+    max_form_bytes: int = Field(
+        default=256 * 1024,
+        gt=0,
+        description="any other body: console forms, adapters' callbacks and webhooks",
+    )
+    max_header_count: int = Field(default=100, gt=0, description="headers of one request (431 beyond)")
+    max_header_bytes: int = Field(default=64 * 1024, gt=0, description="all headers of one request together")
     xml_max_depth: int = 100
     json_max_depth: int = 64
 

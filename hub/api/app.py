@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from hub.api import deliveries, inbox, messages, meta, timeline
 from hub.api.errors import install_error_handlers
+from hub.api.limits import RequestLimits
 from hub.console.app import mount_console
 from hub.context import HubContext
 from hub.metrics import LedgerCollector
@@ -50,6 +51,14 @@ def create_app(
     app.state.metrics_registry = CollectorRegistry(auto_describe=False)
     app.state.metrics_registry.register(LedgerCollector(runtime.hub.ledger))
     app.state.metrics_registry.register(PeerCollector(runtime.peers))
+    settings = runtime.hub.settings
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.max_body_bytes,
+        max_form_bytes=settings.max_form_bytes,
+        max_header_count=settings.max_header_count,
+        max_header_bytes=settings.max_header_bytes,
+    )
     install_error_handlers(app)
     for router in (messages.router, inbox.router, deliveries.router, timeline.router, meta.router):
         app.include_router(router)

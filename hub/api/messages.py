@@ -31,21 +31,6 @@ _DOCUMENT_BODY = {
 }
 
 
-async def read_body_capped(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it exceeds `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise Problem("body-too-large", f"{declared} bytes exceed the limit of {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Problem("body-too-large", f"the body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def message_links(message_id: str) -> dict[str, str]:
     base = f"/v1/messages/{message_id}"
     return {"self": base, "document": f"{base}/document", "receipt": f"{base}/receipt"}
@@ -72,8 +57,7 @@ async def submit_message(
     x_jws_signature: str | None = Header(default=None, max_length=20000),
 ) -> JSONResponse:
     """Submit a document. 202 with the message id once it is durably recorded."""
-    hub = request.app.state.hub
-    body = await read_body_capped(request, hub.settings.max_body_bytes)
+    body = await request.body()  # capped at max_body_bytes by hub.api.limits before it is read
     submission = Submission(
         body=body,
         content_type=request.headers.get("content-type"),
