@@ -73,6 +73,15 @@ class Settings(BaseSettings):
         default=None, description="signs console session cookies; default: derived from the hub's key"
     )
     console_session_hours: float = Field(default=8.0, gt=0, description="an operator's login lasts this long")
+    console_login_limit_per_account: str = Field(
+        default="5/minute", description="failed console logins per account before a lockout (limits syntax)"
+    )
+    console_login_limit_per_address: str = Field(
+        default="20/minute", description="failed console logins per client address before a lockout"
+    )
+    console_lockout_seconds: float = Field(
+        default=60.0, gt=0, description="first lockout; each further lockout in a row doubles it (≤ 1 h)"
+    )
     log_format: Literal["json", "text"] = Field(default="json", description="serve/worker/run log lines")
     log_level: str = Field(default="INFO")
     readiness_cache_seconds: float = Field(default=5.0, ge=0, description="how long a peer check is reused")

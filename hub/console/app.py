@@ -9,6 +9,7 @@ are events in the ledger (``operator.*``).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from hub.console import charts, sessions
 from hub.console.documents import readable
 from hub.console.i18n import DEFAULT_LANGUAGE, LANG_COOKIE, LANGUAGES, translator
 from hub.console.signatures import signature_verdict
+from hub.console.throttle import LoginThrottle
 from hub.ledger.queries import MessageFilter, decode_cursor
 from hub.operators import Operator, Operators
 from hub.problems import Problem
@@ -54,6 +56,7 @@ class Console:
     runtime: Runtime
     operators: Operators
     signer: sessions.SessionSigner
+    throttle: LoginThrottle
 
     @property
     def ledger(self):  # the runtime's ledger, whatever its store
@@ -76,6 +79,11 @@ def mount_console(app: FastAPI, runtime: Runtime) -> None:
         runtime,
         Operators.load(settings.operators_file),
         sessions.SessionSigner(secret, settings.console_session_hours * 3600),
+        LoginThrottle(
+            per_account=settings.console_login_limit_per_account,
+            per_address=settings.console_login_limit_per_address,
+            lockout_seconds=settings.console_lockout_seconds,
+        ),
     )
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.include_router(router)
@@ -168,11 +176,25 @@ async def login(request: Request) -> Response:
     if not target.startswith("/console"):  # never an open redirect
         target = "/console"
     operator_id = form.get("operator", "").strip()
-    operator = await run_in_threadpool(console.operators.authenticate, operator_id, form.get("password", ""))
     client = request.client.host if request.client else None
+    wait = console.throttle.wait(operator_id, client)
+    if wait > 0:  # locked out: the password is not even checked, and nothing more is recorded
+        seconds = math.ceil(wait)
+        token = request.cookies.get(sessions.LOGIN_CSRF_COOKIE, "")
+        response = page(request, "login.html", 429, next=target, locked_seconds=seconds, login_csrf=token)
+        response.headers["Retry-After"] = str(seconds)
+        return response
+    operator = await run_in_threadpool(console.operators.authenticate, operator_id, form.get("password", ""))
     if operator is None:
-        await run_in_threadpool(console.record, "login-refused", operator_id[:64], client=client)
+        verdict = console.throttle.failed(operator_id, client)
+        if verdict.burst_started:  # one event per burst of failures, not one per attempt
+            await run_in_threadpool(console.record, "login-refused", operator_id[:64], client=client)
+        if verdict.locked_for:
+            await run_in_threadpool(
+                console.record, "login-throttled", operator_id[:64], client=client, seconds=verdict.locked_for
+            )
         return RedirectResponse(f"/console/login?{urlencode({'next': target, 'failed': 1})}", status_code=303)
+    console.throttle.succeeded(operator_id, client)
     await run_in_threadpool(console.record, "login", operator.id, client=client)
     _session, value = console.signer.issue(operator.id)
     response = RedirectResponse(target, status_code=303)

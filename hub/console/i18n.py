@@ -31,6 +31,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "operator_id": ("Mã người vận hành", "Operator id"),
     "password": ("Mật khẩu", "Password"),
     "login_failed": ("Sai mã hoặc mật khẩu.", "Wrong id or password."),
+    "login_locked": (
+        "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {seconds} giây.",
+        "Too many failed logins. Please try again in {seconds} seconds.",
+    ),
     "login_hint": (
         "Dành cho người vận hành trục. Mọi thao tác được ghi vào sổ cái.",
         "For the hub's operators. Every action is recorded in the ledger.",
