@@ -1,7 +1,9 @@
-"""Refuse to start in production mode with development keys, certificates or tokens."""
+"""Refuse to start in production mode with development keys, certificates or tokens, or with a
+delivery lease shorter than an adapter's timeout; warn of the latter in development."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from hub.context import HubContext
@@ -9,9 +11,23 @@ from hub.devpki import is_development_certificate, is_development_token_hash
 from hub.operators import Operators, development_operators
 from hub.spi import Adapter
 
+log = logging.getLogger("hub.startup")
+
 
 class StartupRefused(RuntimeError):
     """The hub must not start; the message lists every reason."""
+
+
+def lease_hazards(lease_seconds: float, adapters: Iterable[Adapter]) -> list[str]:
+    """Adapters whose one attempt may outlast the delivery lease: another worker would reclaim the
+    delivery while the first is still sending it, and the peer would get it twice at once."""
+    return [
+        f"adapter {adapter.name}: timeout_seconds {adapter.options.timeout_seconds:g} is not shorter than "
+        f"the delivery lease (LIENTHONG_LEASE_SECONDS {lease_seconds:g}): two workers could send one "
+        "delivery at the same time"
+        for adapter in adapters
+        if adapter.options.timeout_seconds >= lease_seconds
+    ]
 
 
 def production_hazards(hub: HubContext) -> list[str]:
@@ -33,9 +49,13 @@ def production_hazards(hub: HubContext) -> list[str]:
 
 
 def check_production_safety(hub: HubContext, adapters: Iterable[Adapter] = ()) -> None:
+    adapters = list(adapters)
+    leases = lease_hazards(hub.settings.lease_seconds, adapters)
     if hub.settings.mode != "production":
+        for hazard in leases:
+            log.warning("%s (production mode refuses to start with this)", hazard)
         return
-    hazards = production_hazards(hub)
+    hazards = production_hazards(hub) + leases
     for adapter in adapters:
         hazards += [
             f"adapter {adapter.name}: {name} has a development value"

@@ -456,14 +456,30 @@ def test_certs_dev_refuses_in_production_mode(tmp_path: Path) -> None:
 
 
 def test_production_mode_refuses_to_serve_with_development_certificate_and_tokens(tmp_path: Path) -> None:
-    done = script("serve", "--port", str(free_port()), env={"LIENTHONG_MODE": "production"}, timeout=60)
+    env = {"LIENTHONG_MODE": "production", "LIENTHONG_LEASE_SECONDS": "25"}
+    done = script("serve", "--port", str(free_port()), env=env, timeout=60)
     stderr = plain(done.stderr)
     assert done.returncode == 1, stderr
     assert "refusing to start in production mode" in stderr
     assert "hub.crt is from the development PKI" in stderr
     assert "development CA" in stderr
     assert "still has its development token" in stderr
+    # the axis adapter's 30 s timeout outlasts a 25 s lease: two workers could send one delivery at once
+    assert "adapter gov_axis: timeout_seconds 30 is not shorter than the delivery lease" in stderr
+    assert "adapter post_ems: timeout_seconds" not in stderr  # 20 s < 25 s: fine
     assert "listening" not in done.stdout
+
+
+def test_an_adapter_timeout_longer_than_the_lease_is_warned_of_in_development(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.hubtest import running_hub
+
+    with running_hub(tmp_path, workers=0, lease_seconds=25):
+        pass
+    warned = sorted(r.getMessage() for r in caplog.records if r.name == "hub.startup")
+    assert [w.split(":")[0] for w in warned] == ["adapter agency", "adapter gov_axis"], warned  # both 30 s
+    assert all("not shorter than the delivery lease" in w for w in warned)
 
 
 # -- usage errors --------------------------------------------------------------------------------------
