@@ -169,7 +169,30 @@ def test_delivered_with_the_receivers_reference(simulator: RunningServer, adapte
     assert headers["content-type"] == "application/xml"
     assert "x-jws-signature" not in headers  # XML carries its enveloped signature inside
     assert base64.b64decode(item["body_base64"]) == XML_DOC
+    # RFC 9530: the receiver can tell a complete body (computed here independently of the adapter)
+    assert headers["content-length"] == str(len(XML_DOC))
+    assert (
+        headers["content-digest"]
+        == "sha-256=:" + base64.b64encode(hashlib.sha256(XML_DOC).digest()).decode() + ":"
+    )
     assert received(simulator, NGHI_LOC) == []
+
+
+def test_a_receiver_refuses_a_body_that_does_not_match_its_content_digest(simulator: RunningServer) -> None:
+    """What a receiver should do (docs/adapters/agency.md), shown by the simulator: a truncated body is
+    refused before its message id counts as seen, so the complete one is still taken afterwards."""
+    message_id = str(uuid.uuid4())
+    digest = "sha-256=:" + base64.b64encode(hashlib.sha256(XML_DOC).digest()).decode() + ":"
+    headers = {
+        "X-Lienthong-Message-Id": message_id,
+        "Content-Type": "application/xml",
+        "Content-Digest": digest,
+    }
+    with httpx.Client(base_url=simulator.base_url, trust_env=False) as client:
+        truncated = client.post(f"/webhook/{SO_TU_PHAP}", content=XML_DOC[:-40], headers=headers)
+        assert truncated.status_code == 400 and truncated.json()["error"] == "content_digest_mismatch"
+        complete = client.post(f"/webhook/{SO_TU_PHAP}", content=XML_DOC, headers=headers)
+        assert complete.status_code == 200 and complete.json()["duplicate"] is False
 
 
 def test_json_delivery_carries_the_detached_jws_and_the_exact_bytes(

@@ -11,6 +11,8 @@ letters or control characters can neither break HTTP nor inject a header.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -78,6 +80,12 @@ def check_webhook_url(url: str | None, recipient: str) -> str:
     return url
 
 
+def content_digest(body: bytes) -> str:
+    """RFC 9530 ``Content-Digest`` of `body` (SHA-256, a structured-field byte sequence), so a
+    receiver can tell a complete body from a truncated one before it acts on the message id."""
+    return f"sha-256=:{base64.b64encode(hashlib.sha256(body).digest()).decode('ascii')}:"
+
+
 def build_request(
     message: OutboundMessage, webhook_url: str | None, *, token: str | None = None
 ) -> WebhookRequest:
@@ -85,6 +93,8 @@ def build_request(
     url = check_webhook_url(webhook_url, message.recipient)
     headers = {
         "Content-Type": message.content_type,
+        "Content-Length": str(len(message.document)),
+        "Content-Digest": content_digest(message.document),
         "Accept": "application/json",
         "User-Agent": USER_AGENT,
         HEADER_MESSAGE_ID: header_value(message.message_id),

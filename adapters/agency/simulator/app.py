@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import hmac
 from collections import Counter
 from dataclasses import dataclass, field
@@ -162,6 +164,9 @@ async def _serve(sim: Simulator, participant: str, request: Request) -> JSONResp
     body = await request.body()
     if len(body) > sim.config.max_body_bytes:
         return _refuse(413, "too_large", f"the body exceeds {sim.config.max_body_bytes} bytes")
+    digest_problem = _content_digest_problem(request.headers.get("content-digest"), body)
+    if digest_problem:  # a truncated or altered body: never recorded, so its message id is not "seen"
+        return _refuse(400, "content_digest_mismatch", digest_problem)
     message_id = request.headers.get(MESSAGE_ID_HEADER)
     if not message_id:
         return _refuse(400, "missing_message_id", "X-Lienthong-Message-Id is required")
@@ -172,3 +177,28 @@ async def _serve(sim: Simulator, participant: str, request: Request) -> JSONResp
         return _refuse(400, "missing_signature", "a JSON document must carry x-jws-signature")
     item = sim.inbox.record(participant, message_id, dict(request.headers), body)
     return JSONResponse({"reference": item.reference, "duplicate": item.duplicate})
+
+
+_DIGESTS = {"sha-256": hashlib.sha256, "sha-512": hashlib.sha512}
+
+
+def _content_digest_problem(header: str | None, body: bytes) -> str | None:
+    """RFC 9530 §2: ``Content-Digest`` is a dictionary of algorithm → :base64 digest:; check every
+    algorithm we know, ignore those we do not (as the RFC allows); None when nothing contradicts."""
+    if not header:
+        return None
+    for member in header.split(","):
+        name, _, value = member.strip().partition("=")
+        algorithm = _DIGESTS.get(name.strip().lower())
+        if algorithm is None:
+            continue
+        value = value.strip()
+        if not (value.startswith(":") and value.endswith(":") and len(value) >= 2):
+            return f"Content-Digest {name} is not a byte sequence"
+        try:
+            expected = base64.b64decode(value[1:-1], validate=True)
+        except ValueError:
+            return f"Content-Digest {name} is not base64"
+        if not hmac.compare_digest(expected, algorithm(body).digest()):
+            return f"the body ({len(body)} bytes) does not match its Content-Digest {name}"
+    return None
