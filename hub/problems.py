@@ -36,6 +36,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = _types(
     ("unsupported-media-type", 415, "The content type is not accepted"),
     ("invalid-encoding", 400, "The body is not valid UTF-8"),
     ("invalid-request", 400, "The request is malformed"),
+    ("storage-unavailable", 503, "The ledger cannot be written now; try again later"),
     # hardened parsing
     ("xml-malformed", 400, "The XML is not well-formed"),
     ("xml-forbidden-construct", 400, "The XML uses a forbidden construct (DTD, entity, processing)"),

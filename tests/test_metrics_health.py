@@ -139,6 +139,10 @@ def test_readyz_is_not_ready_while_the_ledger_cannot_be_written(tmp_path: Path, 
             assert problem["type"] == "/problems/not-ready"
             assert not problem["checks"]["database"]["ok"]
             assert "cannot be written" in problem["checks"]["database"]["detail"]
+            refused = running.post(fresh_document(), as_=AGENCY)  # intake says so clearly, no 500
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["type"] == "/problems/storage-unavailable"
+            assert "read-only" in refused.json()["detail"] and refused.headers["Retry-After"]
             read_only(False)
             wait_for(
                 lambda: running.client.get("/readyz").status_code == 200,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -22,6 +24,27 @@ _HTTP_STATUS_SLUGS = {
     413: "body-too-large",
     415: "unsupported-media-type",
 }
+
+
+STORAGE_RETRY_AFTER_SECONDS = 10
+
+
+def storage_trouble(error: BaseException) -> str | None:
+    """A short description when `error` says the ledger's storage cannot take writes (a full disk, a
+    read-only or unreachable database), None for anything else."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EROFS, errno.EIO, errno.EDQUOT):
+        return f"{type(error).__name__}: {error.strerror or error}"
+    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return _first_line(error)
+    if isinstance(error, sa_exc.InternalError) and getattr(error.orig, "sqlstate", None) == "25006":
+        return _first_line(error)  # PostgreSQL: a read-only transaction
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {text[0] if text else ''}"[:300]
 
 
 def problem_response(problem: Problem, request: Request) -> JSONResponse:
@@ -62,6 +85,20 @@ def install_error_handlers(app: FastAPI) -> None:
         # Nobody is listening: one line, no traceback, and nothing more to answer.
         log.info("client went away during %s %s", request.method, request.url.path)
         return Response(status_code=400)
+
+    # Registered for these classes (not Exception), so Starlette answers here and does not re-raise
+    # to the server: one log line, no traceback, the connection kept.
+    async def _storage(request: Request, error: Exception) -> JSONResponse:
+        trouble = storage_trouble(error)
+        if trouble is None:
+            raise error  # not storage: the internal-error handler below answers and logs it
+        log.error("storage unavailable during %s %s: %s", request.method, request.url.path, trouble)
+        response = problem_response(Problem("storage-unavailable", trouble), request)
+        response.headers["Retry-After"] = str(STORAGE_RETRY_AFTER_SECONDS)
+        return response
+
+    app.add_exception_handler(sa_exc.SQLAlchemyError, _storage)
+    app.add_exception_handler(OSError, _storage)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
