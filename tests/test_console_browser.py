@@ -151,6 +151,9 @@ def test_an_operator_finds_a_dossier_sees_its_story_and_retries_its_dead_deliver
         # dead deliveries: retry it once the agency's system works again
         sim.post("/_sim/clear", json={})
         page.click("nav >> text=Chuyển phát lỗi")
+        heading = page.locator("h1").inner_text()
+        assert "Macro" not in heading and "dead" in heading, heading  # the page says which state it lists
+        assert page.locator("p.tabs a.on").inner_text() == "dead"  # and its tab is the highlighted one
         dead_id = delivery_state(hub, message_id)["id"]
         page.screenshot(path=str(shots / "dead-deliveries.png"))
         page.click(f"[data-testid='retry-{dead_id}']")
