@@ -5,7 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint fmt clean chromium
+.PHONY: run test bench lint fmt clean chromium oracles
+VNPAY_ORACLE := tests/oracles/vnpay
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +23,14 @@ chromium:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
 	  echo "note: no chromium (apt-get install chromium): the console's browser tests will be skipped"
 
-test: $(STAMP) chromium
+# The npm `vnpay` package, the tests' independent oracle for VNPAY's wire format (exact versions from
+# the committed package-lock.json; node and npm are needed).
+$(VNPAY_ORACLE)/node_modules/.package-lock.json: $(VNPAY_ORACLE)/package-lock.json
+	npm ci --prefix $(VNPAY_ORACLE) --no-audit --no-fund --loglevel=error
+
+oracles: $(VNPAY_ORACLE)/node_modules/.package-lock.json
+
+test: $(STAMP) chromium oracles
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -37,4 +45,4 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .ruff_cache $(VNPAY_ORACLE)/node_modules

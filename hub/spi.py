@@ -212,6 +212,14 @@ class HubServices(Protocol):
         by the adapter. Recorded as event kind ``adapter.<kind>`` with the adapter's name in its data."""
         ...
 
+    def raise_alert(
+        self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
+    ) -> None:
+        """Tell the operators something needs a person (e.g. a fee paid twice): recorded as event kind
+        ``alert.<kind>`` with the adapter's name in its data, listed on the console's alerts page and
+        POSTed to the operators' alert webhook like the core's own alerts."""
+        ...
+
     def get_state(self, adapter: str, key: str) -> str | None:
         """A value the adapter persisted (e.g. a poller's cursor), or None."""
         ...

@@ -219,10 +219,14 @@ class PayPlatformSimulator:
         failure_status = proto.STATUS_FAILED if request.status is None else request.status
         if outcome == "fail" and failure_status == proto.STATUS_PAID:
             raise Problem("invalid-request", "a failed payment needs a status other than 0")
+        if outcome == "pay-again":
+            raise Problem("conflict", "the payment platform collects a transaction once")
         with self._lock:
             txn = self._find(reference, request.merchant)
             if txn.state != "pending":
                 raise Problem("conflict", f"transaction {reference!r} is already {txn.state}")
+            if outcome == "pay-other-amount":
+                txn.trans_amount = request.amount if request.amount is not None else txn.trans_amount + 1_000
             txn.outcome = outcome
             txn.paid_at = format_datetime(datetime.now(VNP_TZ))
             if outcome == "fail":
@@ -380,7 +384,7 @@ def create_app(config: PayPlatformConfig | None = None) -> FastAPI:
             f"Mã hồ sơ: {txn.bill_info.get('MaHoSo', '')}",
             f"Số tiền: {txn.trans_amount} VND",
             f"Play the customer: POST /_sim/transactions/{txn.transaction_id}/pay "
-            "(or fail, duplicate, wrong-amount, bad-checksum, silent).",
+            "(or fail, duplicate, wrong-amount, bad-checksum, silent, pay-other-amount).",
         )
 
     @app.post("/_sim/transactions/{reference}/{outcome}")
