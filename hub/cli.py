@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from hub.adapters import add_adapter_commands
 from hub.logging import configure_logging
 from hub.problems import Problem
 from hub.settings import Settings
@@ -639,6 +640,9 @@ def certs_dev(
         raise _refuse("the development PKI is never generated in production mode")
     written = generate_dev_pki(target or settings.certs_dir)
     out.print(f"development PKI written: {len(written)} files in {target or settings.certs_dir}")
+
+
+add_adapter_commands(app, _settings)  # e.g. `lienthong payments reconcile` (bank adapter)
 
 
 def main() -> None:

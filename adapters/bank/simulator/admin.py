@@ -11,7 +11,9 @@
 * ``pay-other-amount`` — the customer pays another amount (``amount``, in the gateway's unit); the
   gateway records it, and its callback and status answers state it, correctly signed;
 * ``pay-again``     — VNPAY only: a transaction already paid is paid a second time (a new
-  vnp_TransactionNo, a new IPN), as when a customer pays twice through two channels.
+  vnp_TransactionNo, a new IPN), as when a customer pays twice through two channels;
+* ``reverse``       — the bank reverses a paid transaction (VNPAY transaction status 04, platform
+  status 2); no callback: the merchant learns it when it asks (querydr, detail).
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ from pydantic import BaseModel, Field
 from adapters.bank.simulator.faults import Faults, FaultSettings
 
 Outcome = Literal[
-    "pay", "fail", "duplicate", "wrong-amount", "bad-checksum", "silent", "pay-other-amount", "pay-again"
+    "pay",
+    "fail",
+    "duplicate",
+    "wrong-amount",
+    "bad-checksum",
+    "silent",
+    "pay-other-amount",
+    "pay-again",
+    "reverse",
 ]
 OUTCOMES: tuple[str, ...] = (
     "pay",
@@ -35,6 +45,7 @@ OUTCOMES: tuple[str, ...] = (
     "silent",
     "pay-other-amount",
     "pay-again",
+    "reverse",
 )
 
 

@@ -75,8 +75,8 @@ PAY_REQUIRED = (
     "vnp_ExpireDate",
 )
 
-TxnState = Literal["pending", "paid", "failed"]
-TRANSACTION_STATUS: dict[str, str] = {"paid": "00", "pending": "01", "failed": "02"}
+TxnState = Literal["pending", "paid", "failed", "reversed"]
+TRANSACTION_STATUS: dict[str, str] = {"paid": "00", "pending": "01", "failed": "02", "reversed": "04"}
 
 
 @dataclass
@@ -186,11 +186,22 @@ class VnpaySimulator:
             raise Problem("not-found", f"no transaction with vnp_TxnRef {reference!r}")
         return max(candidates, key=lambda t: t.create_date)
 
+    def _reverse(self, reference: str, request: OutcomeRequest) -> dict[str, Any]:
+        """The bank reverses a paid transaction (no callback: the merchant learns it by asking)."""
+        with self._lock:
+            txn = self._find(reference, request.merchant)
+            if txn.state != "paid":
+                raise Problem("conflict", f"transaction {reference!r} is {txn.state}, not paid")
+            txn.state, txn.outcome = "reversed", "reverse"
+            return {"transaction": txn.to_dict(), "deliveries": []}
+
     def customer_outcome(self, reference: str, outcome: str, request: OutcomeRequest) -> dict[str, Any]:
         if outcome not in OUTCOMES:
             raise Problem("not-found", f"unknown outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
         if outcome == "fail" and (request.response_code or "24") == "00":
             raise Problem("invalid-request", "a failed payment needs a response code other than 00")
+        if outcome == "reverse":
+            return self._reverse(reference, request)
         with self._lock:
             txn = self._find(reference, request.merchant)
             if outcome == "pay-again":
@@ -374,7 +385,7 @@ def _payment_page(txn: VnpayTransaction) -> HTMLResponse:
         f"Số tiền: {txn.amount // 100} VND",
         f"Nội dung: {txn.order_info}",
         f"Play the customer: POST /_sim/transactions/{txn.txn_ref}/pay "
-        "(or fail, duplicate, wrong-amount, bad-checksum, silent, pay-other-amount, pay-again).",
+        "(or fail, duplicate, wrong-amount, bad-checksum, silent, pay-other-amount, pay-again, reverse).",
     )
 
 
