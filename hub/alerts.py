@@ -6,6 +6,9 @@
 - ``alert.certificate-expiring``: the hub's certificate or a trust anchor expires within
   ``LIENTHONG_ALERT_CERTIFICATE_DAYS``;
 - ``alert.ledger-broken``: verifying the hash chain found a fault.
+- ``alert.<kind>`` raised by an adapter through ``HubServices.raise_alert`` (e.g. the bank adapter's
+  ``alert.payment-duplicate``, ``alert.payment-late``, ``alert.payment-discrepancy``), with the
+  adapter's name in its data.
 
 A small watcher thread (:class:`AlertWatcher`) looks every ``LIENTHONG_ALERT_INTERVAL_SECONDS`` in
 the processes that run pollers. What it has already reported is kept in the ledger's adapter state
