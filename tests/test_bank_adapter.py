@@ -243,7 +243,7 @@ def test_unknown_or_unconfigured_gateways_fail_permanently(vnpay_sim: RunningSer
     assert result == PermanentFailure(reason="gateway payplatform is not configured in the bank adapter")
     result = bank.deliver(message(request_document(), "bank.other"))
     assert isinstance(result, PermanentFailure) and "not a payment gateway" in result.reason
-    assert [p.name for p in bank.pollers()] == ["bank-payment-status"]
+    assert [p.name for p in bank.pollers()] == ["bank-payment-status", "bank-reconciliation"]
     assert {r.path for r in bank.routers()[0].routes} == {"/vnpay/ipn"}  # type: ignore[attr-defined]
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from adapters.bank import BankAdapter, BankOptions
 from adapters.bank.reconciliation import DailyReconciliation
 from hub.cli import app
 from hub.servers import RunningServer
+from hub.spi import Delivered, OutboundMessage
 from tests.fakehub import InMemoryHub
 from tests.hubtest import RunningHub
 from tests.test_bank_e2e import (  # noqa: F401 - the fixtures are used by name
@@ -31,6 +34,24 @@ from tests.test_bank_e2e import (  # noqa: F401 - the fixtures are used by name
     vnpay_answer,
 )
 from tests.test_console_pages import login
+from tests.test_intake_api import json_example
+
+
+def outbound_request() -> OutboundMessage:
+    body = json.loads(json_example("payment.request", recipients=["bank.vnpay"]))
+    body.pop("expires_at")
+    return OutboundMessage(
+        message_id=str(uuid.uuid4()),
+        delivery_id=str(uuid.uuid4()),
+        doctype="payment.request",
+        sender=body["sender"],
+        recipient="bank.vnpay",
+        correlation_key=body["dossier_number"],
+        document=json.dumps(body).encode(),
+        content_type="application/json",
+        signature=None,
+        attempt=1,
+    )
 
 
 def drive(hub: RunningHub, gateways: dict[str, RunningServer], gateway: str, *outcomes: str) -> Payment:  # noqa: F811
@@ -96,7 +117,7 @@ def test_reconcile_reports_each_discrepancy_once_with_an_alert_a_page_and_a_csv(
 def test_the_daily_schedule_reconciles_yesterday_once_after_its_time(
     gateways: dict[str, RunningServer],  # noqa: F811
 ) -> None:
-    now = [datetime(2026, 11, 21, 0, 30, tzinfo=GMT7)]
+    now = [datetime(2026, 11, 20, 15, 0, tzinfo=GMT7)]
     fake = InMemoryHub()
     bank = BankAdapter(
         BankOptions.model_validate(bank_options(gateways, reconcile_daily_at="01:00")),
@@ -104,13 +125,16 @@ def test_the_daily_schedule_reconciles_yesterday_once_after_its_time(
         clock=lambda: now[0].astimezone(UTC),
     )
     try:
+        assert isinstance(bank.deliver(outbound_request()), Delivered)  # a payment on 2026-11-20
         (daily,) = [p for p in bank.pollers() if isinstance(p, DailyReconciliation)]
         assert daily.at == time(1, 0)
+        now[0] = datetime(2026, 11, 21, 0, 30, tzinfo=GMT7)
         assert daily.poll_once() == 0 and fake.events == []  # not yet 01:00
         now[0] += timedelta(hours=1)
-        daily.poll_once()
-        assert [(k, d["date"]) for k, d in fake.events] == [("reconciled", date(2026, 11, 20).isoformat())]
-        daily.poll_once()
-        assert len(fake.events) == 1  # once a day
+        assert daily.poll_once() == 1
+        assert [(k, d["date"], d["payments"]) for k, d in fake.events] == [
+            ("reconciled", date(2026, 11, 20).isoformat(), 1)
+        ]
+        assert daily.poll_once() == 0 and len(fake.events) == 1  # once a day
     finally:
         bank.close()

@@ -132,6 +132,8 @@ class Reconciliation:
             data = asdict(line)
             hub.record_event(ADAPTER, "reconciliation-discrepancy", data, message_id=record.message_id)
             hub.raise_alert(ADAPTER, "payment-discrepancy", data, message_id=record.message_id)
+        if not lines:  # nothing was paid or asked that day: nothing to put on record
+            return lines
         hub.record_event(
             ADAPTER,
             "reconciled",
