@@ -19,6 +19,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -159,6 +160,22 @@ def test_a_failed_platform_payment_cannot_be_turned_into_paid_by_replaying_its_c
     assert statuses(agency_sim, payment) == ["failed"]
 
 
+def test_a_platform_callback_is_answered_try_again_while_the_detail_query_fails(
+    hub: RunningHub,  # noqa: F811
+    gateways: dict[str, RunningServer],  # noqa: F811
+    agency_sim: RunningServer,  # noqa: F811
+) -> None:
+    payment = Payment(hub, "payplatform")
+    payment.open_payment_page()
+    httpx.post(f"{gateways['payplatform'].base_url}/_sim/faults", json={"fail_next": 1}).raise_for_status()
+    answers = payment.play(gateways, "pay")
+    assert answers == [
+        {"return_code": -99, "return_msg": "temporary error; send again"},  # HTTP 503: not decided
+        {"return_code": 0, "return_msg": "success"},  # the platform's repeat, the detail query answered
+    ]
+    wait_for(lambda: statuses(agency_sim, payment) == ["paid"], what="the paid confirmation")
+
+
 # -- one fee, one gateway, one paid ----------------------------------------------------------------------
 def test_a_payment_request_naming_two_gateways_is_refused_at_intake(hub: RunningHub) -> None:  # noqa: F811
     document = json.loads(json_example("payment.request"))
@@ -216,6 +233,31 @@ def test_a_payment_after_the_request_expired_is_a_late_payment_with_an_alert(
     wait_for(lambda: len(statuses(agency_sim, payment)) == 2, what="the late payment")
     assert statuses(agency_sim, payment) == ["expired", "late-payment"]
     assert [e for e in events(polling_hub, "alert.payment-late") if e.message_id == payment.message_id]
+
+
+def test_twenty_concurrent_identical_ipns_confirm_once(
+    hub: RunningHub,  # noqa: F811
+    agency_sim: RunningServer,  # noqa: F811
+) -> None:
+    payment = Payment(hub, "vnpay")
+    payment.delivered()
+    ipn = {
+        "vnp_Amount": "20500000",
+        "vnp_OrderInfo": "Le phi ho so",
+        "vnp_PayDate": datetime.now(GMT7).strftime("%Y%m%d%H%M%S"),
+        "vnp_ResponseCode": "00",
+        "vnp_TmnCode": DEV_VNPAY_TMN_CODE,
+        "vnp_TransactionNo": "88880003",
+        "vnp_TransactionStatus": "00",
+        "vnp_TxnRef": payment.reference,
+    }
+    signed = vnpay_npm("sign-ipn", tmn_code=DEV_VNPAY_TMN_CODE, secret=DEV_VNPAY_HASH_SECRET, params=ipn)
+    url = f"{hub.url}/adapters/bank/vnpay/ipn?{signed['query']}"
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda _: httpx.get(url, timeout=30).json()["RspCode"], range(20)))
+    assert sorted(answers) == ["00"] + ["02"] * 19
+    wait_for(lambda: statuses(agency_sim, payment) == ["paid"], what="the paid confirmation")
+    assert payment.timeline_types().count("payment.confirmation") == 1
 
 
 # -- only signed fields; no secret-derived value anywhere ------------------------------------------------
