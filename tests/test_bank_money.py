@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 import httpx
 import pytest
@@ -308,6 +308,30 @@ def test_an_ipn_signed_by_npm_vnpay_with_a_star_in_the_order_info_is_accepted(
     signed = vnpay_npm("sign-ipn", tmn_code=DEV_VNPAY_TMN_CODE, secret=DEV_VNPAY_HASH_SECRET, params=ipn)
     assert "%2A" not in signed["query"] and "*" in signed["query"]  # the npm library keeps '*'
     assert httpx.get(f"{hub.url}/adapters/bank/vnpay/ipn?{signed['query']}").json() == vnpay_answer("00")
+
+
+def test_an_ipn_hashed_as_vnpay_python_sample_does_with_quote_plus_is_accepted(
+    hub: RunningHub,  # noqa: F811
+    agency_sim: RunningServer,  # noqa: F811
+) -> None:
+    payment = Payment(hub, "vnpay")
+    payment.delivered()
+    ipn = {
+        "vnp_Amount": "20500000",
+        "vnp_OrderInfo": "Le phi *ho so* ~ban sao~",
+        "vnp_PayDate": datetime.now(GMT7).strftime("%Y%m%d%H%M%S"),
+        "vnp_ResponseCode": "00",
+        "vnp_TmnCode": DEV_VNPAY_TMN_CODE,
+        "vnp_TransactionNo": "88880004",
+        "vnp_TransactionStatus": "00",
+        "vnp_TxnRef": payment.reference,
+    }
+    data = "&".join(f"{k}={quote_plus(v)}" for k, v in sorted(ipn.items()))  # '*' -> %2A, '~' kept
+    assert "%2A" in data and "~" in data
+    digest = hmac.new(DEV_VNPAY_HASH_SECRET.encode(), data.encode(), hashlib.sha512).hexdigest()
+    answer = httpx.get(f"{hub.url}/adapters/bank/vnpay/ipn?{data}&vnp_SecureHash={digest}").json()
+    assert answer == vnpay_answer("00")
+    wait_for(lambda: statuses(agency_sim, payment) == ["paid"], what="the paid confirmation")
 
 
 def test_no_secret_derived_value_leaves_the_hub(

@@ -112,6 +112,11 @@ def test_reconcile_reports_each_discrepancy_once_with_an_alert_a_page_and_a_csv(
     assert download.headers["content-type"].startswith("text/csv")
     assert list(csv.DictReader(io.StringIO(download.text))) == rows
     assert "/console/reports/bank/reconciliation" in console.get("/console/reports").text
+    bad = console.get("/console/reports/bank/reconciliation", params={"date": "30/11/2026"})
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
+    assert console.get("/console/reports/bank/nothing").status_code == 404
+    refused = CliRunner().invoke(app, ["payments", "reconcile", "--date", "yesterday"])
+    assert refused.exit_code == 2 and "YYYY-MM-DD" in refused.output
 
 
 def test_the_daily_schedule_reconciles_yesterday_once_after_its_time(

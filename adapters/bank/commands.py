@@ -38,7 +38,11 @@ def payments_commands(connect: Callable[[], Adapter]) -> typer.Typer:
             wanted = date.fromisoformat(day) if day else datetime.now(VNP_TZ).date() - timedelta(days=1)
         except ValueError:
             raise typer.BadParameter("--date must be YYYY-MM-DD") from None
-        adapter = connect()
+        try:
+            adapter = connect()
+        except RuntimeError as refused:  # not configured, or production refuses development values
+            typer.echo(f"cannot reconcile: {refused}", err=True)
+            raise typer.Exit(2) from None
         lines = adapter.reconciliation.run(wanted)  # type: ignore[attr-defined]
         report = to_csv(lines)
         if csv_file is not None:
