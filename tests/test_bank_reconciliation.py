@@ -9,8 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +21,7 @@ from typer.testing import CliRunner
 
 from adapters.bank import BankAdapter, BankOptions
 from adapters.bank.reconciliation import DailyReconciliation
-from hub.cli import app
+from hub.cli import with_adapter_commands
 from hub.servers import RunningServer
 from hub.spi import Delivered, OutboundMessage
 from tests.fakehub import InMemoryHub
@@ -84,7 +87,9 @@ def test_reconcile_reports_each_discrepancy_once_with_an_alert_a_page_and_a_csv(
     monkeypatch.setenv("LIENTHONG_DATA_DIR", str(hub.settings.data_dir))
     monkeypatch.setenv("LIENTHONG_CONFIG_DIR", str(hub.settings.config_dir))
     report_file = tmp_path / "reconciliation.csv"
-    result = CliRunner().invoke(app, ["payments", "reconcile", "--date", today, "--csv", str(report_file)])
+    result = CliRunner().invoke(
+        with_adapter_commands(), ["payments", "reconcile", "--date", today, "--csv", str(report_file)]
+    )
     assert result.exit_code == 1, result.output  # discrepancies found
     rows = list(csv.DictReader(io.StringIO(report_file.read_text(encoding="utf-8"))))
     assert {row["reference"]: row["discrepancy"] for row in rows} == expected
@@ -99,7 +104,7 @@ def test_reconcile_reports_each_discrepancy_once_with_an_alert_a_page_and_a_csv(
     alerts = ledger.events_of_kinds(["alert.payment-discrepancy"], limit=100)
     assert {e.data["reference"] for e in alerts} == {r for r, d in expected.items() if d}
 
-    again = CliRunner().invoke(app, ["payments", "reconcile", "--date", today])
+    again = CliRunner().invoke(with_adapter_commands(), ["payments", "reconcile", "--date", today])
     assert again.exit_code == 1
     assert len(ledger.events_of_kinds(["alert.payment-discrepancy"], limit=100)) == len(alerts)  # once a day
 
@@ -115,7 +120,7 @@ def test_reconcile_reports_each_discrepancy_once_with_an_alert_a_page_and_a_csv(
     bad = console.get("/console/reports/bank/reconciliation", params={"date": "30/11/2026"})
     assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
     assert console.get("/console/reports/bank/nothing").status_code == 404
-    refused = CliRunner().invoke(app, ["payments", "reconcile", "--date", "yesterday"])
+    refused = CliRunner().invoke(with_adapter_commands(), ["payments", "reconcile", "--date", "yesterday"])
     assert refused.exit_code == 2 and "YYYY-MM-DD" in refused.output
 
 
@@ -143,3 +148,14 @@ def test_the_daily_schedule_reconciles_yesterday_once_after_its_time(
         assert daily.poll_once() == 0 and len(fake.events) == 1  # once a day
     finally:
         bank.close()
+
+
+def test_the_installed_cli_offers_the_payments_group() -> None:
+    """`lienthong` (the console script) adds the adapters' groups; its own commands start without them."""
+    lienthong = Path(sys.executable).parent / "lienthong"
+    listed = subprocess.run([lienthong, "--help"], capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and "payments" in listed.stdout
+    usage = subprocess.run(
+        [lienthong, "payments", "reconcile", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert usage.returncode == 0 and "--date" in usage.stdout and "--csv" in usage.stdout

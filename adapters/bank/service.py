@@ -29,7 +29,7 @@ from typing import Any, Literal
 from hub.spi import HubServices
 
 from .gateways import StatusAnswer
-from .mapping import GATEWAY_PARTICIPANTS, Outcome, PaymentRecord, confirmation_document
+from .mapping import GATEWAY_PARTICIPANTS, Outcome, PaymentRecord, PaymentStatus, confirmation_document
 from .store import ADAPTER, PaymentStore
 
 Resolution = Literal["confirmed", "already", "conflict", "disputed", "duplicate", "late", "ignored"]
@@ -144,7 +144,12 @@ class Payments:
         return resolution
 
     def _confirm(
-        self, current: PaymentRecord, outcome: Outcome, answer: StatusAnswer, *, status_after: str
+        self,
+        current: PaymentRecord,
+        outcome: Outcome,
+        answer: StatusAnswer,
+        *,
+        status_after: PaymentStatus,
     ) -> str:
         numbered = outcome in ("duplicate-payment", "late-payment")
         payment_no = (answer.payment_no or "-") if numbered else None
@@ -159,7 +164,7 @@ class Payments:
             body, content_type="application/json", as_participant=GATEWAY_PARTICIPANTS[current.gateway]
         )
         key = outcome if payment_no is None else f"{outcome}:{payment_no}"
-        current.status = status_after  # type: ignore[assignment]
+        current.status = status_after
         current.confirmations.setdefault(key, result.message_id)
         current.query_error = ""
         self.store.put(current)
