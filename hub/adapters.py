@@ -6,15 +6,21 @@ entry-point group and that the routes use.
 
 from __future__ import annotations
 
+import atexit
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from hub.spi import Adapter, HubServices
+
+if TYPE_CHECKING:
+    import typer
+
+    from hub.settings import Settings
 
 ADAPTER_ENTRY_POINTS = "lienthong.adapters"
 log = logging.getLogger("hub.adapters")
@@ -89,3 +95,23 @@ class AdapterSet:
                 adapter.close()
             except Exception:  # closing must not stop the others from closing
                 log.exception("adapter %s failed to close", adapter.name)
+
+
+def add_adapter_commands(app: typer.Typer, settings: Callable[[], Settings]) -> None:
+    """Add each installed adapter's operator commands (:meth:`Adapter.commands`) to the CLI `app`."""
+    for name, adapter_cls in installed_adapters().items():
+        group = adapter_cls.commands(lambda name=name: connect_adapter(name, settings()))  # type: ignore[misc]
+        if group is not None:
+            app.add_typer(group)
+
+
+def connect_adapter(name: str, settings: Settings) -> Adapter:
+    """The adapter `name` of a hub built from `settings` (closed when the process ends), for a command."""
+    from hub.runtime import Runtime
+
+    runtime = Runtime.build(settings)
+    atexit.register(runtime.close)
+    adapter = runtime.adapters.get(name)
+    if adapter is None:
+        raise RuntimeError(f"adapter {name!r} is not in use: no route in {settings.routes_file} names it")
+    return adapter

@@ -6,6 +6,9 @@
 - ``alert.certificate-expiring``: the hub's certificate or a trust anchor expires within
   ``LIENTHONG_ALERT_CERTIFICATE_DAYS``;
 - ``alert.ledger-broken``: verifying the hash chain found a fault.
+- ``alert.<kind>`` raised by an adapter through ``HubServices.raise_alert`` (e.g. the bank adapter's
+  ``alert.payment-duplicate``, ``alert.payment-late``, ``alert.payment-discrepancy``), with the
+  adapter's name in its data.
 
 A small watcher thread (:class:`AlertWatcher`) looks every ``LIENTHONG_ALERT_INTERVAL_SECONDS`` in
 the processes that run pollers. What it has already reported is kept in the ledger's adapter state
@@ -28,6 +31,7 @@ from cryptography import x509
 from hub.ledger import ChainReport, EventRecord
 
 if TYPE_CHECKING:
+    from hub.context import HubContext
     from hub.peers import PeerWatch
     from hub.runtime import Runtime
 
@@ -51,15 +55,27 @@ def raise_alert(
     delivery_id: str | None = None,
 ) -> EventRecord:
     """Record an alert in the ledger, then POST it to the operators' webhook, if any."""
-    event = runtime.hub.ledger.append_event(kind, message_id=message_id, delivery_id=delivery_id, data=data)
+    return record_alert(runtime.hub, kind, data, message_id=message_id, delivery_id=delivery_id)
+
+
+def record_alert(
+    hub: HubContext,
+    kind: str,
+    data: dict[str, Any],
+    *,
+    message_id: str | None = None,
+    delivery_id: str | None = None,
+) -> EventRecord:
+    """:func:`raise_alert` for a caller that holds only the hub's context (e.g. an adapter's alert)."""
+    event = hub.ledger.append_event(kind, message_id=message_id, delivery_id=delivery_id, data=data)
     log.warning("%s: %s", kind, json.dumps(data, ensure_ascii=False, default=str))
-    url = runtime.hub.settings.alert_webhook_url
+    url = hub.settings.alert_webhook_url
     if url:
         payload = {
             "kind": kind,
             "seq": event.seq,
             "at": event.at.isoformat(),
-            "hub": runtime.hub.settings.hub_participant_id,
+            "hub": hub.settings.hub_participant_id,
             "message_id": event.message_id,
             "delivery_id": event.delivery_id,
             "data": event.data,

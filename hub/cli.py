@@ -641,8 +641,27 @@ def certs_dev(
     out.print(f"development PKI written: {len(written)} files in {target or settings.certs_dir}")
 
 
+def with_adapter_commands() -> typer.Typer:
+    """The CLI with the installed adapters' command groups added (e.g. `lienthong payments`).
+
+    Loading every adapter costs about a second, so the core's own commands run without it."""
+    from hub.adapters import add_adapter_commands
+
+    if not getattr(app, "_adapter_commands_added", False):
+        add_adapter_commands(app, _settings)
+        app._adapter_commands_added = True  # type: ignore[attr-defined]
+    return app
+
+
 def main() -> None:
-    app()
+    core = {
+        command.name or command.callback.__name__ for command in app.registered_commands if command.callback
+    }
+    core |= {group.name for group in app.registered_groups if group.name}
+    if len(sys.argv) > 1 and sys.argv[1] in core:
+        app()
+    else:
+        with_adapter_commands()()
 
 
 if __name__ == "__main__":

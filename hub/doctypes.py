@@ -146,6 +146,7 @@ class DocType:
     signing: Signing
     signature_parent: str | None
     natural_key_defaults: tuple[str | None, ...] = ()
+    max_recipients: int | None = None  # e.g. 1 for payment.request: one fee, one gateway
     identify_root: str | None = None  # XML: Clark name of the root element, {ns}local
     identify_test: str | None = None  # XML: XPath that must be true on the root
     identify_pointer: str | None = None  # JSON: pointer to the member naming the type
@@ -198,6 +199,7 @@ class _DocTypeSpec(BaseModel):
     natural_key: list[str | _KeyPartSpec] = Field(min_length=1)
     signing: Signing
     signature_parent: str | None = None
+    max_recipients: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> _DocTypeSpec:
@@ -259,6 +261,7 @@ def _build(spec: _DocTypeSpec, schemas_dir: Path) -> DocType:
         correlation_key=spec.correlation_key,
         natural_key=tuple(p.path for p in parts),
         natural_key_defaults=tuple(p.default for p in parts),
+        max_recipients=spec.max_recipients,
         signing=spec.signing,
         signature_parent=spec.signature_parent,
         identify_root=spec.identify.root,
@@ -359,6 +362,12 @@ def _extract(doctype: DocType, document: Any) -> Extracted:
     recipients = tuple(dict.fromkeys(compiled.recipients.values(document)))
     if not recipients:
         raise Problem("schema-invalid", f"{doctype.name}: no recipient at {doctype.recipients}")
+    if doctype.max_recipients is not None and len(recipients) > doctype.max_recipients:
+        raise Problem(
+            "too-many-recipients",
+            f"{doctype.name} names {len(recipients)} recipients ({', '.join(recipients)}); "
+            f"it may name at most {doctype.max_recipients}",
+        )
     correlation = compiled.correlation_key.values(document)
     parts: list[str] = []
     for path, default in zip(compiled.natural_key, _defaults(doctype), strict=True):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,6 +57,24 @@ class ContextFilter(logging.Filter):
         return True
 
 
+#: ``name=value`` where the name says checksum, hash, signature, secret or token: e.g. a VNPAY IPN's
+#: ``vnp_SecureHash`` in the query string uvicorn's access log writes.
+_SECRET_VALUE = re.compile(
+    r"(?i)((?:^|[?&\s;,])[\w.-]*(?:hash|sum|signature|secret|token|password)[\w.-]*=)[^&\s\"',;]+"
+)
+
+
+class RedactFilter(logging.Filter):
+    """Withholds values derived from secrets (checksums, secure hashes, tokens) from every line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRET_VALUE.sub(r"\1(withheld)", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -84,11 +103,18 @@ class TextFormatter(logging.Formatter):
         return f"{text} [{ids}]" if ids else text
 
 
-def configure_logging(fmt: str = "json", level: str = "INFO", stream: Any = None) -> logging.Handler:
-    """Route every logger (uvicorn's too) to one handler on stderr in `fmt`; returns the handler."""
+def make_handler(fmt: str = "json", stream: Any = None) -> logging.Handler:
+    """The hub's log handler: `fmt` lines on `stream` (stderr), with the message ids, secrets withheld."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(ContextFilter())
+    handler.addFilter(RedactFilter())
+    return handler
+
+
+def configure_logging(fmt: str = "json", level: str = "INFO", stream: Any = None) -> logging.Handler:
+    """Route every logger (uvicorn's too) to one handler on stderr in `fmt`; returns the handler."""
+    handler = make_handler(fmt, stream)
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

@@ -59,6 +59,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = _types(
     # duplicates and routing
     ("idempotency-key-reused", 422, "The Idempotency-Key was used for another document"),
     ("unknown-recipient", 422, "A recipient is not a known participant"),
+    ("too-many-recipients", 422, "The document names more recipients than its type allows"),
     ("route-forbidden", 403, "No route allows this type from this sender to this recipient"),
     ("conflict", 409, "The resource is not in a state that allows this action"),
     ("internal-error", 500, "The hub failed; nothing was accepted"),

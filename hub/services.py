@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.alerts import record_alert
 from hub.context import HubContext
 from hub.intake import Intake, Submission
 from hub.problems import Problem
@@ -68,6 +69,11 @@ class CoreServices:
         self.hub.ledger.append_event(
             f"adapter.{kind}", message_id=message_id, data={"adapter": adapter, **data}
         )
+
+    def raise_alert(
+        self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
+    ) -> None:
+        record_alert(self.hub, f"alert.{kind}", {"adapter": adapter, **data}, message_id=message_id)
 
     def get_state(self, adapter: str, key: str) -> str | None:
         return self.hub.ledger.get_state(adapter, key)

@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 
 from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from hub.problems import Problem
+
+if TYPE_CHECKING:
+    import typer
 
 __all__ = [
     "Adapter",
@@ -38,6 +42,7 @@ __all__ = [
     "PermanentFailure",
     "Poller",
     "Problem",
+    "Report",
     "RetryPolicy",
     "RetryableFailure",
     "SecretSpec",
@@ -212,6 +217,14 @@ class HubServices(Protocol):
         by the adapter. Recorded as event kind ``adapter.<kind>`` with the adapter's name in its data."""
         ...
 
+    def raise_alert(
+        self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
+    ) -> None:
+        """Tell the operators something needs a person (e.g. a fee paid twice): recorded as event kind
+        ``alert.<kind>`` with the adapter's name in its data, listed on the console's alerts page and
+        POSTed to the operators' alert webhook like the core's own alerts."""
+        ...
+
     def get_state(self, adapter: str, key: str) -> str | None:
         """A value the adapter persisted (e.g. a poller's cursor), or None."""
         ...
@@ -224,6 +237,20 @@ class HubServices(Protocol):
         """Set a value only if it still is `expected` (None: not set yet), atomically across every
         process of the hub; False when another process changed it first (read again and retry)."""
         ...
+
+
+@dataclass(frozen=True)
+class Report:
+    """A table an adapter offers operators (e.g. a day's payment reconciliation). The console lists it
+    under /console/reports and renders ``rows(params)`` generically, with a CSV download; ``params`` are
+    the query parameters named in ``parameters`` (e.g. ``date``), as given (possibly empty)."""
+
+    name: str  # stable, URL-safe: /console/reports/<adapter>/<name>
+    title: str
+    columns: Sequence[str]
+    rows: Callable[[Mapping[str, str]], Sequence[Sequence[Any]]]
+    parameters: Sequence[str] = ()
+    description: str = ""
 
 
 class Poller(ABC):
@@ -260,6 +287,18 @@ class Adapter(ABC):
 
     def pollers(self) -> list[Poller]:
         return []
+
+    def reports(self) -> list[Report]:
+        """Tables for operators, shown on the console (/console/reports) with a CSV download."""
+        return []
+
+    @classmethod
+    def commands(cls, connect: Callable[[], Adapter]) -> typer.Typer | None:
+        """Operators' commands, added to the CLI as one group (``lienthong <group name> ...``).
+
+        Called when the CLI starts, before any hub runs; ``connect()`` (call it inside a command) builds
+        the hub from the settings and returns this adapter, configured and connected to it."""
+        return None
 
     def observe(self, outcome: DeliveryOutcome) -> None:  # noqa: B027 - optional hook, empty by default
         """Called after ANY delivery (any adapter's, or an inbox acknowledgement) becomes delivered or

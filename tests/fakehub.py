@@ -16,6 +16,7 @@ from hub.spi import ParticipantInfo, SubmitResult
 class InMemoryHub:
     state: dict[tuple[str, str], str] = field(default_factory=dict)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     directories: dict[str, dict[str, str]] = field(default_factory=dict)
     documents: dict[str, bytes] = field(default_factory=dict)
 
@@ -36,6 +37,11 @@ class InMemoryHub:
         self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
     ) -> None:
         self.events.append((kind, data))
+
+    def raise_alert(
+        self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
+    ) -> None:
+        self.alerts.append((kind, data))
 
     def get_state(self, adapter: str, key: str) -> str | None:
         return self.state.get((adapter, key))

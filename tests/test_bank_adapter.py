@@ -6,8 +6,6 @@ Checksums are recomputed here with hmac/hashlib directly, not with the protocol 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Iterator
@@ -16,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -26,7 +24,6 @@ from pydantic import ValidationError
 from adapters.bank import BankAdapter, BankOptions
 from adapters.bank.mapping import (
     MappingError,
-    ascii_text,
     confirmation_document,
     expiry,
     gateway_reference,
@@ -35,6 +32,7 @@ from adapters.bank.mapping import (
 )
 from adapters.bank.simulator import create_app
 from adapters.bank.simulator.config import PayPlatformClient, PayPlatformConfig, VnpayConfig, VnpayMerchant
+from adapters.bank.vnpay_wire import order_info
 from hub.context import HubContext
 from hub.doctypes import DocTypeRegistry
 from hub.servers import RunningServer, run_in_thread
@@ -50,6 +48,7 @@ from hub.startup_checks import StartupRefused, check_production_safety
 from hub.validation import Validator
 from tests.fakehub import InMemoryHub
 from tests.hubtest import EXAMPLES
+from tests.vnpay_oracle import vnpay_npm
 
 TMN = "TESTTMN2"
 SECRET = "vnpay-test-" + uuid.uuid4().hex
@@ -166,8 +165,8 @@ def test_vnpay_payment_url_is_signed_and_accepted_by_the_gateway(
     assert params["vnp_Amount"] == "20500000" and params["vnp_TxnRef"] == reference
     assert params["vnp_TmnCode"] == TMN and params["vnp_CurrCode"] == "VND"
     assert params["vnp_OrderInfo"].isascii() and "lich tu phap" in params["vnp_OrderInfo"]
-    signed = "&".join(f"{k}={quote_plus(v)}" for k, v in sorted(params.items()) if k != "vnp_SecureHash")
-    assert params["vnp_SecureHash"] == hmac.new(SECRET.encode(), signed.encode(), hashlib.sha512).hexdigest()
+    verdict = vnpay_npm("verify-url", tmn_code=TMN, secret=SECRET, url=result.detail)
+    assert verdict["isVerified"] is True  # the npm `vnpay` package accepts the hub's URL
 
     page = httpx.get(result.detail)  # the citizen's browser opens it
     assert page.status_code == 200
@@ -244,7 +243,7 @@ def test_unknown_or_unconfigured_gateways_fail_permanently(vnpay_sim: RunningSer
     assert result == PermanentFailure(reason="gateway payplatform is not configured in the bank adapter")
     result = bank.deliver(message(request_document(), "bank.other"))
     assert isinstance(result, PermanentFailure) and "not a payment gateway" in result.reason
-    assert [p.name for p in bank.pollers()] == ["bank-payment-status"]
+    assert [p.name for p in bank.pollers()] == ["bank-payment-status", "bank-reconciliation"]
     assert {r.path for r in bank.routers()[0].routes} == {"/vnpay/ipn"}  # type: ignore[attr-defined]
 
 
@@ -318,9 +317,9 @@ def test_expiry_is_the_request_deadline_capped_by_the_time_to_live() -> None:
         expiry(soon, now + timedelta(hours=1), 900)
 
 
-def test_ascii_text_and_gateway_reference() -> None:
-    assert (
-        ascii_text("Phí cấp phiếu lý lịch tư pháp, Đồng~Tháp\n") == "Phi cap phieu ly lich tu phap, Dong-Thap"
+def test_order_info_and_gateway_reference() -> None:
+    assert order_info("Phí cấp phiếu lý lịch tư pháp, Đồng~Tháp*(bản sao)\n") == (
+        "Phi cap phieu ly lich tu phap, Dong Thap ban sao"
     )
     assert gateway_reference("0f5e8a1c-1111-4222-8333-944445555666") == "0f5e8a1c111142228333944445555666"
     with pytest.raises(MappingError):
@@ -335,13 +334,19 @@ def test_confirmation_document_is_valid_and_keeps_the_gateway_fields() -> None:
     record = new_record(request, gateway="payplatform", message_id=str(uuid.uuid4()), now=now, expires=now)
     record.transaction_code = "KP0000000009"
     paid = json.loads(
-        confirmation_document(record, status="paid", paid_at=None, gateway_response={"status": 0, "x": [1]})
+        confirmation_document(record, status="paid", paid_at=None, gateway_fields={"status": 0, "x": [1]})
     )
     assert paid["sender"] == "bank.payplatform" and paid["recipients"] == [AGENCY]
     assert paid["transaction_ref"] == "KP0000000009" and paid["amount"] == 205000 and paid["paid_at"]
     assert paid["gateway_response"] == {"status": 0, "x": "[1]"}
-    failed = json.loads(confirmation_document(record, status="failed", paid_at=None, gateway_response={}))
+    failed = json.loads(confirmation_document(record, status="failed", paid_at=None, gateway_fields={}))
     assert failed["status"] == "failed" and "paid_at" not in failed
-    for document in (paid, failed):
+    expired = json.loads(confirmation_document(record, status="expired", paid_at=None, gateway_fields={}))
+    late = json.loads(
+        confirmation_document(record, status="late-payment", paid_at=None, gateway_fields={}, payment_no="14")
+    )
+    assert expired["status"] == "expired" and "paid_at" not in expired
+    assert late["status"] == "late-payment" and late["payment_no"] == "14" and late["paid_at"]
+    for document in (paid, failed, expired, late):
         doctype, issues = validator.validate_document(document)
         assert doctype.name == "payment.confirmation" and issues == []

@@ -557,7 +557,7 @@ def test_extract_refuses_missing_sender_or_recipients(registry: DocTypeRegistry)
         ("ems.order", "000.01.02.H41-261120-0001|return|create"),
         ("ems.tracking", "65a1f3c2e4b0a1b2c3d4e5f6"),
         ("payment.request", "PR-20261120-0001"),
-        ("payment.confirmation", "PR-20261120-0001|14226112|paid"),
+        ("payment.confirmation", "PR-20261120-0001|14226112|paid|-"),
     ],
 )
 def test_extract_json(registry: DocTypeRegistry, name: str, natural_key: str) -> None:

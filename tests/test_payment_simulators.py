@@ -31,6 +31,7 @@ from adapters.bank.simulator.config import (
     VnpayMerchant,
 )
 from hub.servers import RunningServer, run_in_thread
+from tests.vnpay_oracle import vnpay_npm
 
 TMN = "TESTTMN1"
 SECRET = "test-vnpay-secret-" + uuid.uuid4().hex
@@ -300,6 +301,56 @@ def test_vnpay_hash_data_and_signature_follow_the_documented_rule() -> None:
     )
     url = vnpay_protocol.build_payment_url("https://gw.example/paymentv2/vpcpay.html", params, SECRET)
     assert url == f"https://gw.example/paymentv2/vpcpay.html?{expected_data}&vnp_SecureHash={signature}"
+
+
+def test_vnpay_hash_data_encodes_as_vnpay_java_urlencoder() -> None:
+    """The gateway hashes values as java.net.URLEncoder (and npm vnpay's URLSearchParams) do: '*' kept,
+    '~' escaped; Python's quote_plus does the opposite."""
+    params = {"vnp_OrderInfo": "a*b~c d", "vnp_TxnRef": "R1"}
+    assert vnpay_protocol.hash_data(params) == "vnp_OrderInfo=a*b%7Ec+d&vnp_TxnRef=R1"
+    signed = vnpay_npm("sign-ipn", tmn_code=TMN, secret=SECRET, params=params)
+    assert signed["params"]["vnp_SecureHash"] == vnpay_protocol.sign_params(params, SECRET)
+
+
+def test_vnpay_accepts_a_url_built_by_npm_vnpay_and_answers_its_querydr(
+    vnpay: str, merchant: Merchant
+) -> None:
+    created = vnp_now()
+    built = vnpay_npm(
+        "build-url",
+        tmn_code=TMN,
+        secret=SECRET,
+        host=vnpay,
+        data={
+            "vnp_Amount": 12000,
+            "vnp_IpAddr": "127.0.0.1",
+            "vnp_TxnRef": "HS-NPM-1",
+            "vnp_OrderInfo": "Le phi *ban sao* ho so",
+            "vnp_OrderType": "other",
+            "vnp_ReturnUrl": "https://merchant.example/return",
+            "vnp_CreateDate": int(created),
+            "vnp_ExpireDate": int((datetime.now(GMT7) + timedelta(minutes=15)).strftime("%Y%m%d%H%M%S")),
+        },
+    )
+    page = httpx.get(built["url"])
+    assert page.status_code == 200 and "HS-NPM-1" in page.text
+    customer(vnpay, "HS-NPM-1", "silent")
+    answer = vnpay_npm(
+        "querydr",
+        tmn_code=TMN,
+        secret=SECRET,
+        host=vnpay,
+        query={
+            "vnp_RequestId": uuid.uuid4().hex,
+            "vnp_IpAddr": "127.0.0.1",
+            "vnp_TxnRef": "HS-NPM-1",
+            "vnp_OrderInfo": "Truy van HS-NPM-1",
+            "vnp_TransactionDate": int(created),  # the library sends its dates as numbers
+            "vnp_CreateDate": int(vnp_now()),
+        },
+    )
+    assert answer["isVerified"] is True and answer["isSuccess"] is True
+    assert (answer["vnp_TransactionStatus"], answer["vnp_Amount"]) == ("00", "1200000")
 
 
 def test_vnpay_querydr_pipe_orders() -> None:

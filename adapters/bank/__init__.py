@@ -4,9 +4,10 @@
 recipient (``bank.vnpay`` / ``bank.payplatform``) and turns the gateway's verified callbacks and status
 answers into ``payment.confirmation`` messages. See docs/adapters/bank.md.
 
-The wire formats live in :mod:`adapters.bank.simulator.vnpay_protocol` and
-:mod:`adapters.bank.simulator.payplatform_protocol` (pure functions a merchant can import);
-the simulators of both gateways live in :mod:`adapters.bank.simulator`.
+The hub's side of the wire formats lives in :mod:`adapters.bank.vnpay_wire` and
+:mod:`adapters.bank.payplatform_wire`. The simulators of both gateways live in
+:mod:`adapters.bank.simulator` and share no protocol code with the adapter (neither imports the other),
+so each checks the other; the npm ``vnpay`` package is the third, independent opinion in the tests.
 """
 
 from .adapter import BankAdapter

@@ -10,11 +10,12 @@ into one hub-signed ``payment.confirmation`` to the agency. Retries and dead let
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 from typing import ClassVar
 
 import httpx
+import typer
 from fastapi import APIRouter
 
 from hub.spi import (
@@ -27,6 +28,8 @@ from hub.spi import (
     OutboundMessage,
     PermanentFailure,
     Poller,
+    Problem,
+    Report,
     RetryableFailure,
 )
 
@@ -35,6 +38,7 @@ from .gateways import GatewayError, PayPlatformGateway, VnpayGateway
 from .mapping import MappingError, expiry, gateway_of, gateway_reference, new_record, parse_request
 from .options import BankOptions
 from .poller import PaymentStatusPoller
+from .reconciliation import COLUMNS, DailyReconciliation, Reconciliation
 from .service import Payments
 from .store import PaymentStore
 
@@ -69,6 +73,7 @@ class BankAdapter(Adapter):
         )
         self.store = PaymentStore(hub)
         self.payments = Payments(hub, self.store)
+        self.reconciliation = Reconciliation(self.payments, self._gateways(), clock)
         if options.development_secrets():
             log.warning(
                 "bank adapter: development credentials in use: %s", ", ".join(options.development_secrets())
@@ -116,22 +121,61 @@ class BankAdapter(Adapter):
     def routers(self) -> list[APIRouter]:
         return [build_router(self.vnpay, self.payplatform, self.payments)]
 
-    def pollers(self) -> list[Poller]:
+    def _gateways(self) -> dict[str, VnpayGateway | PayPlatformGateway]:
         gateways: dict[str, VnpayGateway | PayPlatformGateway] = {}
         if self.vnpay is not None:
             gateways["vnpay"] = self.vnpay
         if self.payplatform is not None:
             gateways["payplatform"] = self.payplatform
-        return [
+        return gateways
+
+    def pollers(self) -> list[Poller]:
+        pollers: list[Poller] = [
             PaymentStatusPoller(
                 self.payments,
-                gateways,
+                self._gateways(),
                 query_after_seconds=self.options.query_after_seconds,
                 expire_grace_seconds=self.options.expire_grace_seconds,
                 interval_seconds=self.options.query_interval_seconds,
                 clock=self.clock,
             )
         ]
+        if self.options.reconcile_daily_at is not None:
+            pollers.append(
+                DailyReconciliation(
+                    self.reconciliation,
+                    at=self.options.reconcile_daily_at,
+                    interval_seconds=self.options.reconcile_check_interval_seconds,
+                    clock=self.clock,
+                )
+            )
+        return pollers
+
+    def reports(self) -> list[Report]:
+        return [
+            Report(
+                name="reconciliation",
+                title="Đối soát thanh toán / Payment reconciliation",
+                columns=COLUMNS,
+                rows=self._reconciliation_rows,
+                parameters=("date",),
+                description="A day's payments as the hub and the gateways see them (Vietnam time); "
+                "run by the daily schedule or `lienthong payments reconcile --date`.",
+            )
+        ]
+
+    def _reconciliation_rows(self, params: Mapping[str, str]) -> list[list[object]]:
+        try:
+            day = date.fromisoformat(params.get("date") or "")
+        except ValueError:
+            raise Problem("invalid-request", "date must be YYYY-MM-DD") from None
+        return [line.row() for line in self.reconciliation.report(day)]
+
+    @classmethod
+    def commands(cls, connect: Callable[[], Adapter]) -> typer.Typer:
+        from .commands import payments_commands
+
+        return payments_commands(connect)
 
     def development_secrets(self) -> list[str]:
         return self.options.development_secrets()

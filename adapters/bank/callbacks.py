@@ -7,27 +7,35 @@
   ``{"return_code": 0|-1, "return_msg"}``; 0 also for a repeat; HTTP 503 when the hub cannot record the
   outcome now (the platform repeats the callback).
 
-Nothing else is trusted: a callback must verify with the gateway's key and match a payment the hub
-created, for the amount it asked. Refusals produce no message and are recorded as evidence.
+A callback is a hint. ``paid`` is confirmed only when the gateway vouches for it through a channel
+whose integrity covers the status: a VNPAY IPN whose hash (covering vnp_ResponseCode and
+vnp_TransactionStatus) verifies; for the payment platform, whose callback checksum does not cover
+``status``, the hub's own transaction-detail query. A callback the query contradicts is refused and
+recorded (``adapter.callback-refused``, with the query's answer). Only the signed fields reach a
+confirmation; no checksum leaves the hub.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from adapters.bank.simulator.vnpay_protocol import IPN_ANSWERS, is_paid
-
-from .gateways import PayPlatformGateway, VnpayGateway
-from .mapping import payplatform_status, vnpay_amount, vnpay_paid_at
+from . import payplatform_wire as pp
+from .gateways import GatewayError, PayPlatformGateway, VnpayGateway
 from .service import Payments
+from .vnpay_wire import IPN_ANSWERS
 
 log = logging.getLogger("adapters.bank")
+
+
+class TryAgain(Exception):
+    """The outcome cannot be established now; the gateway should send the callback again."""
 
 
 def vnpay_answer(code: str) -> dict[str, str]:
@@ -37,22 +45,19 @@ def vnpay_answer(code: str) -> dict[str, str]:
 def handle_ipn(params: dict[str, str], gateway: VnpayGateway, payments: Payments) -> dict[str, str]:
     """Decide VNPAY's answer to one IPN (and confirm the payment when it holds)."""
     record = payments.store.get("vnpay", params.get("vnp_TxnRef", ""))
-    if not gateway.verify(params) or params.get("vnp_TmnCode") != gateway.tmn_code:
+    if not gateway.verify(params):
         payments.refuse("vnpay", "invalid checksum", vnpay_answer("97"), params, record)
         return vnpay_answer("97")
     if record is None:
         payments.refuse("vnpay", "no payment with this vnp_TxnRef", vnpay_answer("01"), params, None)
         return vnpay_answer("01")
-    stated = vnpay_amount(params)
-    if stated != record.amount:
+    vouched = gateway.vouched(params)
+    if vouched.amount != record.amount:
         reason = f"amount {params.get('vnp_Amount')!r} (×100) is not the requested {record.amount} VND"
         payments.refuse("vnpay", reason, vnpay_answer("04"), params, record)
         return vnpay_answer("04")
-    status = "paid" if is_paid(params) else "failed"
-    outcome = payments.resolve(
-        record, status, paid_at=vnpay_paid_at(params), response=params, source="vnpay ipn"
-    )
-    return vnpay_answer("00" if outcome == "confirmed" else "02")
+    outcome = payments.settle(record, vouched, source="vnpay ipn")
+    return vnpay_answer("00" if outcome in ("confirmed", "duplicate", "late") else "02")
 
 
 def platform_answer(code: int, message: str) -> dict[str, Any]:
@@ -60,7 +65,7 @@ def platform_answer(code: int, message: str) -> dict[str, Any]:
 
 
 def handle_paymentconfirm(body: Any, gateway: PayPlatformGateway, payments: Payments) -> dict[str, Any]:
-    """Decide the payment platform's answer to one callback (and confirm the payment when it holds)."""
+    """Decide the payment platform's answer to one callback; the detail query decides the outcome."""
     callback = body if isinstance(body, dict) else {"body": json.dumps(body)[:1000]}
     reference = str(callback.get("transaction_id", ""))
     record = payments.store.get("payplatform", reference) if reference else None
@@ -69,7 +74,7 @@ def handle_paymentconfirm(body: Any, gateway: PayPlatformGateway, payments: Paym
         payments.refuse("payplatform", "no payment with this transaction_id", answer, callback, None)
         return answer
     verdict = gateway.check_callback(callback, record)
-    if verdict != "ok" or str(callback.get("client_id", gateway.client_id)) != gateway.client_id:
+    if verdict != "ok":
         reason = (
             f"amount {callback.get('trans_amount')!r} is not the requested {record.amount} VND"
             if verdict == "amount-mismatch"
@@ -78,13 +83,22 @@ def handle_paymentconfirm(body: Any, gateway: PayPlatformGateway, payments: Paym
         answer = platform_answer(-1, reason)
         payments.refuse("payplatform", reason, answer, callback, record)
         return answer
-    status = payplatform_status(callback.get("status"))
-    if status == "pending":
+    claimed = pp.status_of(callback.get("status"))
+    if claimed == "pending":
         return platform_answer(0, "noted: still pending")
-    outcome = payments.resolve(record, status, paid_at=None, response=callback, source="payplatform callback")
-    return platform_answer(
-        0, {"confirmed": "success", "already": "already confirmed"}.get(outcome, "ignored")
-    )
+    try:
+        vouched = gateway.query(record, datetime.now(UTC))
+    except GatewayError as exc:
+        payments.query_failed(record, exc.reason)
+        raise TryAgain(exc.reason) from None
+    if vouched.status != claimed:
+        answer = platform_answer(-1, f"the transaction detail says {vouched.status}, not {claimed}")
+        reason = f"callback says {claimed}; the platform's transaction detail says {vouched.status}"
+        payments.refuse("payplatform", reason, answer, callback, record, query_answer=vouched)
+        return answer
+    outcome = payments.settle(record, vouched, source="payplatform callback, checked by detail query")
+    messages = {"confirmed": "success", "duplicate": "success", "late": "success"}
+    return platform_answer(0, messages.get(outcome, "already confirmed"))
 
 
 def build_router(
@@ -113,6 +127,9 @@ def build_router(
                 body = {"body": (await request.body()).decode("utf-8", "replace")[:1000]}
             try:
                 answer = await run_in_threadpool(handle_paymentconfirm, body, platform, payments)
+            except TryAgain as exc:
+                log.warning("payment platform callback deferred: %s", exc)
+                return JSONResponse(platform_answer(-99, "temporary error; send again"), status_code=503)
             except Exception:
                 log.exception("payment platform callback could not be handled")
                 return JSONResponse(platform_answer(-99, "temporary error; send again"), status_code=503)

@@ -1,32 +1,35 @@
 """Transport to the two gateways: create a payment, ask for its status, check a callback's checksum.
 
-Each gateway's wire rules come from :mod:`adapters.bank.simulator.vnpay_protocol` and
-:mod:`adapters.bank.simulator.payplatform_protocol` (the same pure functions the simulators use).
-A gateway that cannot be reached or answers nonsense raises :class:`GatewayError`; whether it is worth
-trying again is in ``retryable``.
+Each gateway's wire rules are the hub's own (:mod:`adapters.bank.vnpay_wire`,
+:mod:`adapters.bank.payplatform_wire`); the simulators have separate code, and the tests check both
+against implementations the project did not write. A gateway that cannot be reached or answers nonsense
+raises :class:`GatewayError`; whether it is worth trying again is in ``retryable``.
+
+What a gateway vouches for comes back as a :class:`StatusAnswer` whose ``fields`` are only the fields
+the gateway signed (named per gateway in the wire modules) — never a checksum — so it can be put in a
+confirmation or in evidence as it is.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 import httpx
 
-from adapters.bank.simulator import payplatform_protocol as pp
-from adapters.bank.simulator import vnpay_protocol as vnp
 from hub.spi import resolve_secret
 
+from . import payplatform_wire as pp
+from . import vnpay_wire as vnp
 from .mapping import (
     FeeRequest,
     PaymentRecord,
     payplatform_create_body,
     payplatform_paid_at,
     payplatform_signed_fields,
-    payplatform_status,
     vnpay_amount,
     vnpay_paid_at,
     vnpay_payment_params,
@@ -52,12 +55,13 @@ class Created:
 
 @dataclass(frozen=True)
 class StatusAnswer:
-    """What the gateway says of a payment when asked."""
+    """What the gateway vouches for about a payment (a verified IPN, a querydr or detail answer)."""
 
     status: QueryStatus
     amount: int | None
     paid_at: str | None
-    response: dict[str, Any]
+    fields: dict[str, Any] = field(default_factory=dict)  # signed fields only: no checksum
+    payment_no: str = ""  # the gateway's own number of this payment, when it gives one
 
 
 def _post_json(client: httpx.Client, url: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -98,12 +102,25 @@ class VnpayGateway:
             locale=self.options.locale,
             ip_addr=self.options.ip_addr,
         )
-        return Created(
-            record.reference, vnp.build_payment_url(self.options.payment_url, params, self._secret)
-        )
+        return Created(record.reference, vnp.payment_url(self.options.payment_url, params, self._secret))
 
     def verify(self, params: Mapping[str, Any]) -> bool:
-        return vnp.verify_params(params, self._secret)
+        """An IPN's hash (which covers vnp_ResponseCode and vnp_TransactionStatus) and terminal hold."""
+        return vnp.verify_ipn(params, self._secret) and params.get("vnp_TmnCode") == self.tmn_code
+
+    @staticmethod
+    def vouched(params: Mapping[str, Any], names: tuple[str, ...] = vnp.IPN_SIGNED_FIELDS) -> StatusAnswer:
+        """What a verified IPN (or querydr answer) states; only the signed fields are kept."""
+        status = params.get("vnp_TransactionStatus")
+        paid: QueryStatus = "paid" if vnp.is_paid(params) else "pending" if status == "01" else "failed"
+        number = str(params.get("vnp_TransactionNo") or "")
+        return StatusAnswer(
+            paid,
+            vnpay_amount(params),
+            vnpay_paid_at(params),
+            vnp.signed_fields(params, names),
+            number if number not in ("", "0") else "",
+        )
 
     def query(self, record: PaymentRecord, now: datetime) -> StatusAnswer:
         body = {
@@ -117,20 +134,18 @@ class VnpayGateway:
             "vnp_IpAddr": self.options.ip_addr,
             "vnp_OrderInfo": f"Truy van giao dich {record.reference}",
         }
-        body["vnp_SecureHash"] = vnp.sign_querydr_request(body, self._secret)
+        body[vnp.SECURE_HASH] = vnp.sign_querydr(body, self._secret)
         answer = _post_json(self.client, self.options.api_url, body)
-        if not vnp.verify_querydr_response(answer, self._secret):
+        if not vnp.verify_querydr_answer(answer, self._secret):
             raise GatewayError("the querydr answer's vnp_SecureHash does not verify")
+        if answer.get("vnp_TxnRef") != record.reference:
+            raise GatewayError("the querydr answer is about another vnp_TxnRef")
         code = str(answer.get("vnp_ResponseCode", ""))
         if code == "91":
-            return StatusAnswer("not-found", None, None, answer)
+            return StatusAnswer("not-found", None, None, {"vnp_ResponseCode": code})
         if code != "00":
             raise GatewayError(f"querydr refused: {code} {answer.get('vnp_Message', '')}".strip())
-        transaction_status = answer.get("vnp_TransactionStatus")
-        status: QueryStatus = (
-            "paid" if transaction_status == "00" else "pending" if transaction_status == "01" else "failed"
-        )
-        return StatusAnswer(status, vnpay_amount(answer), vnpay_paid_at(answer), answer)
+        return self.vouched(answer, vnp.QUERYDR_RESPONSE_FIELDS)
 
 
 class PayPlatformGateway:
@@ -165,39 +180,43 @@ class PayPlatformGateway:
         return Created(str(code or record.reference), url)
 
     def check_callback(self, body: Mapping[str, Any], record: PaymentRecord) -> CallbackVerdict:
-        """Recompute the callback's check_sum (key2) from the transaction the hub registered."""
-        given = body.get("check_sum")
-        if pp.verify_transaction_checksum(
-            payplatform_signed_fields(record, self.client_id), self._key2, given
-        ):
+        """Recompute the check_sum (key2) from the transaction the hub registered.
+
+        This proves only which transaction the message is about: ``status`` is not covered."""
+        given = body.get(pp.CHECKSUM)
+        if str(body.get("client_id", self.client_id)) != self.client_id:
+            return "invalid-checksum"
+        if pp.checksum_matches(payplatform_signed_fields(record, self.client_id), self._key2, given):
             return "ok"
-        try:
-            own = pp.verify_transaction_checksum(body, self._key2, given)
-        except ValueError:
-            own = False
+        own = pp.checksum_matches(body, self._key2, given)
         return "amount-mismatch" if own else "invalid-checksum"
 
     def query(self, record: PaymentRecord, now: datetime) -> StatusAnswer:
+        """The transaction detail: the hub's own authenticated request, the platform's word on status."""
         body: dict[str, Any] = {
             "client_id": self.client_id,
             "transaction_id": record.reference,
             "command": pp.COMMAND_PAY,
         }
-        body["check_sum"] = pp.detail_checksum(body, self._key1)
+        body[pp.CHECKSUM] = pp.detail_checksum(body, self._key1)
         answer = _post_json(self.client, self.detail_url, body)
         error = str(answer.get("error"))
         if error == "05":
-            return StatusAnswer("not-found", None, None, answer)
+            return StatusAnswer("not-found", None, None, {"error": error})
         data = answer.get("data")
         if error != "0" or not isinstance(data, dict):
             raise GatewayError(f"detail refused: error {error}: {answer.get('msg', '')}".strip())
-        verdict = self.check_callback(data, record)
-        if verdict == "invalid-checksum":
+        if str(data.get("transaction_id")) != record.reference:
+            raise GatewayError("the detail answer is about another transaction")
+        if self.check_callback(data, record) == "invalid-checksum":
             raise GatewayError("the detail answer's check_sum does not verify")
         amount = str(data.get("trans_amount", ""))
+        paid_at = payplatform_paid_at(data.get("paid_at"))
+        status = pp.status_of(data.get("status"))
         return StatusAnswer(
-            payplatform_status(data.get("status")),
+            status,
             int(amount) if amount.isdigit() else None,
-            payplatform_paid_at(data.get("paid_at")),
-            data,
+            paid_at,
+            pp.signed_fields(data),
+            str(data.get("paid_at") or "") if status == "paid" else "",
         )

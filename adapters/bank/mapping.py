@@ -10,22 +10,24 @@ clash at the gateway.
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from adapters.bank.simulator import payplatform_protocol as pp
-from adapters.bank.simulator import vnpay_protocol as vnp
+from . import payplatform_wire as pp
+from . import vnpay_wire as vnp
 
 Gateway = Literal["vnpay", "payplatform"]
-PaymentStatus = Literal["pending", "paid", "failed", "disputed"]
+#: Where a payment stands in the hub: ``expired`` and ``failed`` are final for the agency, but a payment
+#: the gateway later vouches for is still confirmed (as ``late-payment``).
+PaymentStatus = Literal["pending", "paid", "failed", "expired", "disputed"]
+#: ``status`` of a payment.confirmation.
+Outcome = Literal["paid", "failed", "expired", "duplicate-payment", "late-payment"]
 
 #: recipient participant id → gateway.
 RECIPIENT_GATEWAYS: dict[str, Gateway] = {"bank.vnpay": "vnpay", "bank.payplatform": "payplatform"}
 GATEWAY_PARTICIPANTS: dict[Gateway, str] = {v: k for k, v in RECIPIENT_GATEWAYS.items()}
-ORDER_INFO_LIMIT = 255
 
 
 class MappingError(ValueError):
@@ -70,8 +72,9 @@ class PaymentRecord:
     payment_url: str = ""
     vnp_create_date: str = ""  # VNPAY: vnp_CreateDate, needed by querydr
     transaction_code: str = ""  # payment platform: its own code for the transaction
-    confirmations: dict[str, str] = field(default_factory=dict)  # status → confirmation message id
+    confirmations: dict[str, str] = field(default_factory=dict)  # outcome[:payment no] → message id
     query_error: str = ""
+    payment_no: str = ""  # the gateway's number of the payment confirmed paid (vnp_TransactionNo)
 
     @property
     def transaction_ref(self) -> str:
@@ -151,14 +154,6 @@ def expiry(request: FeeRequest, now: datetime, ttl_seconds: int) -> datetime:
     return min(request.expires_at, latest)
 
 
-def ascii_text(text: str, limit: int = ORDER_INFO_LIMIT) -> str:
-    """Vietnamese without diacritics (what VNPAY asks for order info), one line, no ``~``."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    folded = " ".join(folded.replace("~", "-").split())
-    return folded[:limit] or "Thanh toan phi"
-
-
 def new_record(
     request: FeeRequest, *, gateway: Gateway, message_id: str, now: datetime, expires: datetime
 ) -> PaymentRecord:
@@ -195,7 +190,7 @@ def vnpay_payment_params(
         "vnp_Amount": str(request.amount * 100),
         "vnp_CurrCode": "VND",
         "vnp_TxnRef": record.reference,
-        "vnp_OrderInfo": ascii_text(f"{request.description} (ho so {request.dossier_number})"),
+        "vnp_OrderInfo": vnp.order_info(f"{request.description} - ho so {request.dossier_number}"),
         "vnp_OrderType": order_type,
         "vnp_Locale": locale,
         "vnp_ReturnUrl": return_url,
@@ -267,15 +262,6 @@ def payplatform_signed_fields(record: PaymentRecord, client_id: str) -> dict[str
     }
 
 
-def payplatform_status(value: Any) -> Literal["paid", "pending", "failed"]:
-    text = str(value).strip()
-    if text == str(pp.STATUS_PAID):
-        return "paid"
-    if text == str(pp.STATUS_PENDING):
-        return "pending"
-    return "failed"
-
-
 def payplatform_paid_at(text: Any) -> str | None:
     try:
         return vnp.parse_datetime(str(text or "")).isoformat()
@@ -284,25 +270,18 @@ def payplatform_paid_at(text: Any) -> str | None:
 
 
 # -- the confirmation --------------------------------------------------------------------------------
-def flat(fields: Mapping[str, Any], limit: int = 100) -> dict[str, Any]:
-    """The gateway's fields as one level of scalars (nested values as JSON text), at most `limit`."""
-    out: dict[str, Any] = {}
-    for key, value in list(fields.items())[:limit]:
-        if value is None or isinstance(value, str | int | float | bool):
-            out[str(key)] = value
-        else:
-            out[str(key)] = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return out
-
-
 def confirmation_document(
     record: PaymentRecord,
     *,
-    status: Literal["paid", "failed"],
+    status: Outcome,
     paid_at: str | None,
-    gateway_response: Mapping[str, Any],
+    gateway_fields: Mapping[str, Any],
+    payment_no: str | None = None,
 ) -> bytes:
-    """The ``payment.confirmation`` the gateway's participant sends to the agency that asked."""
+    """The ``payment.confirmation`` the gateway's participant sends to the agency that asked.
+
+    ``gateway_fields`` must hold only what the gateway vouched for (the signed fields named in
+    :mod:`adapters.bank.vnpay_wire` / :mod:`adapters.bank.payplatform_wire`), never a checksum."""
     document: dict[str, Any] = {
         "type": "payment.confirmation",
         "sender": GATEWAY_PARTICIPANTS[record.gateway],
@@ -315,7 +294,12 @@ def confirmation_document(
         "currency": "VND",
         "status": status,
     }
-    if status == "paid":
+    if status in ("paid", "duplicate-payment", "late-payment"):
         document["paid_at"] = paid_at or datetime.now(vnp.VNP_TZ).replace(microsecond=0).isoformat()
-    document["gateway_response"] = flat(gateway_response)
+    if payment_no and status in ("duplicate-payment", "late-payment"):
+        document["payment_no"] = payment_no[:64]
+    document["gateway_response"] = {
+        str(k): v if v is None or isinstance(v, str | int | float | bool) else str(v)
+        for k, v in gateway_fields.items()
+    }
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

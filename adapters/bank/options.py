@@ -8,6 +8,8 @@ while one remains). No credential has a default in code.
 
 from __future__ import annotations
 
+from datetime import time
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.spi import AdapterOptions, SecretSpec, is_development_secret
@@ -61,6 +63,14 @@ class BankOptions(AdapterOptions):
         default=600.0,
         ge=0,
         description="after the payment's expiry plus this, a payment still unpaid at the gateway is failed",
+    )
+
+    reconcile_daily_at: time | None = Field(
+        default=time(1, 0),
+        description="Vietnam time after which yesterday's payments are reconciled (null: never)",
+    )
+    reconcile_check_interval_seconds: float = Field(
+        default=300.0, gt=0, description="how often the daily reconciliation looks whether it is due"
     )
 
     def secret_specs(self) -> dict[str, str]:

@@ -4,8 +4,8 @@ gateway (VNPAY querydr, the payment platform's transaction detail) and resolved 
 * paid, for the requested amount → a ``payment.confirmation`` (paid);
 * failed → a ``payment.confirmation`` (failed);
 * still pending, or unknown to the gateway (the citizen never opened the payment page): left pending
-  until the payment's expiry plus ``expire_grace_seconds``, then a ``payment.confirmation`` (failed);
-* paid for another amount → no message, the payment is marked disputed and an event recorded;
+  until the payment's expiry plus ``expire_grace_seconds``, then a ``payment.confirmation`` (expired);
+* paid for another amount → no message, the payment is marked disputed, an event and an alert;
 * the gateway cannot answer → an event (once per spell of failures), asked again at the next poll.
 """
 
@@ -70,23 +70,10 @@ class PaymentStatusPoller(Poller):
         except GatewayError as exc:
             self.payments.query_failed(record, exc.reason)
             return 0
-        if answer.status == "paid":
-            if answer.amount != record.amount:
-                reason = f"the gateway reports {answer.amount} VND paid, the request was {record.amount} VND"
-                self.payments.dispute(record, reason, answer.response)
-                return 1
-            self.payments.resolve(
-                record, "paid", paid_at=answer.paid_at, response=answer.response, source="status query"
-            )
-            return 1
-        if answer.status == "failed":
-            self.payments.resolve(
-                record, "failed", paid_at=None, response=answer.response, source="status query"
-            )
+        if answer.status in ("paid", "failed"):
+            self.payments.settle(record, answer, source="status query")
             return 1
         if now > datetime.fromisoformat(record.expires_at) + self.grace:
-            self.payments.resolve(
-                record, "failed", paid_at=None, response=answer.response, source="status query: expired"
-            )
+            self.payments.expire(record, answer, source="status query: expired")
             return 1
         return 0

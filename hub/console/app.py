@@ -87,6 +87,9 @@ def mount_console(app: FastAPI, runtime: Runtime) -> None:
     )
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.include_router(router)
+    from hub.console import reports  # its pages use this module's helpers
+
+    app.include_router(reports.router)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, error: LoginRequired) -> Response:

@@ -22,6 +22,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "dead_deliveries": ("Chuyển phát lỗi", "Dead deliveries"),
     "deliveries": ("Chuyển phát", "Deliveries"),
     "alerts": ("Cảnh báo", "Alerts"),
+    "reports": ("Báo cáo", "Reports"),
     "ledger": ("Sổ cái", "Ledger"),
     "logout": ("Đăng xuất", "Log out"),
     "signed_in_as": ("Đăng nhập:", "Signed in as"),

@@ -53,7 +53,7 @@ ERRORS: dict[str, str] = {
 BILL_REQUIRED = ("MaHoSo", "MaTTHC", "MaDonVi")
 FEE_REQUIRED = ("LoaiPhiLePhi", "MaPhiLePhi", "TenPhiLePhi", "SoTien")
 
-TxnState = Literal["pending", "paid", "failed"]
+TxnState = Literal["pending", "paid", "failed", "reversed"]
 
 
 def _whole(value: Any) -> int | None:
@@ -213,16 +213,32 @@ class PayPlatformSimulator:
                 (t for t in self._transactions.values() if t.transaction_code == transaction_code), None
             )
 
+    def _reverse(self, reference: str, request: OutcomeRequest) -> dict[str, Any]:
+        """The bank reverses a paid transaction (no callback: the merchant learns it by asking)."""
+        with self._lock:
+            txn = self._find(reference, request.merchant)
+            if txn.state != "paid":
+                raise Problem("conflict", f"transaction {reference!r} is {txn.state}, not paid")
+            txn.state, txn.outcome = "reversed", "reverse"
+            txn.status = proto.STATUS_FAILED
+            return {"transaction": txn.to_dict(), "deliveries": []}
+
     def customer_outcome(self, reference: str, outcome: str, request: OutcomeRequest) -> dict[str, Any]:
         if outcome not in OUTCOMES:
             raise Problem("not-found", f"unknown outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
         failure_status = proto.STATUS_FAILED if request.status is None else request.status
         if outcome == "fail" and failure_status == proto.STATUS_PAID:
             raise Problem("invalid-request", "a failed payment needs a status other than 0")
+        if outcome == "pay-again":
+            raise Problem("conflict", "the payment platform collects a transaction once")
+        if outcome == "reverse":
+            return self._reverse(reference, request)
         with self._lock:
             txn = self._find(reference, request.merchant)
             if txn.state != "pending":
                 raise Problem("conflict", f"transaction {reference!r} is already {txn.state}")
+            if outcome == "pay-other-amount":
+                txn.trans_amount = request.amount if request.amount is not None else txn.trans_amount + 1_000
             txn.outcome = outcome
             txn.paid_at = format_datetime(datetime.now(VNP_TZ))
             if outcome == "fail":
@@ -380,7 +396,7 @@ def create_app(config: PayPlatformConfig | None = None) -> FastAPI:
             f"Mã hồ sơ: {txn.bill_info.get('MaHoSo', '')}",
             f"Số tiền: {txn.trans_amount} VND",
             f"Play the customer: POST /_sim/transactions/{txn.transaction_id}/pay "
-            "(or fail, duplicate, wrong-amount, bad-checksum, silent).",
+            "(or fail, duplicate, wrong-amount, bad-checksum, silent, pay-other-amount, reverse).",
         )
 
     @app.post("/_sim/transactions/{reference}/{outcome}")

@@ -75,8 +75,8 @@ PAY_REQUIRED = (
     "vnp_ExpireDate",
 )
 
-TxnState = Literal["pending", "paid", "failed"]
-TRANSACTION_STATUS: dict[str, str] = {"paid": "00", "pending": "01", "failed": "02"}
+TxnState = Literal["pending", "paid", "failed", "reversed"]
+TRANSACTION_STATUS: dict[str, str] = {"paid": "00", "pending": "01", "failed": "02", "reversed": "04"}
 
 
 @dataclass
@@ -186,15 +186,31 @@ class VnpaySimulator:
             raise Problem("not-found", f"no transaction with vnp_TxnRef {reference!r}")
         return max(candidates, key=lambda t: t.create_date)
 
+    def _reverse(self, reference: str, request: OutcomeRequest) -> dict[str, Any]:
+        """The bank reverses a paid transaction (no callback: the merchant learns it by asking)."""
+        with self._lock:
+            txn = self._find(reference, request.merchant)
+            if txn.state != "paid":
+                raise Problem("conflict", f"transaction {reference!r} is {txn.state}, not paid")
+            txn.state, txn.outcome = "reversed", "reverse"
+            return {"transaction": txn.to_dict(), "deliveries": []}
+
     def customer_outcome(self, reference: str, outcome: str, request: OutcomeRequest) -> dict[str, Any]:
         if outcome not in OUTCOMES:
             raise Problem("not-found", f"unknown outcome {outcome!r}; one of {', '.join(OUTCOMES)}")
         if outcome == "fail" and (request.response_code or "24") == "00":
             raise Problem("invalid-request", "a failed payment needs a response code other than 00")
+        if outcome == "reverse":
+            return self._reverse(reference, request)
         with self._lock:
             txn = self._find(reference, request.merchant)
-            if txn.state != "pending":
+            if outcome == "pay-again":
+                if txn.state != "paid":
+                    raise Problem("conflict", f"transaction {reference!r} is {txn.state}, not paid")
+            elif txn.state != "pending":
                 raise Problem("conflict", f"transaction {reference!r} is already {txn.state}")
+            if outcome == "pay-other-amount":
+                txn.amount = request.amount if request.amount is not None else txn.amount + 100_000
             self._settle(txn, outcome, request.response_code or "24")
         merchant = self.config.merchant(txn.tmn_code)
         assert merchant is not None
@@ -316,6 +332,9 @@ class VnpaySimulator:
     def _querydr_check(self, body: dict[str, Any], merchant: VnpayMerchant | None) -> str:
         if merchant is None:
             return "02"
+        for name in ("vnp_TransactionDate", "vnp_CreateDate"):  # npm vnpay sends these as numbers
+            if isinstance(body.get(name), int) and not isinstance(body.get(name), bool):
+                body[name] = str(body[name])
         if any(
             not isinstance(body.get(name), str) or not body[name] for name in proto.QUERYDR_REQUEST_FIELDS
         ):
@@ -366,7 +385,7 @@ def _payment_page(txn: VnpayTransaction) -> HTMLResponse:
         f"Số tiền: {txn.amount // 100} VND",
         f"Nội dung: {txn.order_info}",
         f"Play the customer: POST /_sim/transactions/{txn.txn_ref}/pay "
-        "(or fail, duplicate, wrong-amount, bad-checksum, silent).",
+        "(or fail, duplicate, wrong-amount, bad-checksum, silent, pay-other-amount, pay-again, reverse).",
     )
 
 

@@ -3,8 +3,10 @@
 Two checksums exist:
 
 * payment URL, IPN and return URL: drop ``vnp_SecureHash``/``vnp_SecureHashType``, keep the other
-  ``vnp_*`` parameters with a non-empty value, sort them by name, join ``name=quote_plus(value)``
-  with ``&`` and take hex(HMAC-SHA512(hash_secret, that)); compared case-insensitively.
+  ``vnp_*`` parameters with a non-empty value, sort them by name, join ``name=encode(value)``
+  with ``&`` and take hex(HMAC-SHA512(hash_secret, that)); compared case-insensitively. ``encode`` is
+  what VNPAY's own (Java) code does, ``java.net.URLEncoder``: letters, digits and ``.-*_`` kept, space
+  as ``+``, every other UTF-8 byte as ``%XX`` (so ``*`` stays ``*`` and ``~`` becomes ``%7E``).
 * querydr (``POST /merchant_webapi/api/transaction``): HMAC-SHA512 over the values joined by ``|``
   in a fixed order, one order for the request and another for the response.
 """
@@ -16,7 +18,6 @@ import hmac
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import quote_plus
 
 VERSION = "2.1.0"
 HASH_FIELDS = frozenset({"vnp_SecureHash", "vnp_SecureHashType"})
@@ -76,6 +77,22 @@ def _same_hash(expected: str, given: str | None) -> bool:
     return hmac.compare_digest(expected.lower(), given.strip().lower())
 
 
+_URLENCODER_KEEPS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-*_")
+
+
+def url_encode(value: str) -> str:
+    """``java.net.URLEncoder.encode(value, "UTF-8")``, byte by byte."""
+    out = []
+    for byte in value.encode("utf-8"):
+        if byte in _URLENCODER_KEEPS:
+            out.append(chr(byte))
+        elif byte == 0x20:
+            out.append("+")
+        else:
+            out.append(f"%{byte:02X}")
+    return "".join(out)
+
+
 def hash_data(params: Mapping[str, Any]) -> str:
     """The string VNPAY signs for a payment URL, an IPN or a return URL."""
     items = sorted(
@@ -83,7 +100,7 @@ def hash_data(params: Mapping[str, Any]) -> str:
         for key, value in params.items()
         if key.startswith("vnp_") and key not in HASH_FIELDS and value is not None and str(value) != ""
     )
-    return "&".join(f"{key}={quote_plus(value)}" for key, value in items)
+    return "&".join(f"{key}={url_encode(value)}" for key, value in items)
 
 
 def sign_params(params: Mapping[str, Any], hash_secret: str) -> str:
