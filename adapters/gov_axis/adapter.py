@@ -1,7 +1,7 @@
 """The gov_axis adapter: the province's hub as one connected system of the national document axis.
 
 Outbound, :meth:`GovAxisAdapter.deliver` sends each edXML document or status packet, unchanged, from
-the local agency's organ id to one axis organ (SOAP face with zeep by default, REST by option).
+the local agency's organ id to one axis organ (the VXP REST face by default; a SOAP face by option).
 Inbound, :class:`~.poller.InboundPoller` takes what the axis holds for the hub's organs and
 :class:`~.poller.DirectoryPoller` publishes the axis directory for routing. :meth:`observe` sends status
 01 (arrived) on a local agency's behalf once its system took a document that came from the axis.
