@@ -281,6 +281,20 @@ def test_strict_refuses_bad_values_at_their_line(
     assert body["type"] == "/problems/schema-invalid" and body["errors"] == problem.errors
 
 
+def test_a_status_may_echo_an_axis_uuid_document_id_but_nothing_else(
+    registry: DocTypeRegistry, validator: Validator
+) -> None:
+    text = fixture_text("status_strict.edxml")
+    answered = parse(text).findtext(".//{*}ResponseFor/{*}DocumentId")
+    assert answered and answered in text
+    uuid_answer = parse(text.replace(answered, "9fbfbad2-f1f8-4256-a2eb-50fb1061cddb"))
+    assert validator.validate_xml(registry.get("edxml.status"), uuid_answer, profile="strict") == []
+    refusal(
+        validator.validate_xml, registry.get("edxml.status"), parse(text.replace(answered, "not-an-id")),
+        profile="strict",
+    )  # fmt: skip
+
+
 def test_leap_day_is_a_real_date(registry: DocTypeRegistry, validator: Validator) -> None:
     text = fixture_text("status_strict.edxml").replace("2026/11/20 10:15:00", "2028/02/29 10:15:00")
     root = parse(text)
@@ -380,7 +394,8 @@ def test_status_signature_slot(registry: DocTypeRegistry, validator: Validator) 
         (
             [
                 (
-                    "<edXML:DocumentId>000.01.02.H41,2026/11/20,123/UBND-VP</edXML:DocumentId>\n        <edXML:Code>",
+                    "<edXML:DocumentId>000.01.02.H41,2026/11/20,123/UBND-VP</edXML:DocumentId>\n"
+                    "        <edXML:Code>",
                     "<edXML:Code>",
                 )
             ],

@@ -454,3 +454,19 @@ def test_status_rules_a_status_from_the_axis_is_never_answered(
     statuses.settle(JUSTICE)
     assert statuses.about(agency_document) == []
     assert statuses_recorded(hub, agency_document) == [("000.00.00.G10", "gov-axis")], "only the 13 itself"
+
+
+def test_a_document_with_an_axis_uuid_document_id_is_answered_with_that_id(
+    hub: RunningHub, ministry: AxisPeer, agency_inbox: httpx.Client
+) -> None:
+    # Real axis gateways issue UUID DocumentIds (tests/fixtures/samples-edxml/real-*): the 01 must echo it.
+    document = ministry_document(PROVINCE_OFFICE, signed=False)
+    uuid_id = str(uuid.uuid4())
+    document = document.replace(
+        f"<edXML:DocumentId>{header_text(document, 'e:DocumentId')}</edXML:DocumentId>".encode(),
+        f"<edXML:DocumentId>{uuid_id}</edXML:DocumentId>".encode(),
+    )
+    assert header_text(document, "e:DocumentId") == uuid_id
+    statuses = StatusLog(ministry)
+    ministry.send_edoc(document, [WEBHOOK_AGENCY])
+    statuses.wait(document, [(WEBHOOK_AGENCY, "01")])
