@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,8 +26,8 @@ from adapters.gov_axis.simulator.peer import AxisPeer
 from adapters.gov_axis.status import build_status
 from hub.servers import RunningServer, run_in_thread
 from tests.deliverytest import make_config, wait_for
-from tests.hubtest import DEV_CERTS, RunningHub, running_hub
-from tests.independent_verify import verify_xmldsig_independently
+from tests.hubtest import DEV_CERTS, SAMPLES, RunningHub, running_hub
+from tests.independent_verify import XMLSEC1, verify_with_xmlsec1, verify_xmldsig_independently
 from tests.test_intake_api import NS, fresh_document, signed_by
 
 AGENCY = "000.01.02.H41"  # Sở Tư pháp: webhook agency
@@ -470,3 +471,29 @@ def test_a_document_with_an_axis_uuid_document_id_is_answered_with_that_id(
     statuses = StatusLog(ministry)
     ministry.send_edoc(document, [WEBHOOK_AGENCY])
     statuses.wait(document, [(WEBHOOK_AGENCY, "01")])
+
+
+def test_a_captured_axis_packet_goes_through_end_to_end_byte_for_byte_and_is_answered(
+    hub: RunningHub, ministry: AxisPeer, agency_inbox: httpx.Client
+) -> None:
+    # The Government Office's packet captured from a test gateway (CRLF, ResponseFor before SteeringType,
+    # UUID DocumentId, an edXML-namespace Signature), sent by the ministry to the province office.
+    captured = (SAMPLES / "real-852e179c-8eca-4502-ac38-0b97321f29c3.edxml").read_bytes()
+    packet = captured.replace(b"<edXML:OrganId>000.00.15.H51<", b"<edXML:OrganId>000.00.00.G10<", 1)
+    packet = packet.replace(b"<edXML:OrganId>000.00.15.H51<", f"<edXML:OrganId>{WEBHOOK_AGENCY}<".encode(), 1)
+    packet = packet.replace(
+        b"9fbfbad2-f1f8-4256-a2eb", str(uuid.uuid4())[:23].encode()
+    )  # a packet of its own
+    statuses = StatusLog(ministry)
+    ministry.send_edoc(packet, [WEBHOOK_AGENCY])
+
+    (item,) = wait_for(lambda: webhook_items(agency_inbox, WEBHOOK_AGENCY), what="the webhook delivery")
+    delivered = base64.b64decode(item["body_base64"])
+    signature = re.search(rb"<ds:Signature .*?</ds:Signature>", delivered, re.S)
+    assert signature is not None and delivered.count(b"<ds:Signature ") == 1
+    assert delivered[: signature.start()] + delivered[signature.end() :] == packet, "all else as received"
+    assert "Văn bản liên thông chỉ đạo" in delivered.decode("utf-8")
+    assert verify_xmldsig_independently(delivered) == certificate("hub")
+    if XMLSEC1 is not None:
+        verify_with_xmlsec1(delivered, DEV_CERTS / "ca.crt")
+    statuses.wait(packet, [(WEBHOOK_AGENCY, "01")])
