@@ -206,14 +206,14 @@ def _restore_order(root: etree._Element, table: SequenceTable) -> list[Deviation
     def visit(element: etree._Element, path: tuple[str, ...]) -> None:
         order = table.order_of(path)
         children = [c for c in element if isinstance(c.tag, str)]
-        if order is not None and children:
-            wildcard = order.index(WILDCARD) if WILDCARD in order else len(order)
+        if order is not None and len(children) > 1:
+            positions = {name: index for index, name in enumerate(order)}
+            wildcard = positions.get(WILDCARD, len(order))
 
             def rank(child: etree._Element) -> int:
-                name = etree.QName(child).localname
-                if _is_edxml(child) and name in order:
-                    return order.index(name)
-                return wildcard
+                if not _is_edxml(child):
+                    return wildcard
+                return positions.get(etree.QName(child).localname, wildcard)
 
             wanted = sorted(children, key=rank)  # stable: repeated elements keep their order
             if wanted != children:
@@ -238,19 +238,18 @@ def _restore_order(root: etree._Element, table: SequenceTable) -> list[Deviation
 def _foreign_prefixes(root: etree._Element) -> list[Deviation]:
     """Outside the envelope the standard writes edXML elements with the root's prefix (none)."""
     found: list[Deviation] = []
-    for element in root.iter():
-        if not _is_edxml(element) or element is root:
-            continue
-        if element.prefix == root.prefix or element.tag == f"{_E}edXMLEnvelope":
-            continue
-        if not any(a.tag == f"{_E}edXMLEnvelope" for a in element.iterancestors()):
-            found.append(
-                Deviation(
-                    location(element),
-                    f"written with the prefix {element.prefix!r} (same namespace; the standard "
-                    "uses the root's prefix outside the envelope)",
+    for top in root:
+        if top.tag == f"{_E}edXMLEnvelope":
+            continue  # the standard's own form prefixes the envelope and everything in it
+        for element in top.iter(f"{_E}*"):
+            if element.prefix != root.prefix:
+                found.append(
+                    Deviation(
+                        location(element),
+                        f"written with the prefix {element.prefix!r} (same namespace; the standard "
+                        "uses the root's prefix outside the envelope)",
+                    )
                 )
-            )
     return found
 
 
