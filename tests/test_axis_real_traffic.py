@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import re
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 import yaml
 from lxml import etree
 
-from tests.hubtest import DEV_CERTS, SAMPLES, RunningHub, running_hub
+from tests.hubtest import DEV_CERTS, FIXTURES, SAMPLES, RunningHub, running_hub
 from tests.independent_verify import XMLSEC1, verify_with_xmlsec1, verify_xmldsig_independently
 
 EDXML_NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
@@ -149,3 +150,23 @@ def test_the_same_status_from_a_strict_agency_is_refused(hub: RunningHub) -> Non
     assert response.status_code == 422
     problem = response.json()
     assert problem["type"] == "/problems/schema-invalid" and "strict" in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "declared"), [("utf-16", "UTF-16"), ("utf-16-be", "UTF-16"), ("latin-1", "ISO-8859-1")]
+)
+def test_a_packet_in_another_encoding_is_signed_in_its_own_bytes(
+    hub: RunningHub, encoding: str, declared: str
+) -> None:
+    text = (FIXTURES / "edxml" / "document_strict.edxml").read_text(encoding="utf-8")
+    text = text.replace("123/UBND-VP", f"{uuid.uuid4().int % 10**6}/UBND-VP")  # a document of its own
+    text = text.replace('encoding="UTF-8"', f'encoding="{declared}"')
+    text = text.encode("ascii", "xmlcharrefreplace").decode("ascii")  # Vietnamese as character references
+    received = text.encode(encoding)  # "utf-16": with a byte order mark; "utf-16-be": without
+    response = hub.post(received, as_="000.01.02.H41")
+    assert response.status_code == 202, response.text
+    forwarded = stored_document(hub, response.json()["id"], "000.01.02.H41")
+    decoded = forwarded.decode(encoding)
+    assert "\ufeff" not in decoded[1:], "no second byte order mark"
+    assert re.sub(r"<ds:Signature .*?</ds:Signature>", "", decoded, flags=re.S) == received.decode(encoding)
+    assert verify_xmldsig_independently(forwarded).subject.rfc4514_string().find("lienthong") >= 0
