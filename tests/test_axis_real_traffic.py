@@ -170,3 +170,17 @@ def test_a_packet_in_another_encoding_is_signed_in_its_own_bytes(
     assert "\ufeff" not in decoded[1:], "no second byte order mark"
     assert re.sub(r"<ds:Signature .*?</ds:Signature>", "", decoded, flags=re.S) == received.decode(encoding)
     assert verify_xmldsig_independently(forwarded).subject.rfc4514_string().find("lienthong") >= 0
+
+
+def test_what_a_signature_element_holds_does_not_decide_the_type(hub: RunningHub) -> None:
+    # Content placed inside ds:Signature (outside SignedInfo) is not covered by the signature.
+    from tests.test_intake_api import fresh_document, signed_by
+
+    signed = signed_by("000.01.02.H41", fresh_document())
+    injected = signed.replace(
+        b"</ds:Signature>", b"<ds:Object><edXML:StatusCode>03</edXML:StatusCode></ds:Object></ds:Signature>"
+    )
+    assert injected != signed
+    response = hub.post(injected, as_="000.01.02.H41")
+    assert response.status_code == 202, response.text
+    assert response.json()["type"] == "edxml.document"
