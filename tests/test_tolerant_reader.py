@@ -27,6 +27,7 @@ from hub.validation import Validator
 SAMPLES = PROJECT_ROOT / "tests" / "fixtures" / "samples-edxml"
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "edxml"
 BASES = [*sorted(p.name for p in SAMPLES.glob("*.edxml")), "document_strict.edxml", "status_strict.edxml"]
+REAL_AND_SDK = [p.name for p in SAMPLES.glob("*.edxml")]
 E = f"{{{EDXML_NS}}}"
 LOCATED = re.compile(r"line [0-9?]+ at /edXML(/[A-Za-z][A-Za-z0-9]*(\[[0-9]+\])?)*$")
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -207,3 +208,32 @@ def test_an_empty_response_for_and_a_null_trace_organ_are_recorded(
     assert any("TraceHeader[1]/OrganId: the value 'null' stands for no value" in w for w in warnings), (
         warnings
     )
+
+
+@pytest.mark.parametrize("name", ["document_strict.edxml", "status_strict.edxml", *sorted(REAL_AND_SDK)])
+def test_each_element_the_hub_does_not_need_may_be_absent_or_null_one_at_a_time(
+    registry: DocTypeRegistry, validator: Validator, name: str
+) -> None:
+    """Exhaustive where hypothesis samples: every header element, alone, absent; every leaf, alone, null."""
+    base = load(name)
+    doctype = registry.identify_xml(base)
+    facts = extract_xml(doctype, base)
+    positions = [i for i, e in enumerate(header(base).iter(f"{E}*")) if e not in needed(doctype, base)]
+    assert positions
+    for index in positions:
+        for change in ("absent", "null"):
+            root = copy.deepcopy(base)
+            element = list(header(root).iter(f"{E}*"))[index]
+            if change == "absent":
+                element.getparent().remove(element)
+            elif any(isinstance(c.tag, str) for c in element):
+                continue  # a group: "null" is for values
+            else:
+                element.text = "null"
+            validator.validate_xml(doctype, root, profile="lenient")  # no refusal
+            found = extract_xml(doctype, root)
+            assert (found.sender, set(found.recipients), found.correlation_key) == (
+                facts.sender,
+                set(facts.recipients),
+                facts.correlation_key,
+            ), (change, etree.QName(element).localname)
