@@ -249,7 +249,8 @@ def markdown(results: dict[str, Any], json_path: Path | None = None) -> str:
             [f"To the national axis simulator: pending — {axis['pending']}."]
             if "pending" in axis
             else [
-                "To the national axis simulator (SOAP face, `python -m adapters.gov_axis.simulator`):",
+                "To the national axis simulator (the adapter's default face, "
+                "`python -m adapters.gov_axis.simulator`):",
                 "",
                 "| mode | load | delivered/s | intake→delivery p50 / p99 ms | CPU ms per delivered message |",
                 "|---|---|---:|---|---|",

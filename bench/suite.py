@@ -270,7 +270,7 @@ class Suite:
     def _axis(
         self, hub: Proc, procs: list[Proc], ledger: LedgerView, axis_pool: DocumentSet | None
     ) -> dict[str, Any]:
-        """End to end to the axis simulator (SOAP face, the adapter's default), once the adapter has
+        """End to end to the axis simulator (the adapter's default face), once the adapter has
         synchronised the axis directory (its recipients are routed by `directory:gov_axis`)."""
         if axis_pool is None:
             return {"pending": "the gov_axis adapter is not installed"}
@@ -291,7 +291,7 @@ class Suite:
             rate=self.plan.axis_rate,
             fixed=self.plan.axis_fixed,
         )
-        self._say_e2e("embedded → national axis (SOAP)", out)
+        self._say_e2e("embedded → national axis", out)
         return out
 
     def _say_e2e(self, label: str, out: dict[str, Any]) -> None:

@@ -22,6 +22,9 @@ EDXML_NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 XPATH_NAMESPACES = {"e": EDXML_NS, "ds": DSIG_NS}
 
+#: XML values that stand for no value: real edXML writes the literal text ``null`` for a missing id.
+XML_NULLS = frozenset({"null", "nil", "none", "undefined"})
+
 Format = Literal["xml", "json"]
 Signing = Literal["xmldsig-enveloped", "jws-detached"]
 _SIGNING_FOR_FORMAT = {"xml": "xmldsig-enveloped", "json": "jws-detached"}
@@ -99,7 +102,7 @@ class _Path:
         out: list[str] = []
         for item in items:
             text = _as_text(item)
-            if text:
+            if text and not (self.xpath is not None and text.lower() in XML_NULLS):
                 out.append(text)
         return out
 
@@ -138,7 +141,6 @@ class DocType:
     format: Format
     content_types: tuple[str, ...]
     schema_file: Path
-    lenient_schema_file: Path | None
     sender: str
     recipients: str
     correlation_key: str
@@ -192,7 +194,6 @@ class _DocTypeSpec(BaseModel):
     content_types: list[str] = Field(min_length=1)
     identify: _IdentifySpec
     schema_path: str = Field(alias="schema")
-    lenient_schema: str | None = None
     sender: str
     recipients: str
     correlation_key: str
@@ -211,8 +212,8 @@ class _DocTypeSpec(BaseModel):
         else:
             if not self.identify.pointer or self.identify.equals is None or self.identify.root:
                 raise ValueError("a json type is identified by 'pointer' and 'equals'")
-            if self.lenient_schema or self.signature_parent:
-                raise ValueError("lenient_schema and signature_parent apply to xml types only")
+            if self.signature_parent:
+                raise ValueError("signature_parent applies to xml types only")
         return self
 
 
@@ -255,7 +256,6 @@ def _build(spec: _DocTypeSpec, schemas_dir: Path) -> DocType:
         format=spec.format,
         content_types=tuple(spec.content_types),
         schema_file=schema(spec.schema_path),
-        lenient_schema_file=schema(spec.lenient_schema) if spec.lenient_schema else None,
         sender=spec.sender,
         recipients=spec.recipients,
         correlation_key=spec.correlation_key,

@@ -250,7 +250,8 @@ class Intake:
         parent = self._signature_parent(doctype, parsed.root)
 
         def sign() -> tuple[bytes, str | None]:
-            return sign_enveloped(parsed.root, hub.identity, parent=parent), None
+            # only the signature is inserted: the rest keeps the received bytes (line endings included)
+            return sign_enveloped(parsed.root, hub.identity, parent=parent, received=parsed.data), None
 
         return _Checked(doctype, extracted, parsed.data, None, hub.identity.participant_id, warnings, sign)
 

@@ -3,10 +3,11 @@
 Every schema of every registered type is compiled once, when the :class:`Validator` is built. The
 fast path only asks "valid?"; the error list (capped) is built only for invalid documents.
 
-XML types have two profiles. ``strict`` refuses any deviation. ``lenient`` (for the national axis)
-validates strict first; if that fails it validates the type's lenient schema; if that passes, every
-strict error comes back as a warning :class:`Issue`, so each deviation is recorded; if it fails, the
-document is refused with the lenient errors.
+XML types have two profiles. ``strict`` refuses any deviation from the type's XSD. ``lenient`` (the
+national axis, and agencies whose software writes the axis SDK's packets) validates strict first; if
+that fails, the tolerant reader (:mod:`hub.tolerant`) decides: a packet that is usable comes back with
+every deviation as a warning :class:`Issue`; an unusable one is refused. No XSD sequence is involved
+in the lenient decision.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from lxml import etree
 
 from hub.doctypes import DSIG_NS, EDXML_NS, DocType, DocTypeConfigError, DocTypeRegistry
 from hub.problems import Problem
+from hub.tolerant import SequenceTable, deviations, unusable
 
 Profile = Literal["strict", "lenient"]
 PROFILES: tuple[Profile, ...] = ("strict", "lenient")
@@ -126,6 +128,7 @@ class _XmlSchema:
             raise DocTypeConfigError(f"schema {path} does not compile: {exc}") from exc
         self._lock = threading.Lock()
         self._pattern_names = self._named_patterns(documents)
+        self.sequences = SequenceTable.from_schema(documents)
 
     @staticmethod
     def _named_patterns(documents: list[etree._ElementTree]) -> dict[str, str]:
@@ -247,7 +250,7 @@ class Validator:
         self.registry = registry
         self.max_errors = max_errors
         xml_cache: dict[Path, _XmlSchema] = {}
-        self._xml: dict[str, tuple[_XmlSchema, _XmlSchema | None]] = {}
+        self._xml: dict[str, _XmlSchema] = {}
         self._json: dict[str, Any] = {}
         json_schemas: _JsonSchemas | None = None
 
@@ -258,8 +261,7 @@ class Validator:
 
         for doctype in registry.all():
             if doctype.format == "xml":
-                lenient = xml_schema(doctype.lenient_schema_file) if doctype.lenient_schema_file else None
-                self._xml[doctype.name] = (xml_schema(doctype.schema_file), lenient)
+                self._xml[doctype.name] = xml_schema(doctype.schema_file)
             else:
                 if json_schemas is None:
                     json_schemas = _JsonSchemas(registry.schemas_dir)
@@ -268,11 +270,16 @@ class Validator:
     def validate_xml(
         self, doctype: DocType, root: etree._Element, *, profile: Profile = "strict"
     ) -> list[Issue]:
-        """Validate; return the warnings (lenient deviations) or raise ``Problem('schema-invalid')``."""
+        """Validate; return the warnings (lenient deviations) or raise ``Problem('schema-invalid')``.
+
+        Lenient: a packet the tolerant reader can use passes with each deviation as a warning — those
+        it notes while normalising a copy (null/empty values, order), then the strict errors that
+        remain on the normalised copy; an unusable packet is refused with the reasons.
+        """
         if profile not in PROFILES:
             raise ValueError(f"unknown validation profile {profile!r}")
         try:
-            strict, lenient = self._xml[doctype.name]
+            strict = self._xml[doctype.name]
         except KeyError:
             raise TypeError(f"{doctype.name} is not a registered XML type") from None
         if isinstance(root, etree._ElementTree):
@@ -280,12 +287,14 @@ class Validator:
         errors = strict.errors(root, self.max_errors)
         if not errors:
             return []
-        if profile == "strict" or lenient is None:
+        if profile == "strict":
             raise self._refusal(doctype, "strict", errors)
-        lenient_errors = lenient.errors(root, self.max_errors)
-        if lenient_errors:
-            raise self._refusal(doctype, "lenient", lenient_errors)
-        return errors
+        reasons = unusable(doctype, root)
+        if reasons:
+            raise self._refusal(doctype, "lenient", [Issue(r.location, r.message) for r in reasons])
+        normalised, found = deviations(root, strict.sequences)
+        remaining = strict.errors(normalised, self.max_errors)
+        return ([Issue(d.location, d.message) for d in found] + remaining)[: self.max_errors]
 
     def validate_json(self, doctype: DocType, obj: Any) -> None:
         """Validate; raise ``Problem('schema-invalid')`` with JSON-pointer locations."""
@@ -320,12 +329,16 @@ class Validator:
         return doctype, []
 
     def _refusal(self, doctype: DocType, profile: Profile, issues: list[Issue]) -> Problem:
-        even = " even" if profile == "lenient" else ""
+        if profile == "lenient":
+            detail = (
+                f"the {doctype.name} packet is unusable even under the lenient profile: "
+                f"{_count(issues, self.max_errors)}"
+            )
+        else:
+            count = _count(issues, self.max_errors)
+            detail = f"the document does not match the strict {doctype.name} schema: {count}"
         return Problem(
-            "schema-invalid",
-            f"the document does not match{even} the {profile} {doctype.name} schema: "
-            f"{_count(issues, self.max_errors)}",
-            errors=[issue.as_dict() for issue in issues],
+            "schema-invalid", detail, errors=[issue.as_dict() for issue in issues[: self.max_errors]]
         )
 
 

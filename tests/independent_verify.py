@@ -3,6 +3,7 @@
 They share no code with hub.signing (nor signxml), so a test that passes them shows that a third party
 can check what the hub signed: XMLDSig enveloped with a whole-document reference and exclusive C14N
 (W3C XMLDSig 1.1 §4.4.3, §6.6.4), and detached JWS with an unencoded payload (RFC 7515 app. F, RFC 7797).
+:func:`verify_with_xmlsec1` hands an XML signature to xmlsec1, an implementation we did not write.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -90,3 +95,28 @@ def verify_detached_jws_independently(payload: bytes, jws: str, certificate: x50
     signing_input = protected.encode("ascii") + b"." + payload
     _verify_raw(certificate.public_key(), _b64url_decode(signature), signing_input, hash_name, raw_ecdsa=True)
     return True
+
+
+def verify_with_xmlsec1(document: bytes, trusted_ca: Path) -> str:
+    """Have xmlsec1 (the XML Security Library's command line, not Python) verify an enveloped signature.
+
+    Returns xmlsec1's report; raises AssertionError with it when the signature does not verify against
+    a certificate chain ending at ``trusted_ca``. The test calling it skips when xmlsec1 is absent
+    (``make test`` installs it when it may; see the Makefile).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "signed.xml"
+        path.write_bytes(document)
+        result = subprocess.run(
+            ["xmlsec1", "--verify", "--trusted-pem", str(trusted_ca), str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    report = result.stdout + result.stderr
+    assert result.returncode == 0 and report.startswith("OK"), report
+    return report
+
+
+XMLSEC1 = shutil.which("xmlsec1")

@@ -203,11 +203,25 @@ def test_unknown_system_and_stale_timestamp_are_refused(ministry: AxisPeer) -> N
         ministry.client.base_url, "nobody", "whatever-secret", MINISTRY, client=ministry.client
     )
     assert stranger.call("getAgenciesList", {})["ErrorCode"] == ErrorCode.UNKNOWN_SYSTEM
-    stale = ministry.headers({}, now=datetime.now(UTC) - timedelta(hours=1))
+    stale = ministry.headers({}, now=datetime.now(UTC) - timedelta(days=8))
     answer = ministry.client.post("/getAgenciesList", headers=stale).json()
     assert (answer["status"], answer["ErrorCode"]) == ("FAIL", ErrorCode.TIMESTAMP_STALE)
     fresh = ministry.headers({}, now=datetime.now(UTC) - timedelta(seconds=30))
     assert ministry.client.post("/getAgenciesList", headers=fresh).json()["status"] == "OK"
+
+
+def test_a_long_running_sdk_client_is_accepted_and_the_window_is_configurable(ministry: AxisPeer) -> None:
+    # The SDK stamps `timestamp` once, when its service object is created, and keeps using it.
+    created_two_days_ago = ministry.headers({}, now=datetime.now(UTC) - timedelta(days=2))
+    assert ministry.client.post("/getAgenciesList", headers=created_two_days_ago).json()["status"] == "OK"
+    with (
+        run_in_thread(create_app(default_config(timestamp_window_seconds=300))) as strict_axis,
+        AxisPeer(strict_axis.base_url, "bnv.qlvb", SECRETS["bnv.qlvb"], MINISTRY) as peer,
+    ):
+        hour_old = peer.headers({}, now=datetime.now(UTC) - timedelta(hours=1))
+        answer = peer.client.post("/getAgenciesList", headers=hour_old).json()
+        assert (answer["status"], answer["ErrorCode"]) == ("FAIL", ErrorCode.TIMESTAMP_STALE)
+        assert "window 300s" in answer["ErrorDesc"]
 
 
 def test_not_edxml_is_refused(ministry: AxisPeer) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from lxml import etree
 
 from adapters.gov_axis import (
@@ -105,7 +106,7 @@ def ministry(axis: RunningServer) -> Iterator[AxisPeer]:
         yield peer
 
 
-def options(axis: RunningServer, face: str = "soap", **changes: Any) -> GovAxisOptions:
+def options(axis: RunningServer, face: str = "rest", **changes: Any) -> GovAxisOptions:
     return GovAxisOptions(base_url=axis.base_url, face=face, timeout_seconds=5, **changes)
 
 
@@ -419,3 +420,16 @@ def test_observe_records_why_it_could_not_answer(axis: RunningServer) -> None:
     assert hub.submitted == []
     ((kind, data),) = hub.events
     assert kind == "arrival-status-not-sent" and "four groups" in data["reason"]
+
+
+def test_the_rest_face_modelled_on_the_sdk_is_the_default() -> None:
+    from adapters.gov_axis.client import RestAxisClient
+
+    assert GovAxisOptions().face == "rest"
+    shipped = yaml.safe_load((PROJECT_ROOT / "config" / "adapters.yaml").read_text(encoding="utf-8"))
+    assert shipped["adapters"]["gov_axis"]["face"] == "rest"
+    client = make_client(GovAxisOptions(), "a-secret-of-the-test")
+    try:
+        assert isinstance(client, RestAxisClient) and client.face == "rest"
+    finally:
+        client.close()

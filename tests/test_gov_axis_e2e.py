@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -19,13 +21,13 @@ from lxml import etree
 from adapters.agency.simulator import create_app as create_agency_simulator
 from adapters.gov_axis.mapping import document_facts
 from adapters.gov_axis.simulator import create_app as create_axis_simulator
-from adapters.gov_axis.simulator.packets import Attachment, OrganInfo, build_document
+from adapters.gov_axis.simulator.packets import Attachment, OrganInfo, as_business, build_document
 from adapters.gov_axis.simulator.peer import AxisPeer
 from adapters.gov_axis.status import build_status
 from hub.servers import RunningServer, run_in_thread
 from tests.deliverytest import make_config, wait_for
-from tests.hubtest import DEV_CERTS, RunningHub, running_hub
-from tests.independent_verify import verify_xmldsig_independently
+from tests.hubtest import DEV_CERTS, SAMPLES, RunningHub, running_hub
+from tests.independent_verify import XMLSEC1, verify_with_xmlsec1, verify_xmldsig_independently
 from tests.test_intake_api import NS, fresh_document, signed_by
 
 AGENCY = "000.01.02.H41"  # Sở Tư pháp: webhook agency
@@ -322,3 +324,176 @@ def test_hostile_or_invalid_packets_are_refused_marked_failed_on_the_axis_and_re
     assert set(cases) <= set(recorded)
     assert recorded[next(iter(cases))]["problem"] == "signature-invalid"
     assert webhook_items(agency_inbox, WEBHOOK_AGENCY) == [], "nothing refused reaches the agency"
+
+
+# -- statuses: which the hub sends for an agency, which only the agency's own system sends -----------
+# One test per row of the table in docs/adapters/gov-axis.md ("Statuses"); the row "new document" is
+# test_a_ministry_document_reaches_the_right_agency_which_answers_arrived above.
+
+PROVINCE_OFFICE = OrganInfo(WEBHOOK_AGENCY, "UBND tỉnh Nghệ An")
+JUSTICE = OrganInfo(AGENCY, "Sở Tư pháp tỉnh Nghệ An")
+
+
+class StatusLog:
+    """The status packets the ministry received on the axis (taken and marked done as they come)."""
+
+    def __init__(self, ministry: AxisPeer) -> None:
+        self.ministry = ministry
+        self.packets: list[bytes] = []
+
+    def about(self, document: bytes) -> list[tuple[str, str]]:
+        """(sending organ, status code) of every status about ``document``, in arrival order."""
+        self.packets += [packet for _, packet in self.ministry.take_all("status")]
+        document_id = header_text(document, "e:DocumentId")
+        return [
+            (header_text(p, "e:From/e:OrganId"), header_text(p, "e:StatusCode"))
+            for p in self.packets
+            if header_text(p, "e:ResponseFor/e:DocumentId") == document_id
+        ]
+
+    def wait(self, document: bytes, expected: list[tuple[str, str]]) -> None:
+        wait_for(
+            lambda: sorted(self.about(document)) == sorted(expected), timeout=20, what=f"statuses {expected}"
+        )
+
+    def settle(self, agency: OrganInfo) -> None:
+        """A fresh document to ``agency`` and its 01: whatever the hub was to send before has been sent."""
+        marker = ministry_document(agency, signed=False)
+        self.ministry.send_edoc(marker, [agency.organ_id])
+        self.wait(marker, [(agency.organ_id, "01")])
+
+
+def statuses_recorded(hub: RunningHub, document: bytes) -> list[tuple[str, str]]:
+    """(sender, submitted by) of the status messages the hub recorded about ``document``."""
+    engine = sa.create_engine(hub.settings.effective_database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT sender, submitted_by FROM messages"
+                " WHERE doctype = 'edxml.status' AND correlation_key = :d"
+            ),
+            {"d": header_text(document, "e:DocumentId")},
+        ).all()
+    engine.dispose()
+    return [(row[0], row[1]) for row in rows]
+
+
+def next_second() -> None:
+    """Status timestamps have a resolution of one second, and the hub deduplicates a status on
+    (DocumentId, code, timestamp): a second 01 written in the same second as the first would be taken
+    for a repeat and hide the rule under test. Let the clock move on."""
+    time.sleep(1.05)
+
+
+def wait_webhook_count(inbox: httpx.Client, agency: str, count: int) -> None:
+    wait_for(
+        lambda: len(webhook_items(inbox, agency)) >= count, what=f"{count} webhook deliveries to {agency}"
+    )
+
+
+def test_status_rules_a_recall_gets_no_01_and_only_the_agency_answers_it_15_or_16(
+    hub: RunningHub, ministry: AxisPeer, agency_inbox: httpx.Client
+) -> None:
+    statuses = StatusLog(ministry)
+    document = ministry_document(PROVINCE_OFFICE, signed=False)
+    ministry.send_edoc(document, [WEBHOOK_AGENCY])
+    statuses.wait(document, [(WEBHOOK_AGENCY, "01")])
+
+    next_second()
+    ministry.send_edoc(as_business(document, "1"), [WEBHOOK_AGENCY])
+    wait_webhook_count(agency_inbox, WEBHOOK_AGENCY, 2)  # the recall reached the agency's system
+    statuses.settle(PROVINCE_OFFICE)
+    assert statuses.about(document) == [(WEBHOOK_AGENCY, "01")], "the hub does not answer a recall"
+
+    accepted = build_status(document_facts(document), organ_id=WEBHOOK_AGENCY, organ_name="UBND tỉnh Nghệ An",
+                            status_code="15", description="Đồng ý thu hồi", staff="Văn thư")  # fmt: skip
+    assert hub.post(accepted, as_=WEBHOOK_AGENCY).status_code == 202
+    statuses.wait(document, [(WEBHOOK_AGENCY, "01"), (WEBHOOK_AGENCY, "15")])
+    assert sorted(statuses_recorded(hub, document)) == [("000.00.00.H41", "000.00.00.H41")] * 2
+
+
+@pytest.mark.parametrize("business_type", ["2", "3"])
+def test_status_rules_an_update_or_replacement_keeping_the_document_id_gets_no_second_01(
+    hub: RunningHub, ministry: AxisPeer, agency_inbox: httpx.Client, business_type: str
+) -> None:
+    statuses = StatusLog(ministry)
+    document = ministry_document(PROVINCE_OFFICE, signed=False)
+    ministry.send_edoc(document, [WEBHOOK_AGENCY])
+    statuses.wait(document, [(WEBHOOK_AGENCY, "01")])
+
+    next_second()
+    ministry.send_edoc(as_business(document, business_type), [WEBHOOK_AGENCY])
+    wait_webhook_count(agency_inbox, WEBHOOK_AGENCY, 2)
+    statuses.settle(PROVINCE_OFFICE)
+    assert statuses.about(document) == [(WEBHOOK_AGENCY, "01")], "one 01 per document and agency"
+
+
+def test_status_rules_an_update_adding_a_receiver_gets_01_from_that_receiver_only(
+    hub: RunningHub, ministry: AxisPeer, agency_inbox: httpx.Client
+) -> None:
+    statuses = StatusLog(ministry)
+    document = ministry_document(PROVINCE_OFFICE, signed=False)
+    ministry.send_edoc(document, [WEBHOOK_AGENCY])
+    statuses.wait(document, [(WEBHOOK_AGENCY, "01")])
+
+    next_second()
+    update = as_business(document, "2", receivers={AGENCY: "1"})
+    ministry.send_edoc(update, [WEBHOOK_AGENCY, AGENCY])
+    statuses.wait(document, [(WEBHOOK_AGENCY, "01"), (AGENCY, "01")])  # the document arrived at Justice
+    statuses.settle(PROVINCE_OFFICE)
+    statuses.settle(JUSTICE)
+    assert sorted(statuses.about(document)) == sorted([(AGENCY, "01"), (WEBHOOK_AGENCY, "01")])
+
+
+def test_status_rules_a_status_from_the_axis_is_never_answered(
+    hub: RunningHub, ministry: AxisPeer, agency_inbox: httpx.Client
+) -> None:
+    statuses = StatusLog(ministry)
+    _, agency_document = send_to_ministry(hub)  # Justice's document, which the ministry asks back (13)
+    ministry.answer_status(agency_document, AGENCY, "13", "Đề nghị lấy lại văn bản")
+    wait_webhook_count(agency_inbox, AGENCY, 1)
+    statuses.settle(JUSTICE)
+    assert statuses.about(agency_document) == []
+    assert statuses_recorded(hub, agency_document) == [("000.00.00.G10", "gov-axis")], "only the 13 itself"
+
+
+def test_a_document_with_an_axis_uuid_document_id_is_answered_with_that_id(
+    hub: RunningHub, ministry: AxisPeer, agency_inbox: httpx.Client
+) -> None:
+    # Real axis gateways issue UUID DocumentIds (tests/fixtures/samples-edxml/real-*): the 01 must echo it.
+    document = ministry_document(PROVINCE_OFFICE, signed=False)
+    uuid_id = str(uuid.uuid4())
+    document = document.replace(
+        f"<edXML:DocumentId>{header_text(document, 'e:DocumentId')}</edXML:DocumentId>".encode(),
+        f"<edXML:DocumentId>{uuid_id}</edXML:DocumentId>".encode(),
+    )
+    assert header_text(document, "e:DocumentId") == uuid_id
+    statuses = StatusLog(ministry)
+    ministry.send_edoc(document, [WEBHOOK_AGENCY])
+    statuses.wait(document, [(WEBHOOK_AGENCY, "01")])
+
+
+def test_a_captured_axis_packet_goes_through_end_to_end_byte_for_byte_and_is_answered(
+    hub: RunningHub, ministry: AxisPeer, agency_inbox: httpx.Client
+) -> None:
+    # The Government Office's packet captured from a test gateway (CRLF, ResponseFor before SteeringType,
+    # UUID DocumentId, an edXML-namespace Signature), sent by the ministry to the province office.
+    captured = (SAMPLES / "real-852e179c-8eca-4502-ac38-0b97321f29c3.edxml").read_bytes()
+    packet = captured.replace(b"<edXML:OrganId>000.00.15.H51<", b"<edXML:OrganId>000.00.00.G10<", 1)
+    packet = packet.replace(b"<edXML:OrganId>000.00.15.H51<", f"<edXML:OrganId>{WEBHOOK_AGENCY}<".encode(), 1)
+    packet = packet.replace(
+        b"9fbfbad2-f1f8-4256-a2eb", str(uuid.uuid4())[:23].encode()
+    )  # a packet of its own
+    statuses = StatusLog(ministry)
+    ministry.send_edoc(packet, [WEBHOOK_AGENCY])
+
+    (item,) = wait_for(lambda: webhook_items(agency_inbox, WEBHOOK_AGENCY), what="the webhook delivery")
+    delivered = base64.b64decode(item["body_base64"])
+    signature = re.search(rb"<ds:Signature .*?</ds:Signature>", delivered, re.S)
+    assert signature is not None and delivered.count(b"<ds:Signature ") == 1
+    assert delivered[: signature.start()] + delivered[signature.end() :] == packet, "all else as received"
+    assert "Văn bản liên thông chỉ đạo" in delivered.decode("utf-8")
+    assert verify_xmldsig_independently(delivered) == certificate("hub")
+    if XMLSEC1 is not None:
+        verify_with_xmlsec1(delivered, DEV_CERTS / "ca.crt")
+    statuses.wait(packet, [(WEBHOOK_AGENCY, "01")])

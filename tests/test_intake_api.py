@@ -510,7 +510,7 @@ def test_certificate_embedded_in_hub_signature_is_the_hub_certificate(hub: Runni
 
 def test_the_real_sample_packets_are_all_there() -> None:
     # Guards the parametrized sample tests above against silently collecting nothing.
-    assert len(SAMPLE_NAMES) == 7
+    assert len(SAMPLE_NAMES) == 10
     assert FOR_THIS_PROVINCE == ["edoc_update.edxml", "status_cancellation_13.edxml"]
 
 

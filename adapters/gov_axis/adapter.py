@@ -1,7 +1,7 @@
 """The gov_axis adapter: the province's hub as one connected system of the national document axis.
 
 Outbound, :meth:`GovAxisAdapter.deliver` sends each edXML document or status packet, unchanged, from
-the local agency's organ id to one axis organ (SOAP face with zeep by default, REST by option).
+the local agency's organ id to one axis organ (the VXP REST face by default; a SOAP face by option).
 Inbound, :class:`~.poller.InboundPoller` takes what the axis holds for the hub's organs and
 :class:`~.poller.DirectoryPoller` publishes the axis directory for routing. :meth:`observe` sends status
 01 (arrived) on a local agency's behalf once its system took a document that came from the axis.
@@ -28,6 +28,7 @@ from hub.spi import (
 
 from .client import AxisClient, make_client
 from .mapping import (
+    RECALL,
     AxisRefused,
     AxisUnavailable,
     MappingError,
@@ -94,7 +95,13 @@ class GovAxisAdapter(Adapter):
         return list(self._pollers)
 
     def observe(self, outcome: DeliveryOutcome) -> None:
-        """Status 01 for a local agency that took delivery of a document relayed from the axis."""
+        """Status 01 for a local agency that took delivery of a document relayed from the axis.
+
+        The protocol's rule (docs/adapters/gov-axis.md, "Statuses"): 01 says a document *arrived*, so it
+        is sent once per (sender, DocumentId, agency) — an update or a replacement that keeps the
+        DocumentId of a document the agency already acknowledged gets none — and never for a recall,
+        which only the agency's own system answers (15 accepted / 16 refused). Statuses are not answered.
+        """
         if not (
             self.options.arrival_status
             and outcome.state == "delivered"
@@ -106,26 +113,34 @@ class GovAxisAdapter(Adapter):
         agency = self.hub.participant(outcome.recipient)
         if agency is None or agency.kind != "agency":
             return
-        key = f"arrived:{outcome.message_id}:{agency.id}"
-        if self.hub.get_state(self.name, key):
-            return  # already answered (an observation repeated after a restart)
         found = self.hub.document(outcome.message_id)
         if found is None:
             return
         try:
-            packet = build_status(document_facts(found[0]), organ_id=agency.id, organ_name=agency.name)
+            facts = document_facts(found[0])
+        except MappingError as exc:
+            self._not_sent(outcome.message_id, agency.id, str(exc))
+            return
+        if facts.business_type == RECALL:
+            return  # the agency's own system answers a recall: 15 or 16
+        key = f"arrived:{facts.sender}:{facts.document_id or outcome.message_id}:{agency.id}"
+        if self.hub.get_state(self.name, key):
+            return  # this document already arrived there (a repeat, an update or a replacement of it)
+        try:
+            packet = build_status(facts, organ_id=agency.id, organ_name=agency.name)
             result = self.hub.submit(packet, content_type="application/xml", as_participant=agency.id)
         except (MappingError, Problem) as exc:
-            detail = exc.detail if isinstance(exc, Problem) else str(exc)
-            self.hub.record_event(
-                self.name,
-                "arrival-status-not-sent",
-                {"agency": agency.id, "reason": detail},
-                message_id=outcome.message_id,
+            self._not_sent(
+                outcome.message_id, agency.id, exc.detail if isinstance(exc, Problem) else str(exc)
             )
-            log.warning("status 01 for %s about %s not sent: %s", agency.id, outcome.message_id, detail)
             return
         self.hub.set_state(self.name, key, result.message_id)
+
+    def _not_sent(self, message_id: str, agency: str, reason: str) -> None:
+        self.hub.record_event(
+            self.name, "arrival-status-not-sent", {"agency": agency, "reason": reason}, message_id=message_id
+        )
+        log.warning("status 01 for %s about %s not sent: %s", agency, message_id, reason)
 
     def development_secrets(self) -> list[str]:
         return self.options.development_values()

@@ -1,4 +1,4 @@
-"""Transports to the axis: the SOAP face (zeep, the default) and the VXP REST face (httpx, signed headers).
+"""Transports to the axis: the VXP REST face (httpx, signed headers, the default) and a SOAP face (zeep).
 
 Both offer the same five operations and raise the same two errors (:class:`AxisRefused` for a definitive
 refusal, :class:`AxisUnavailable` when there is no usable answer), so the adapter and its pollers do not

@@ -156,14 +156,20 @@ def check_outbound(document: bytes) -> None:
         )
 
 
+#: BussinessDocType values (QCVN 102): what a document packet does.
+NEW, RECALL, UPDATE, REPLACEMENT = "0", "1", "2", "3"
+_NO_VALUE = frozenset({"", "null", "nil", "none", "undefined"})
+
+
 @dataclass(frozen=True)
 class DocumentFacts:
-    """What a status packet needs to answer a document (its ``ResponseFor``)."""
+    """What a status packet needs to answer a document (its ``ResponseFor``), and what the packet does."""
 
     sender: str
     code: str
     promulgation_date: str
     document_id: str
+    business_type: str = NEW
 
 
 def document_facts(document: bytes) -> DocumentFacts:
@@ -175,9 +181,14 @@ def document_facts(document: bytes) -> DocumentFacts:
         return (message.findtext(path, default="", namespaces=NS) or "").strip()
 
     number, notation = text("e:Code/e:CodeNumber"), text("e:Code/e:CodeNotation")
+    # found by name wherever the trace list puts it; absent (real traffic) = a new document
+    business = (
+        message.getparent().findtext(".//e:Bussiness/e:BussinessDocType", namespaces=NS) or ""
+    ).strip()
     return DocumentFacts(
         sender=text("e:From/e:OrganId"),
         code="/".join(part for part in (number, notation) if part),
         promulgation_date=text("e:PromulgationInfo/e:PromulgationDate"),
         document_id=text("e:DocumentId"),
+        business_type=NEW if business.lower() in _NO_VALUE else business,
     )

@@ -21,8 +21,10 @@ class GovAxisOptions(AdapterOptions):
     retry: RetryPolicy = Field(
         default_factory=lambda: RetryPolicy(max_attempts=10, initial_delay_seconds=10, max_delay_seconds=3600)
     )
-    face: Literal["soap", "rest"] = Field(
-        default="soap", description="SOAP with zeep (WSDL at base_url + wsdl_path) or the VXP REST face"
+    face: Literal["rest", "soap"] = Field(
+        default="rest",
+        description="rest: the VXP REST face, modelled on the real axis SDK (XroadVnpt-* signed headers, "
+        "HMAC, hash-file); soap: our own guess of a SOAP contract (the real one is not public), with zeep",
     )
     base_url: str = Field(default=DEV_BASE_URL, description="the axis endpoint (REST operations under it)")
     wsdl_path: str = Field(default="/soap?wsdl", description="where the SOAP face's WSDL is, under base_url")

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from xml.parsers import expat
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -98,13 +100,26 @@ def _hardened_parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
-def sign_enveloped(root: etree._Element, identity: SigningIdentity, *, parent: etree._Element) -> bytes:
+def sign_enveloped(
+    root: etree._Element,
+    identity: SigningIdentity,
+    *,
+    parent: etree._Element,
+    received: bytes | None = None,
+) -> bytes:
     """Sign the whole document; the ``ds:Signature`` becomes the last child of ``parent``.
 
     RSA-SHA256 (ECDSA-SHA256 for EC keys), SHA-256 digest, exclusive C14N, one Reference ``URI=""``,
-    the certificate in KeyInfo. ``root`` is left unchanged; the signed document is returned as UTF-8
-    bytes with an XML declaration. A document that already has a ``ds:Signature`` is refused
-    (ValueError): the hub passes verified signatures on unchanged and never adds a second one.
+    the certificate in KeyInfo. ``root`` is left unchanged. A document that already has a
+    ``ds:Signature`` is refused (ValueError): the hub passes verified signatures on unchanged and never
+    adds a second one.
+
+    Without ``received`` the signed tree is serialised anew (UTF-8, with an XML declaration). With
+    ``received`` — the bytes ``root`` was parsed from — only the serialised ``ds:Signature`` is
+    inserted into them, just before ``parent``'s end tag: every other byte (declaration, line endings,
+    quoting, prefixes) stays as received, and the result still verifies because the signature covers
+    the canonical form, which the inserted element does not disturb (its tail is empty, and the
+    whitespace before the end tag becomes the text before it, exactly as in the tree that was signed).
     """
     if find_signatures(root):
         raise ValueError("the document already carries an XMLDSig signature")
@@ -127,7 +142,63 @@ def sign_enveloped(root: etree._Element, identity: SigningIdentity, *, parent: e
         signed = signer.sign(root, key=identity.private_key, cert=[identity.certificate])
     finally:
         parent.remove(placeholder)
-    return XML_DECLARATION + etree.tostring(signed, encoding="UTF-8", xml_declaration=False)
+    if received is None:
+        return XML_DECLARATION + etree.tostring(signed, encoding="UTF-8", xml_declaration=False)
+    signature = find_signatures(signed)[0]
+    codec = _codec_of(root.getroottree().docinfo.encoding or "UTF-8", received)
+    inserted = etree.tostring(signature, encoding=str, with_tail=False).encode(codec)
+    offset = end_tag_offset(received, _element_index_path(parent), end_tag="</".encode(codec))
+    return received[:offset] + inserted + received[offset:]
+
+
+def _codec_of(encoding: str, document: bytes) -> str:
+    """The codec that writes text as ``document`` does: UTF-16/32 in its byte order, without a BOM."""
+    codec = codecs.lookup(encoding).name
+    if codec in ("utf-16", "utf-32"):
+        bom = codecs.BOM_UTF16_LE if codec == "utf-16" else codecs.BOM_UTF32_LE
+        codec += "-le" if document.startswith(bom) else "-be"
+    return codec
+
+
+def _element_index_path(element: etree._Element) -> tuple[int, ...]:
+    """Positions among element siblings (comments and PIs skipped) from the root down to ``element``."""
+    path: list[int] = []
+    current = element
+    while (parent := current.getparent()) is not None:
+        siblings = [c for c in parent if isinstance(c.tag, str)]
+        path.append(next(i for i, c in enumerate(siblings) if c is current))
+        current = parent
+    return (0, *reversed(path))
+
+
+def end_tag_offset(data: bytes, element_path: tuple[int, ...], *, end_tag: bytes = b"</") -> int:
+    """Byte offset of the end tag ``</…>`` of the element at ``element_path`` in ``data``.
+
+    lxml does not report byte offsets; expat does (``CurrentByteIndex``). Only bytes the hardened
+    parser has already accepted (no DTD, no entities) are given to it, and expat fetches nothing.
+    """
+    parser = expat.ParserCreate()
+    position: list[int] = []
+    counters = [0]
+    found: list[int] = []
+
+    def start(_name: str, _attributes: dict[str, str]) -> None:
+        position.append(counters[-1])
+        counters[-1] += 1
+        counters.append(0)
+
+    def end(_name: str) -> None:
+        if tuple(position) == element_path and not found:
+            found.append(parser.CurrentByteIndex)
+        position.pop()
+        counters.pop()
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.Parse(data, True)
+    if not found or data[found[0] : found[0] + len(end_tag)] != end_tag:
+        raise ValueError("the element that holds the signature has no end tag in the received bytes")
+    return found[0]
 
 
 def verify_enveloped(

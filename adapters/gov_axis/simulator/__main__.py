@@ -17,7 +17,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8092)
     parser.add_argument("--config", type=Path, help="YAML or JSON file (default: the development directory)")
     parser.add_argument("--snapshot", type=Path, help="JSON file to keep the state in across restarts")
-    parser.add_argument("--timestamp-window", type=float, help="accepted clock skew in seconds")
+    parser.add_argument(
+        "--timestamp-window", type=float, help="accepted age of the REST timestamp, seconds (default 7 days)"
+    )
     args = parser.parse_args(argv)
     config = AxisSimConfig.from_file(args.config) if args.config else default_config()
     updates: dict[str, object] = {}

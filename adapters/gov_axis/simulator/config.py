@@ -38,7 +38,18 @@ class SystemAccount(BaseModel):
 class AxisSimConfig(BaseModel):
     organisations: list[Organisation]
     systems: list[SystemAccount]
-    timestamp_window_seconds: float = Field(default=300.0, gt=0)
+    timestamp_window_seconds: float = Field(
+        default=7 * 24 * 3600.0,
+        gt=0,
+        description="accepted age of the REST face's signed `timestamp`. The SDK stamps once, when its "
+        "service object is created, and a document system keeps that object for as long as it runs, so "
+        "a window of minutes refuses real clients; the real axis's window is not public. Default 7 days.",
+    )
+    soap_created_window_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="accepted skew of the SOAP face's wsu:Created (WS-Security stamps every request)",
+    )
     sdk_utc_offset_hours: int = Field(default=7, description="time zone of the SDK's local timestamps")
     max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     xml_max_depth: int = Field(default=100, gt=0)

@@ -9,7 +9,7 @@ XMLDSig: a peer's signature is the business of the hub's tests, not of the simul
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -234,4 +234,37 @@ def build_document(
             ("ContentTransferEncoded", base64.b64encode(attachment.content).decode("ascii")),
         ):  # fmt: skip
             etree.SubElement(item, f"{{{EDXML_NS}}}{name}").text = value
+    return _serialize(root)
+
+
+BUSINESS_REASONS = {"1": "Thu hồi văn bản", "2": "Cập nhật văn bản", "3": "Thay thế văn bản"}
+
+
+def as_business(document: bytes, business_type: str, *, receivers: Mapping[str, str] | None = None) -> bytes:
+    """``document`` (from :func:`build_document`) as a recall (1), update (2) or replacement (3) of itself.
+
+    The DocumentId stays (it names the document acted on); the trace is stamped anew. ``receivers`` (for
+    an update) lists organ ids with their ReceiverType: ``"1"`` added, ``"0"`` removed.
+    """
+    if business_type not in BUSINESS_REASONS:
+        raise ValueError(f"business type must be one of {sorted(BUSINESS_REASONS)}, not {business_type!r}")
+    root = safe_parse(document[max(document.find(b"<"), 0) :], 100)
+    ns = {"e": EDXML_NS}
+    business = root.find(".//e:TraceHeaderList/e:Bussiness", ns)
+    trace_time = root.find(".//e:TraceHeaderList/e:TraceHeader/e:Timestamp", ns)
+    if business is None or trace_time is None:
+        raise ValueError("not a document built by build_document: no Bussiness or TraceHeader")
+    trace_time.text = edxml_timestamp()
+    business.find("e:BussinessDocType", ns).text = business_type
+    business.find("e:BussinessDocReason", ns).text = BUSINESS_REASONS[business_type]
+    if receivers:
+        info = etree.Element(f"{{{EDXML_NS}}}BussinessDocumentInfo")
+        _el(info, "DocumentInfo", "0")
+        _el(info, "DocumentReceiver", "1")
+        listing = _el(info, "ReceiverList")
+        for organ_id, receiver_type in receivers.items():
+            receiver = _el(listing, "Receiver")
+            _el(receiver, "OrganId", organ_id)
+            _el(receiver, "ReceiverType", receiver_type)
+        business.find("e:Paper", ns).addnext(info)
     return _serialize(root)

@@ -71,7 +71,7 @@ def _decode_base64(text: str | None) -> bytes:
 def soap_router(service: AxisService, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> APIRouter:
     config = service.store.config
     wsdl_template, schema = load_wsdl(config.wsdl_file)
-    verifier = UsernameTokenVerifier(service.store.secret_of, config.timestamp_window_seconds)
+    verifier = UsernameTokenVerifier(service.store.secret_of, config.soap_created_window_seconds)
     router = APIRouter(tags=["SOAP face"])
 
     def send_edoc(systemid: str, payload: etree._Element) -> etree._Element:
