@@ -330,7 +330,7 @@ class DocTypeRegistry:
             test = doctype.compiled.identify_test
             if test is None or bool(test(root)):
                 return doctype
-        raise Problem("unknown-type", f"no registered XML type has the root element {root.tag}")
+        raise Problem("unknown-type", f"no registered XML type has the root element {root.tag!s}")
 
     def identify_json(self, obj: Any) -> DocType:
         if not isinstance(obj, dict):

@@ -182,7 +182,7 @@ class Intake:
             self.hub.participants,
             self.hub.directories.contains,
         )
-        if checked.extracted.natural_key and replay is None:
+        if extracted.natural_key and replay is None:
             earlier = ledger.find_by_natural_key(
                 extracted.sender, checked.doctype.name, extracted.natural_key
             )
@@ -260,9 +260,10 @@ class Intake:
         if not doctype.signature_parent:
             return root
         found = root.xpath(doctype.signature_parent, namespaces={"e": EDXML_NS})
-        if not found:
+        parent = found[0] if isinstance(found, list) and found else None
+        if not isinstance(parent, etree._Element):
             raise Problem("schema-invalid", f"no element at {doctype.signature_parent} to hold the signature")
-        return found[0]
+        return parent
 
     # -- JSON --------------------------------------------------------------------------------------
 

@@ -106,14 +106,11 @@ class Payments:
             if not answer.payment_no or answer.payment_no == current.payment_no:
                 return "already"
             outcome: Outcome = "duplicate-payment"
-            alert, resolution, why = (
-                "payment-duplicate",
-                "duplicate",
-                "a second payment for a fee already paid",
-            )
+            resolution: Resolution = "duplicate"
+            alert, why = "payment-duplicate", "a second payment for a fee already paid"
         elif current.status in ("failed", "expired"):
-            outcome = "late-payment"
-            alert, resolution = "payment-late", "late"
+            outcome, resolution = "late-payment", "late"
+            alert = "payment-late"
             why = f"paid after the hub confirmed the request {current.status}: refund or reopen the dossier"
         else:  # disputed: the operator decides
             return "already"

@@ -130,7 +130,7 @@ def parse_edxml(data: bytes) -> etree._Element:
     except etree.XMLSyntaxError as exc:
         raise MappingError(f"not well-formed XML: {exc}") from exc
     if root.tag != f"{{{EDXML_NS}}}edXML":
-        raise MappingError(f"the root element is {root.tag}, not edXML of QCVN 102")
+        raise MappingError(f"the root element is {root.tag!s}, not edXML of QCVN 102")
     return root
 
 
@@ -182,9 +182,11 @@ def document_facts(document: bytes) -> DocumentFacts:
 
     number, notation = text("e:Code/e:CodeNumber"), text("e:Code/e:CodeNotation")
     # found by name wherever the trace list puts it; absent (real traffic) = a new document
-    business = (
-        message.getparent().findtext(".//e:Bussiness/e:BussinessDocType", namespaces=NS) or ""
-    ).strip()
+    parent = message.getparent()
+    found = (
+        parent.findtext(".//e:Bussiness/e:BussinessDocType", namespaces=NS) if parent is not None else None
+    )
+    business = (found or "").strip()
     return DocumentFacts(
         sender=text("e:From/e:OrganId"),
         code="/".join(part for part in (number, notation) if part),

@@ -200,10 +200,10 @@ async def login(request: Request) -> Response:
     console.throttle.succeeded(operator_id, client)
     await run_in_threadpool(console.record, "login", operator.id, client=client)
     _session, value = console.signer.issue(operator.id)
-    response = RedirectResponse(target, status_code=303)
-    sessions.set_cookie(response, request, sessions.SESSION_COOKIE, value, int(console.signer.lifetime))
-    response.delete_cookie(sessions.LOGIN_CSRF_COOKIE, path=sessions.COOKIE_PATH)
-    return response
+    welcome = RedirectResponse(target, status_code=303)
+    sessions.set_cookie(welcome, request, sessions.SESSION_COOKIE, value, int(console.signer.lifetime))
+    welcome.delete_cookie(sessions.LOGIN_CSRF_COOKIE, path=sessions.COOKIE_PATH)
+    return welcome
 
 
 @router.post("/logout")

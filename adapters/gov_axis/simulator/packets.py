@@ -76,11 +76,12 @@ def _el(parent: etree._Element, name: str, text: str | None = None) -> etree._El
     return element
 
 
-def _envelope() -> tuple[etree._Element, etree._Element, etree._Element]:
+def _envelope() -> tuple[etree._Element, etree._Element, etree._Element, etree._Element]:
+    """root, edXMLEnvelope, edXMLHeader and its MessageHeader of a new packet."""
     root = etree.Element(f"{{{EDXML_NS}}}edXML", nsmap={None: EDXML_NS})
     envelope = etree.SubElement(root, f"{{{EDXML_NS}}}edXMLEnvelope", nsmap={"edXML": EDXML_NS})
     header = _el(envelope, "edXMLHeader")
-    return root, envelope, _el(header, "MessageHeader")
+    return root, envelope, header, _el(header, "MessageHeader")
 
 
 def _organ(parent: etree._Element, tag: str, organ: OrganInfo) -> None:
@@ -124,7 +125,7 @@ def build_status(
     """A status packet (``messagetype=status``) answering the document named by ``response_for``."""
     if status_code not in STATUS_CODES:
         raise ValueError(f"status code must be one of {sorted(STATUS_CODES)}, not {status_code!r}")
-    root, _, message = _envelope()
+    root, _, _, message = _envelope()
     _organ(message, "From", sender)
     answered = _el(message, "ResponseFor")
     _el(answered, "OrganId", response_for.organ_id)
@@ -178,7 +179,7 @@ def build_document(
     day = promulgation_date or datetime.now(UTC).astimezone(VIETNAM).date()
     day_text = day.strftime("%Y/%m/%d")
     document_id = f"{sender.organ_id},{day_text},{number}/{notation}"
-    root, envelope, message = _envelope()
+    root, envelope, header, message = _envelope()
     _organ(message, "From", sender)
     for recipient in recipients:
         _organ(message, "To", recipient)
@@ -205,7 +206,6 @@ def build_document(
     _el(other, "PromulgationAmount", "1")
     _el(other, "PageAmount", "1")
     _el(message, "SteeringType", "0")
-    header = message.getparent()
     traces = _el(header, "TraceHeaderList")
     trace = _el(traces, "TraceHeader")
     _el(trace, "OrganId", sender.organ_id)
@@ -252,11 +252,14 @@ def as_business(document: bytes, business_type: str, *, receivers: Mapping[str, 
     ns = {"e": EDXML_NS}
     business = root.find(".//e:TraceHeaderList/e:Bussiness", ns)
     trace_time = root.find(".//e:TraceHeaderList/e:TraceHeader/e:Timestamp", ns)
-    if business is None or trace_time is None:
+    doc_type = business.find("e:BussinessDocType", ns) if business is not None else None
+    reason = business.find("e:BussinessDocReason", ns) if business is not None else None
+    paper = business.find("e:Paper", ns) if business is not None else None
+    if trace_time is None or doc_type is None or reason is None or paper is None:
         raise ValueError("not a document built by build_document: no Bussiness or TraceHeader")
     trace_time.text = edxml_timestamp()
-    business.find("e:BussinessDocType", ns).text = business_type
-    business.find("e:BussinessDocReason", ns).text = BUSINESS_REASONS[business_type]
+    doc_type.text = business_type
+    reason.text = BUSINESS_REASONS[business_type]
     if receivers:
         info = etree.Element(f"{{{EDXML_NS}}}BussinessDocumentInfo")
         _el(info, "DocumentInfo", "0")
@@ -266,5 +269,5 @@ def as_business(document: bytes, business_type: str, *, receivers: Mapping[str, 
             receiver = _el(listing, "Receiver")
             _el(receiver, "OrganId", organ_id)
             _el(receiver, "ReceiverType", receiver_type)
-        business.find("e:Paper", ns).addnext(info)
+        paper.addnext(info)
     return _serialize(root)

@@ -67,7 +67,7 @@ def inspect_edxml(content: bytes, max_depth: int) -> EdxmlSummary:
     except ValueError as exc:
         raise AxisError(ErrorCode.PAYLOAD_INVALID, str(exc)) from exc
     if root.tag != f"{{{EDXML_NS}}}edXML":
-        raise AxisError(ErrorCode.PAYLOAD_INVALID, f"the root element is {root.tag}, not edXML of QCVN 102")
+        raise AxisError(ErrorCode.PAYLOAD_INVALID, f"the root element is {root.tag!s}, not edXML of QCVN 102")
     ns = {"e": EDXML_NS}
     subject = root.findtext(".//e:MessageHeader/e:Subject", default="", namespaces=ns)
     number = root.findtext(".//e:MessageHeader/e:Code/e:CodeNumber", default="", namespaces=ns)

@@ -159,7 +159,7 @@ def soap_router(service: AxisService, clock: Callable[[], datetime] = lambda: da
             name = etree.QName(payload)
             operation = operations.get(name.localname) if name.namespace == TNS else None
             if operation is None:
-                raise AxisError(ErrorCode.INVALID_PARAMETER, f"unknown operation {payload.tag}")
+                raise AxisError(ErrorCode.INVALID_PARAMETER, f"unknown operation {payload.tag!s}")
             service.store.record_call(f"soap:{name.localname}")
             systemid = verifier.verify(envelope.find(f"{{{SOAP_ENV}}}Header"), clock())
             if not schema.validate(etree.ElementTree(payload)):
