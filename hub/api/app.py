@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from hub.api import deliveries, inbox, messages, meta, timeline
+from hub.api import deliveries, inbox, ledger, messages, meta, timeline
 from hub.api.errors import install_error_handlers
 from hub.console.app import mount_console
 from hub.context import HubContext
@@ -49,7 +49,14 @@ def create_app(
     app.state.metrics_registry = CollectorRegistry(auto_describe=False)
     app.state.metrics_registry.register(LedgerCollector(runtime.hub.ledger))
     install_error_handlers(app)
-    for router in (messages.router, inbox.router, deliveries.router, timeline.router, meta.router):
+    for router in (
+        messages.router,
+        ledger.router,
+        inbox.router,
+        deliveries.router,
+        timeline.router,
+        meta.router,
+    ):
         app.include_router(router)
     mount_console(app, runtime)
     for adapter in runtime.adapters:
