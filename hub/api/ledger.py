@@ -33,6 +33,8 @@ def checkpoint_view(checkpoint: CheckpointRecord) -> dict[str, Any]:
         "tree_size": checkpoint.tree_size,
         "root_hash": checkpoint.root_hash,
         "note": checkpoint.signed_note,
+        # the RFC 3161 time-stamp covers the note as the hub signed it (before witnesses' lines)
+        "timestamped_note": checkpoint.note,
         "timestamp": base64.b64encode(checkpoint.timestamp).decode() if checkpoint.timestamp else None,
         "created_at": checkpoint.created_at.isoformat(),
     }
