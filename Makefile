@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint fmt clean chromium
+.PHONY: run test bench bench-scale-out lint fmt clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: $(STAMP) chromium
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Only the scaled-out intake (PostgreSQL + RabbitMQ), one then two API processes, lock waits sampled.
+bench-scale-out: $(STAMP)
+	$(BIN)/python -m bench --scale-out-only
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
