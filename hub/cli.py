@@ -549,7 +549,8 @@ def ledger_verify(
         result = verify_ledger(ledger, settings, first=first, progress=report, extra=held)
     if not result.ok:
         if first:
-            raise _refuse(f"ledger broken at event #{result.first_bad_seq}: {result.reason}")
+            where = f" at event #{result.first_bad_seq}" if result.first_bad_seq is not None else ""
+            raise _refuse(f"ledger broken{where}: {result.reason}")
         for fault in result.faults:
             err.print(f"  {fault}", highlight=False)
         raise _refuse(f"ledger broken: {len(result.faults)} fault(s), the first {result.faults[0]}")

@@ -115,6 +115,17 @@ def test_writers_leave_positions_to_the_sequencer_which_signs_checkpoints(
     assert [c.size for c in out.read()] == [4, 5]
 
 
+def test_sequencers_taking_turns_publish_each_checkpoint_once(ledger: Ledger, tmp_path: Path) -> None:
+    shared = CheckpointFile(tmp_path / "checkpoints.jsonl")  # two processes of one hub, one data dir
+    a = Sequencer(ledger, SIGNER, checkpoint_file=shared, owner="seq-a")
+    b = Sequencer(ledger, SIGNER, checkpoint_file=shared, owner="seq-b")
+    for turn in (a, b, a, b):
+        ledger.append_event("operator.note", data={})
+        assert len(turn.run_once()) == 1
+        ledger.release_leases(turn.owner)  # a clean shutdown: the other takes over at once
+    assert [c.size for c in shared.read()] == [1, 2, 3, 4]
+
+
 SEQUENCE_CLI = [sys.executable, "-c", "from hub.cli import main; main()", "ledger", "sequence"]
 
 

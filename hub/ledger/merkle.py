@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+MEMO_MIN_LEAVES = 256
 
 
 def leaf_hash(entry: bytes) -> bytes:
@@ -54,7 +55,8 @@ class _SubtreeHasher:
         if cached is None:
             k = split_point(n)
             cached = node_hash(self.hash(start, start + k), self.hash(start + k, end))
-            self._memo[(start, end)] = cached
+            if n >= MEMO_MIN_LEAVES:  # small subtrees are cheap to redo; keep memory to ~n/128 entries
+                self._memo[(start, end)] = cached
         return cached
 
 

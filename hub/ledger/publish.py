@@ -52,9 +52,19 @@ class CheckpointFile:
         self.path = path
 
     def last_size(self) -> int:
-        """Tree size of the last checkpoint in the file (0 when there is none)."""
-        lines = self.read()
-        return lines[-1].size if lines else 0
+        """Tree size of the last checkpoint in the file (0 when there is none); reads only its tail."""
+        if not self.path.exists():
+            return 0
+        with self.path.open("rb") as file:
+            file.seek(0, os.SEEK_END)
+            file.seek(max(0, file.tell() - 64 * 1024))
+            lines = [line for line in file.read().splitlines() if line.strip()]
+        if not lines:
+            return 0
+        try:
+            return int(json.loads(lines[-1])["tree_size"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{self.path}: the last line is not a checkpoint ({error})") from None
 
     def read(self) -> list[Checkpoint]:
         """Every checkpoint in the file, as (origin, size, root) — what `verify` compares."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.ledger.models import MESSAGE_STATES, deliveries, events, messages
+from hub.ledger.models import MESSAGE_STATES, checkpoints, deliveries, events, messages
 from hub.ledger.records import EventRecord, MessageRecord, delivery_record, event_record, message_record
 
 UNDELIVERED_STATES = ("queued", "delivering", "retrying")
@@ -71,6 +71,8 @@ class QueueFigures:
     deliveries_by_state: dict[tuple[str, str], int]  # (adapter, state) → count
     oldest_undelivered_at: datetime | None
     ledger_events: int  # the highest event id: events recorded so far (ids may skip after a rollback)
+    unsequenced_events: int = 0  # events the sequencer has not placed yet (stays near zero when it runs)
+    tree_size: int = 0  # events covered by the latest signed checkpoint
 
     def depth(self) -> int:
         return sum(n for (_, state), n in self.deliveries_by_state.items() if state in UNDELIVERED_STATES)
@@ -218,11 +220,19 @@ class LedgerQueries:
                 )
             ).scalar_one_or_none()
             size = conn.execute(sa.select(sa.func.max(events.c.id))).scalar_one_or_none()
+            unsequenced = conn.execute(sa.select(sa.func.count()).where(events.c.seq.is_(None))).scalar_one()
+            tree_size = conn.execute(sa.select(sa.func.max(checkpoints.c.tree_size))).scalar_one_or_none()
         if isinstance(oldest, str):  # SQLite returns an aggregate's datetime as text
             oldest = datetime.fromisoformat(oldest)
         if oldest is not None and oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=UTC)
-        return QueueFigures({(a or "-", s): int(n) for a, s, n in counts}, oldest, int(size or 0))
+        return QueueFigures(
+            {(a or "-", s): int(n) for a, s, n in counts},
+            oldest,
+            int(size or 0),
+            int(unsequenced or 0),
+            int(tree_size or 0),
+        )
 
     # -- events of a kind --------------------------------------------------------------------------
 

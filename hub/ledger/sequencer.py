@@ -71,9 +71,11 @@ class Sequencer:
 
     def publish(self) -> None:
         """Publish the checkpoints signed since the last publication (by this or a dead sequencer)."""
-        if self._published is None:
+        if self.file is not None:  # the file may be shared with this hub's other processes: ask it
+            self._published = self.file.last_size()
+        elif self._published is None:
             latest = self.ledger.log.latest_checkpoint()
-            self._published = self.file.last_size() if self.file else (latest.tree_size if latest else 0)
+            self._published = latest.tree_size if latest else 0
         pending = self.ledger.log.checkpoints_after(self._published)
         if not pending:
             return
