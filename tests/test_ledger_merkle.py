@@ -7,6 +7,7 @@ import base64
 import random
 
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from hub.ledger import merkle
@@ -170,3 +171,10 @@ def test_ed25519_and_ecdsa_hub_keys_sign_notes_of_their_registered_types(make_ke
         raw = key.public_key().public_bytes_raw()
         assert blob[:4] == ind.sha256(b"example.org/log\n\x01" + raw)[:4]
         assert len(blob) == 4 + 64
+    else:  # type 0x02: the key id is the hash of the SPKI alone; ECDSA over SHA-256 of the text
+        spki = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        assert blob[:4] == ind.sha256(spki)[:4]
+        text = note.split("\n\n")[0] + "\n"
+        key.public_key().verify(blob[4:], text.encode(), ec.ECDSA(hashes.SHA256()))

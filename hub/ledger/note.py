@@ -15,7 +15,7 @@ How the hub's key maps to a note signature (the key name is the log's origin):
 hub key     signature type byte(s)     signature over the note text; public key bytes
 =========== ========================== =================================================
 Ed25519     ``0x01``                   RFC 8032 Ed25519; the 32-byte raw public key
-ECDSA       ``0x02``                   ECDSA with SHA-256 (P-256; SHA-384/512 for P-384/521), DER; SPKI DER
+ECDSA       ``0x02``                   ECDSA over SHA-256 of the text, DER; key id = SHA-256(SPKI DER)[:4]
 RSA         ``0xff`` + ``rsa-pkcs1-sha256`` RSASSA-PKCS1-v1_5 with SHA-256; SPKI DER
 =========== ========================== =================================================
 
@@ -86,11 +86,14 @@ def _key_material(key: PublicKey) -> tuple[bytes, bytes]:
 
 def key_id(name: str, key: PublicKey) -> bytes:
     kind, public = _key_material(key)
+    if kind == b"\x02":  # as github.com/transparency-dev/formats/note does: the SPKI's hash alone
+        return hashlib.sha256(public).digest()[:4]
     return hashlib.sha256(name.encode() + b"\n" + kind + public).digest()[:4]
 
 
-def _ecdsa_hash(curve: ec.EllipticCurve) -> hashes.HashAlgorithm:
-    return {256: hashes.SHA256(), 384: hashes.SHA384()}.get(curve.key_size, hashes.SHA512())
+def _ecdsa_hash(_curve: ec.EllipticCurve) -> hashes.HashAlgorithm:
+    """SHA-256 on every curve, as transparency-dev's ECDSA note verifier expects."""
+    return hashes.SHA256()
 
 
 def sign_note(text: str, name: str, key: PrivateKey) -> str:
