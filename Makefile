@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check types bench lint fmt clean chromium xmlsec1 oracles
+.PHONY: run test check types bench bench-scale-out lint fmt clean chromium xmlsec1 oracles
 VNPAY_ORACLE := tests/oracles/vnpay
 
 $(STAMP): pyproject.toml
@@ -54,6 +54,10 @@ test: check chromium xmlsec1 oracles
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Only the scaled-out intake (PostgreSQL + RabbitMQ), one then two API processes, lock waits sampled.
+bench-scale-out: $(STAMP)
+	$(BIN)/python -m bench --scale-out-only
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

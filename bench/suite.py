@@ -22,6 +22,7 @@ from . import loadgen, machine
 from .documents import AGENCY_RECIPIENT, AXIS_RECIPIENT, DocumentSet, edxml_document, edxml_set, json_set
 from .floor import json_floor, xml_floor
 from .ledgerview import LedgerView
+from .lockwait import LockWaitSampler
 from .procs import Proc, hub_env, make_config, set_adapter_options, start_hub, start_simulator, start_worker
 from .scenarios import (
     Load,
@@ -379,6 +380,113 @@ class Suite:
         return out
 
 
+class ScaleOutIntake:
+    """`python -m bench --scale-out-only`: the scaled-out mode's intake (PostgreSQL + RabbitMQ, workers
+    delivering meanwhile) with one and then two `serve --workers 0` processes, PostgreSQL's lock
+    waits sampled during each; and one embedded (SQLite) process on the same documents' size."""
+
+    def __init__(self, suite: Suite) -> None:
+        self.suite = suite
+        self.plan = suite.plan
+        self.log = suite.log
+
+    def run(self) -> dict[str, Any]:
+        small = next(c for c in self.plan.cases if c.name == SMALL)
+        load = small.load
+        per_run = load.warmup + load.saturation + load.fixed
+        results: dict[str, Any] = {
+            "command": " ".join(["python -m bench", *sys.argv[1:]]),
+            "quick": self.plan.quick,
+            "machine": machine.describe(),
+        }
+        self.log(f"generating {3 * per_run} documents …")
+        pool = edxml_set(SMALL, 3 * per_run, small.target_bytes, signed=True)
+        began = time.perf_counter()
+        results["embedded"] = self._embedded(_slice(pool, 0, load), load)
+        if not (_answers(POSTGRES_URL, 5432) and _answers(AMQP_URL, 5672)):
+            results["scaled_out"] = {"skipped": "PostgreSQL or RabbitMQ does not answer on this machine"}
+        else:
+            results["scaled_out"] = self._scaled(pool, per_run, load)
+        results["machine"]["load_average_at_end"] = machine.load_average()
+        results["duration_s"] = time.perf_counter() - began
+        return results
+
+    def _embedded(self, documents: DocumentSet, load: Load) -> dict[str, Any]:
+        config = make_config(self.suite.workdir / "config-embedded", webhook_base="http://127.0.0.1:9")
+        data = self.suite.workdir / "data-embedded"
+        hub = start_hub("serve-embedded", hub_env(data, config), self.suite.logs, workers=0)
+        with self.suite.running(hub):
+            figures = measure_intake(hub, documents, load)
+        self.suite._say_intake("embedded, one process", figures)
+        return figures
+
+    def _scaled(self, pool: DocumentSet, per_run: int, load: Load) -> dict[str, Any]:
+        import sqlalchemy as sa
+
+        from hub.queue.amqp import AmqpWorkQueue
+
+        name = f"lienthong_bench_{uuid.uuid4().hex[:10]}"
+        prefix = f"lienthong-bench-{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        database_url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+        try:
+            agency = self.suite._agency("agency-sim-scaled")
+            with self.suite.running(agency):
+                assert agency.url
+                config = make_config(self.suite.workdir / "config-scaled", webhook_base=agency.url)
+                env = hub_env(
+                    self.suite.workdir / "data-scaled",
+                    config,
+                    database_url=database_url,
+                    queue_url=AMQP_URL,
+                    queue_prefix=prefix,
+                )
+                first = start_hub("serve-scaled-0", env, self.suite.logs, workers=0)
+                workers = [
+                    start_worker(f"worker-{i}", env, self.suite.logs)
+                    for i in range(self.plan.scale_out_workers)
+                ]
+                out: dict[str, Any] = {"workers": len(workers)}
+                with self.suite.running(first, *workers):
+                    with LockWaitSampler(database_url) as sampler:
+                        one = measure_intake(first, _slice(pool, per_run, load), load, cpu_of=workers)
+                    out["one_api"] = {**one, "postgres": sampler.figures()}
+                    self._say("scaled out, one API process", out["one_api"])
+                    second = start_hub("serve-scaled-1", env, self.suite.logs, workers=0)
+                    with self.suite.running(second):
+                        with LockWaitSampler(database_url) as sampler:
+                            two = measure_intake(
+                                first,
+                                _slice(pool, 2 * per_run, load),
+                                load,
+                                cpu_of=workers,
+                                more_apis=[second],
+                            )
+                        out["two_apis"] = {**two, "postgres": sampler.figures()}
+                        self._say("scaled out, two API processes", out["two_apis"])
+            return out
+        finally:
+            queue = AmqpWorkQueue(AMQP_URL, prefix=prefix)
+            try:
+                queue.delete_topology()
+            finally:
+                queue.close()
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+    def _say(self, label: str, figures: dict[str, Any]) -> None:
+        self.suite._say_intake(label, figures)
+        pg = figures["postgres"]
+        self.log(
+            f"    PostgreSQL: {100 * pg['lock_wait_share']:.1f} % of busy backends waiting on a Lock"
+            f" ({pg['lock_wait_backend_samples']}/{pg['active_backend_samples']} in {pg['samples']} samples);"
+            f" waits {pg['wait_events']}"
+        )
+
+
 def _attachment_of(case: Case) -> int:
     from .documents import attachment_for
 
@@ -403,4 +511,4 @@ def _drain(ledger: LedgerView, expected: int, timeout: float = 180.0) -> None:
         time.sleep(0.2)
 
 
-__all__ = ["AGENCY_RECIPIENT", "Plan", "Suite", "full_plan", "quick_plan"]
+__all__ = ["AGENCY_RECIPIENT", "Plan", "ScaleOutIntake", "Suite", "full_plan", "quick_plan"]

@@ -13,7 +13,8 @@
 A small watcher thread (:class:`AlertWatcher`) looks every ``LIENTHONG_ALERT_INTERVAL_SECONDS`` in
 the processes that run pollers. What it has already reported is kept in the ledger's adapter state
 (under ``alerts``), so a restart does not repeat alerts. Every alert is also POSTed as JSON to
-``LIENTHONG_ALERT_WEBHOOK_URL`` when set (best effort: the ledger is the record).
+``LIENTHONG_ALERT_WEBHOOK_URL`` when set (best effort: the ledger is the record), with the ledger's
+latest signed checkpoint, so that whoever receives alerts also holds evidence of the log's history.
 """
 
 from __future__ import annotations
@@ -71,9 +72,12 @@ def record_alert(
     log.warning("%s: %s", kind, json.dumps(data, ensure_ascii=False, default=str))
     url = hub.settings.alert_webhook_url
     if url:
+        checkpoint = hub.ledger.latest_checkpoint()
         payload = {
             "kind": kind,
-            "seq": event.seq,
+            "event_id": event.id,
+            # the log's latest signed checkpoint: whoever keeps alerts also holds the ledger's history
+            "checkpoint": checkpoint.signed_note if checkpoint else None,
             "at": event.at.isoformat(),
             "hub": hub.settings.hub_participant_id,
             "message_id": event.message_id,
@@ -89,12 +93,16 @@ def record_alert(
 
 def record_verification(runtime: Runtime, *, by: str) -> ChainReport:
     """Verify the whole ledger, record the verdict (``ledger.verified``) and alert when broken."""
-    report = runtime.hub.ledger.verify_chain()
+    from hub.runtime import verify_ledger
+
+    report = verify_ledger(runtime.hub.ledger, runtime.hub.settings)
     verdict = {
         "ok": report.ok,
         "events_checked": report.events_checked,
         "first_bad_seq": report.first_bad_seq,
         "reason": report.reason,
+        "faults": [str(f) for f in report.faults[:100]],
+        "fault_count": len(report.faults),
         "by": by,
     }
     runtime.hub.ledger.append_event(VERIFIED, data=verdict)
@@ -129,14 +137,14 @@ class AlertWatcher:
         cursor = int(self._seen("dead-cursor") or 0)
         raised = []
         while True:
-            batch = ledger.events_of_kinds(["delivery.dead"], after_seq=cursor, limit=200)
+            batch = ledger.events_of_kinds(["delivery.dead"], after_id=cursor, limit=200)
             for event in batch:
                 data = {
                     "recipient": event.data.get("recipient"),
                     "adapter": event.data.get("adapter"),
                     "attempts": event.data.get("attempt"),
                     "error": event.data.get("error"),
-                    "dead_event": event.seq,
+                    "dead_event": event.id,
                 }
                 raised.append(
                     raise_alert(
@@ -147,7 +155,7 @@ class AlertWatcher:
                         delivery_id=event.delivery_id,
                     )
                 )
-                cursor = event.seq
+                cursor = event.id
                 self._remember("dead-cursor", str(cursor))
             if len(batch) < 200:
                 return raised

@@ -107,7 +107,17 @@ class LedgerCollector(Collector):
             value=figures.oldest_undelivered_age(),
         )
         yield GaugeMetricFamily(
-            "lienthong_ledger_events", "Events in the hash chain", value=figures.ledger_events
+            "lienthong_ledger_events", "Events recorded in the ledger's log", value=figures.ledger_events
+        )
+        yield GaugeMetricFamily(
+            "lienthong_ledger_unsequenced_events",
+            "Events the ledger's sequencer has not placed yet (near zero while it runs)",
+            value=figures.unsequenced_events,
+        )
+        yield GaugeMetricFamily(
+            "lienthong_ledger_tree_size",
+            "Events covered by the ledger's latest signed checkpoint",
+            value=figures.tree_size,
         )
 
 

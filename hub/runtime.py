@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from cryptography import x509
 
 from hub.adapters import AdapterSet
 from hub.alerts import AlertWatcher
 from hub.context import HubContext
 from hub.delivery import DeliveryEngine
 from hub.intake import Intake
+from hub.ledger import ChainReport, Checkpoint, Fault, Ledger, LogSigner
+from hub.ledger.publish import CheckpointFile, TimestampAuthority, Witnesses
+from hub.ledger.sequencer import Sequencer
+from hub.ledger.verify import KeyCheck
 from hub.peers import PeerWatch
 from hub.queue import WorkQueue
 from hub.services import CoreServices
@@ -28,6 +35,49 @@ def make_queue(settings: Settings) -> WorkQueue | None:
     raise ValueError(f"queue_url must be 'embedded' or an amqp:// URL, not {settings.queue_url!r}")
 
 
+def ledger_key(settings: Settings) -> KeyCheck:
+    """Who must have signed the ledger's checkpoints: its origin and the hub certificate's key."""
+    certificate = x509.load_pem_x509_certificate(settings.effective_hub_cert_file.read_bytes())
+    return KeyCheck(settings.effective_ledger_origin, certificate.public_key())  # type: ignore[arg-type]
+
+
+def verify_ledger(
+    ledger: Ledger,
+    settings: Settings,
+    *,
+    first: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    extra: Sequence[Checkpoint] = (),
+) -> ChainReport:
+    """Verify the ledger with the hub's key, against the checkpoint file and any `extra` checkpoints."""
+    try:
+        origin = settings.effective_ledger_origin  # the file may hold another log's lines: skip those
+        kept = [c for c in CheckpointFile(settings.effective_checkpoint_file).read() if c.origin == origin]
+        external = [*kept, *extra]
+        file_faults: list[Fault] = []
+    except ValueError as error:
+        external, file_faults = list(extra), [Fault("checkpoint-file", None, str(error))]
+    report = ledger.verify_chain(key=ledger_key(settings), external=external, first=first, progress=progress)
+    if file_faults:
+        return ChainReport.of(report.events_checked, [*file_faults, *report.faults])
+    return report
+
+
+def make_sequencer(hub: HubContext) -> Sequencer:
+    """The ledger's sequencer, signing with the hub's key and publishing where the settings say."""
+    settings = hub.settings
+    ledger = hub.ledger
+    return Sequencer(
+        ledger,
+        LogSigner(settings.effective_ledger_origin, hub.identity.private_key),
+        checkpoint_file=CheckpointFile(settings.effective_checkpoint_file),
+        witnesses=Witnesses(settings.witness_urls, ledger, ledger.log),
+        tsa=TimestampAuthority(settings.tsa_url) if settings.tsa_url else None,
+        interval=settings.checkpoint_interval,
+        lease_seconds=settings.sequencer_lease_seconds,
+    )
+
+
 @dataclass
 class Runtime:
     hub: HubContext
@@ -37,6 +87,7 @@ class Runtime:
     engine: DeliveryEngine
     queue: WorkQueue | None
     peers: PeerWatch
+    sequencer: Sequencer
     stop: threading.Event = field(default_factory=threading.Event)
     watcher: AlertWatcher | None = None
 
@@ -52,11 +103,12 @@ class Runtime:
         engine = DeliveryEngine(hub, adapters, queue)
         intake.listeners.append(engine.enqueue)
         peers = PeerWatch.of(adapters, hub.settings.readiness_cache_seconds)
-        return cls(hub, intake, services, adapters, engine, queue, peers)
+        return cls(hub, intake, services, adapters, engine, queue, peers, make_sequencer(hub))
 
     def start_workers(self, *, workers: int | None = None, pollers: bool = True) -> None:
         """Delivery workers, and with `pollers` the adapters' pollers and the alert watcher (run those
-        in one process of a scaled-out hub)."""
+        in one process of a scaled-out hub). Every process runs a sequencer; one at a time works."""
+        self.sequencer.start(self.stop)
         self.engine.start(self.stop, workers=workers, pollers=pollers)
         if pollers:
             self.watcher = AlertWatcher(self, self.peers)
@@ -65,6 +117,7 @@ class Runtime:
     def close(self) -> None:
         self.stop.set()
         self.engine.join()
+        self.sequencer.join()
         if self.watcher is not None:
             self.watcher.join()
         self.adapters.close()

@@ -93,6 +93,30 @@ class Settings(BaseSettings):
     )
     alert_webhook_url: str | None = Field(default=None, description="alerts are also POSTed here (JSON)")
 
+    # the ledger's log (docs/ledger.md)
+    checkpoint_interval: float = Field(
+        default=1.0, gt=0, description="seconds between the sequencer's rounds (a checkpoint when new events)"
+    )
+    ledger_origin: str | None = Field(
+        default=None, description="the log's origin and note key name; default '<hub id>/ledger'"
+    )
+    checkpoint_file: Path | None = Field(
+        default=None, description="append-only file of checkpoints; default data_dir/checkpoints.jsonl"
+    )
+    witness_urls: list[str] = Field(default_factory=list, description="witnesses asked to co-sign")
+    tsa_url: str | None = Field(default=None, description="RFC 3161 time-stamping authority for checkpoints")
+    sequencer_lease_seconds: float = Field(
+        default=10.0, gt=0, description="a dead sequencer's lease expires after this long"
+    )
+
+    @property
+    def effective_ledger_origin(self) -> str:
+        return self.ledger_origin or f"{self.hub_participant_id}/ledger"
+
+    @property
+    def effective_checkpoint_file(self) -> Path:
+        return self.checkpoint_file or self.data_dir / "checkpoints.jsonl"
+
     @cached_property
     def effective_database_url(self) -> str:
         if self.database_url:

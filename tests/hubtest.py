@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from hub.api import create_app
@@ -45,6 +47,20 @@ class RunningHub:
 
     def get(self, path: str, *, as_: str) -> httpx.Response:
         return self.client.get(path, headers=auth(as_))
+
+    def wait_sequenced(self, timeout: float = 15.0) -> int:
+        """Wait until the hub's sequencer has placed every event and signed a checkpoint of them all."""
+        ledger = self.app.state.runtime.hub.ledger
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            latest = ledger.latest_checkpoint()
+            if ledger.log.unsequenced() == 0 and latest is not None:
+                with ledger.engine.connect() as conn:
+                    placed = conn.execute(sa.text("SELECT count(*) FROM events")).scalar()
+                if latest.tree_size == placed:
+                    return latest.tree_size
+            time.sleep(0.05)
+        raise AssertionError("the sequencer did not place every event in time")
 
 
 @contextlib.contextmanager

@@ -73,6 +73,7 @@ def test_a_dead_delivery_raises_one_alert_posted_to_the_webhook(
     _, received = webhook
     watcher = AlertWatcher(runtime, PeerWatch({}))
     result = runtime.intake.submit(submission(runtime))
+    checkpoint = runtime.sequencer.run_once()[-1]  # the ledger's checkpoint so far
     runtime.engine.run_once()
     dead = [d for d in runtime.hub.ledger.get_message(result.message.id).deliveries if d.state == "dead"]
     assert dead, "the webhook is unreachable and max_attempts is 1"
@@ -81,6 +82,9 @@ def test_a_dead_delivery_raises_one_alert_posted_to_the_webhook(
     assert raised[0].delivery_id == dead[0].id and raised[0].data["error"] == dead[0].last_error
     assert (
         received and received[-1]["kind"] == DELIVERY_DEAD and received[-1]["message_id"] == result.message.id
+    )
+    assert received[-1]["checkpoint"] == checkpoint.signed_note, (
+        "whoever keeps alerts holds the log's history"
     )
     assert watcher.dead_deliveries() == [], "an alert is raised once"
     again = AlertWatcher(runtime, PeerWatch({}))  # a restarted process remembers what it reported

@@ -353,10 +353,12 @@ def test_fetch_into_a_directory_that_does_not_exist_exits_1(hub: RunningHub, tmp
 
 @pytest.fixture(scope="module")
 def populated_ledger(hub: RunningHub) -> Path:
-    """The shared hub's ledger after a few more exchanges (the other tests add theirs)."""
+    """The shared hub's ledger after a few more exchanges (the other tests add theirs), every event
+    placed in the log by the hub's sequencer."""
     for _ in range(3):
         assert hub.post(fresh_document(), as_=AGENCY).status_code == 202
     assert hub.post(b"<broken", as_=AGENCY).status_code == 400  # a refusal is an event too
+    hub.wait_sequenced()
     return hub.settings.data_dir / "ledger.sqlite3"
 
 
@@ -375,8 +377,11 @@ def ledger_copy(populated_ledger: Path, tmp_path: Path) -> Path:
 
 
 def event_rows(data_dir: Path) -> list[tuple]:
+    """(seq, kind, data) of the events placed in the log, in log order."""
     with sqlite3.connect(data_dir / "ledger.sqlite3") as conn:
-        return conn.execute("SELECT seq, kind, data FROM events ORDER BY seq").fetchall()
+        return conn.execute(
+            "SELECT seq, kind, data FROM events WHERE seq IS NOT NULL ORDER BY seq"
+        ).fetchall()
 
 
 def tamper(data_dir: Path, *statements: tuple[str, tuple]) -> None:
@@ -388,7 +393,8 @@ def tamper(data_dir: Path, *statements: tuple[str, tuple]) -> None:
 
 
 def test_ledger_verify_says_intact(populated_ledger: Path, ledger_copy: Path) -> None:
-    events = len(event_rows(ledger_copy))
+    with sqlite3.connect(ledger_copy / "ledger.sqlite3") as conn:
+        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
     assert events >= 10
     stdout = assert_ok(cli("ledger", "verify", "--data-dir", ledger_copy))
     assert f"ledger intact: {events} events verified" in stdout
@@ -403,21 +409,21 @@ def test_ledger_verify_names_an_edited_event(ledger_copy: Path) -> None:
     changed = json.loads(data)
     changed["recipient"] = "000.99.99.H41"
     tamper(ledger_copy, ("UPDATE events SET data = ? WHERE seq = ?", (json.dumps(changed), seq)))
-    assert_refused(cli("ledger", "verify", "--data-dir", ledger_copy), f"#{seq}:", "edited")
+    assert_refused(cli("ledger", "verify", "--first", "--data-dir", ledger_copy), f"#{seq}:", "edited")
 
 
 def test_ledger_verify_names_a_deleted_event(ledger_copy: Path) -> None:
     rows = event_rows(ledger_copy)
     seq = rows[len(rows) // 2][0]
     tamper(ledger_copy, ("DELETE FROM events WHERE seq = ?", (seq,)))
-    assert_refused(cli("ledger", "verify", "--data-dir", ledger_copy), f"#{seq}:", "deleted")
+    assert_refused(cli("ledger", "verify", "--first", "--data-dir", ledger_copy), f"#{seq}:", "deleted")
 
 
-def test_ledger_verify_names_the_first_of_two_reordered_events(ledger_copy: Path) -> None:
+def test_ledger_verify_reports_every_fault_of_two_reordered_events(ledger_copy: Path) -> None:
     rows = event_rows(ledger_copy)
     first = rows[len(rows) // 2][0]
     second = first + 1
-    # Swap the two rows' contents, seq staying in place: the log now reads them in the other order.
+    # Swap the two rows' positions: the log now reads them in the other order.
     tamper(
         ledger_copy,
         ("UPDATE events SET seq = -1 WHERE seq = ?", (first,)),
@@ -427,7 +433,11 @@ def test_ledger_verify_names_the_first_of_two_reordered_events(ledger_copy: Path
     with sqlite3.connect(ledger_copy / "ledger.sqlite3") as conn:
         swapped = conn.execute("SELECT data FROM events WHERE seq IN (?, ?) ORDER BY seq", (first, second))
         assert [r[0] for r in swapped] == [rows[second - 1][2], rows[first - 1][2]]
-    assert_refused(cli("ledger", "verify", "--data-dir", ledger_copy), f"#{first}:", "reordered")
+    result = cli("ledger", "verify", "--data-dir", ledger_copy)
+    assert_refused(result, "checkpoint-mismatch")
+    # every checkpoint from the first that covers the swapped pair on is named, not only the first
+    assert result.stderr.count("checkpoint-mismatch") >= 1
+    assert "fault(s)" in result.stderr
 
 
 # -- certificates and production mode ------------------------------------------------------------------

@@ -138,6 +138,7 @@ def _ledger_page_story(hub: RunningHub) -> None:
     client.post("/console/ledger/verify", data={"csrf": csrf_of(page.text)})
     assert "Toàn vẹn" in client.get("/console/ledger").text
     ledger = hub.app.state.hub.ledger
+    hub.wait_sequenced()
     with ledger.engine.begin() as conn:
         conn.execute(sa.update(events).where(events.c.seq == 1).values(kind="message.tampered"))
     client.post("/console/ledger/verify", data={"csrf": csrf_of(page.text)})

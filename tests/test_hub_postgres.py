@@ -90,15 +90,18 @@ def scalar(url: str, sql: str, **params: object) -> object:
         engine.dispose()
 
 
-def assert_chain_linear_and_intact(url: str) -> int:
-    """seq runs 1..head without gaps, and `lienthong ledger verify` on the database says intact."""
+def assert_log_complete_and_intact(hub: RunningHub) -> int:
+    """The sequencer placed every event at positions 1..n without gaps, signed a checkpoint of all
+    n, and `lienthong ledger verify` on the database says intact."""
+    url = hub.settings.effective_database_url
+    signed = hub.wait_sequenced()
     count, low, high = (
         scalar(url, "SELECT count(*) FROM events"),
         scalar(url, "SELECT min(seq) FROM events"),
         scalar(url, "SELECT max(seq) FROM events"),
     )
-    assert (low, high) == (1, count), "gapless seq from 1"
-    assert scalar(url, "SELECT seq FROM chain_head WHERE id = 1") == count
+    assert (low, high) == (1, count), "gapless positions from 1"
+    assert signed == count
     result = cli("ledger", "verify", database_url=url)
     assert result.exit_code == 0, result.stderr
     assert f"ledger intact: {count} events verified" in result.stdout
@@ -155,7 +158,7 @@ def test_documents_of_every_type_go_in_and_come_back_out(hub: RunningHub) -> Non
     assert scalar(url, "SELECT count(*) FROM messages") == len(submissions)
     assert scalar(url, "SELECT count(*) FROM events WHERE kind = 'message.duplicate'") == 1
     assert scalar(url, "SELECT count(*) FROM events WHERE kind = 'message.refused'") == 1
-    assert_chain_linear_and_intact(url)
+    assert_log_complete_and_intact(hub)
 
 
 def _submit_all(hub: RunningHub, bodies: list[bytes], start: threading.Barrier) -> list[tuple[int, str]]:
@@ -206,7 +209,7 @@ def test_concurrent_submitters_are_each_accepted_exactly_once_and_the_chain_stay
     assert scalar(url, "SELECT count(*) FROM events WHERE kind = 'message.accepted'") == THREADS * PER_THREAD
     assert scalar(url, "SELECT count(*) FROM deliveries WHERE state = 'queued'") == 2 * THREADS * PER_THREAD
     # each message: received, accepted, two deliveries queued
-    assert assert_chain_linear_and_intact(url) == 4 * THREADS * PER_THREAD
+    assert assert_log_complete_and_intact(hub) == 4 * THREADS * PER_THREAD
 
 
 def test_the_same_documents_racing_from_several_threads_become_one_message_each(hub: RunningHub) -> None:
@@ -225,13 +228,14 @@ def test_the_same_documents_racing_from_several_threads_become_one_message_each(
     assert scalar(url, "SELECT count(*) FROM messages") == len(documents)
     duplicates = scalar(url, "SELECT count(*) FROM events WHERE kind = 'message.duplicate'")
     assert duplicates == (THREADS - 1) * len(documents)
-    assert_chain_linear_and_intact(url)
+    assert_log_complete_and_intact(hub)
 
 
 def test_ledger_verify_finds_an_event_edited_in_postgresql(hub: RunningHub) -> None:
     url = hub.settings.effective_database_url
     for _ in range(3):
         assert hub.post(fresh_document(), as_=AGENCY).status_code == 202
+    hub.wait_sequenced()
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         seq, data = conn.execute(
@@ -245,6 +249,6 @@ def test_ledger_verify_finds_an_event_edited_in_postgresql(hub: RunningHub) -> N
             sa.text("UPDATE events SET data = :d WHERE seq = :s"), {"d": json.dumps(changed), "s": seq}
         )
     engine.dispose()
-    result = cli("ledger", "verify", database_url=url)
+    result = cli("ledger", "verify", "--first", database_url=url)
     assert result.exit_code == 1
     assert f"ledger broken at event #{seq}: edited" in result.stderr

@@ -1,5 +1,7 @@
 """The ledger against SQLite (a file) and the real PostgreSQL: records, duplicates, tampering,
 several processes appending at once, and the migrations."""
+# The Merkle log's own tests: test_ledger_merkle.py (hashing, notes), test_ledger_log.py (sequencer,
+# checkpoints, tampering, state), test_ledger_migration.py (v1 → v2).
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import hashlib
 import json
 import multiprocessing
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -24,8 +26,9 @@ from hub.ledger import (
 )
 from hub.ledger import migrate as ledger_migrate
 from hub.ledger.models import metadata
+from tests.ledgertest import KEY, sequence_all
 
-LEDGER_TABLES = {"messages", "deliveries", "events", "chain_head", "adapter_state"}
+LEDGER_TABLES = {"messages", "deliveries", "events", "chain_head", "adapter_state", "checkpoints"}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -137,7 +140,9 @@ def test_record_then_read_back(ledger: Ledger) -> None:
         "delivery.queued",
         "delivery.queued",
     ]
-    assert [e.seq for e in evs] == [1, 2, 3, 4]
+    assert [e.seq for e in evs] == [None] * 4, "placed by the sequencer, not by the writer"
+    sequence_all(ledger)
+    assert [e.seq for e in ledger.list_events(msg.id)] == [1, 2, 3, 4]
     accepted = evs[1].data
     assert accepted["digest"] == msg.digest
     assert accepted["document_digest"] == msg.document_digest
@@ -147,8 +152,8 @@ def test_record_then_read_back(ledger: Ledger) -> None:
     assert ledger.verify_chain().ok
 
 
-def test_event_hash_follows_the_documented_formula(ledger: Ledger) -> None:
-    """Recomputed here from the written rule, not with the ledger's own helper."""
+def test_leaf_hash_follows_the_documented_formula(ledger: Ledger) -> None:
+    """Recomputed here from the written rule (docs/ledger.md), not with the ledger's own helper."""
     ledger.record_refusal(
         problem="schema-invalid",
         detail="thiếu trường",
@@ -160,24 +165,19 @@ def test_event_hash_follows_the_documented_formula(ledger: Ledger) -> None:
         errors=[{"path": "/a", "message": "required"}],
     )
     event = ledger.append_event("operator.note", data={"text": "đã kiểm tra", "n": 2})
-    prev = GENESIS_HASH
     with ledger.engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT seq, kind, data, prev_hash, hash FROM events ORDER BY seq")).all()
-    for row, at in zip(rows, [None, event.at], strict=True):
-        assert row.prev_hash == prev
-        if at is not None:
-            body = {
-                "seq": row.seq,
-                "at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"),
-                "kind": row.kind,
-                "message_id": None,
-                "delivery_id": None,
-                "data": json.loads(row.data),
-            }
-            text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            assert row.hash == hashlib.sha256((prev + "\n" + text).encode()).hexdigest()
-            assert row.hash == event.hash
-        prev = row.hash
+        rows = conn.execute(sa.text("SELECT id, kind, data, leaf_hash FROM events ORDER BY id")).all()
+    row = rows[-1]
+    assert row.id == event.id
+    body = {
+        "at": event.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"),
+        "kind": row.kind,
+        "message_id": None,
+        "delivery_id": None,
+        "data": json.loads(row.data),
+    }
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert row.leaf_hash == hashlib.sha256(b"\x00" + text.encode()).hexdigest() == event.leaf_hash
 
 
 def test_record_refuses_a_wrong_digest(ledger: Ledger) -> None:
@@ -217,138 +217,22 @@ def test_refusals_and_appended_events(ledger: Ledger) -> None:
     )
     assert seq == 1
     assert scalar(ledger, "SELECT count(*) FROM messages") == 0
-    assert json.loads(str(scalar(ledger, "SELECT data FROM events WHERE seq = 1")))["problem"] == (
+    assert json.loads(str(scalar(ledger, "SELECT data FROM events WHERE id = 1")))["problem"] == (
         "xml-forbidden-construct"
     )
 
     record = ledger.record_message(new_message(recipients=("vnpost",)))
     delivery = record.deliveries[0]
-    event = ledger.append_event("delivery.delivered", delivery_id=delivery.id, data={"ref": "EMS1"})
-    assert event.message_id == record.id and event.seq == 5
+    event = ledger.append_event("delivery.receipt", delivery_id=delivery.id, data={"ref": "EMS1"})
+    assert event.message_id == record.id and event.id == 5 and event.seq is None
     assert ledger.list_events(record.id)[-1] == event
-    with pytest.raises(ValueError):
-        ledger.append_event("message.accepted", message_id=record.id)
+    for reserved in ("message.accepted", "delivery.delivered", "delivery.dead"):
+        with pytest.raises(ValueError):  # only the ledger writes what the state rows are checked against
+            ledger.append_event(reserved, message_id=record.id, delivery_id=delivery.id)
     assert ledger.verify_chain().ok
 
 
-# ---------------------------------------------------------------- tampering
-
-
-def _populate(ledger: Ledger) -> list[str]:
-    """Three messages of two recipients (4 events each) and a refusal: 13 events."""
-    ids = [ledger.record_message(new_message()).id for _ in range(3)]
-    ledger.record_refusal(
-        problem="schema-invalid", detail="x", submitted_by="a", sender="a", doctype="t", digest=None, size=1
-    )
-    return ids
-
-
-def _swap_rows(ledger: Ledger, a: int, b: int) -> None:
-    cols = ["at", "kind", "message_id", "delivery_id", "data", "prev_hash", "hash"]
-    with ledger.engine.begin() as conn:
-        rows = {
-            r.seq: r._mapping
-            for r in conn.execute(sa.text("SELECT * FROM events WHERE seq IN (:a, :b)"), {"a": a, "b": b})
-        }
-        for seq, other in ((a, b), (b, a)):
-            values = {c: rows[other][c] for c in cols}
-            sets = ", ".join(f"{c} = :{c}" for c in cols)
-            conn.execute(sa.text(f"UPDATE events SET {sets} WHERE seq = :seq"), {**values, "seq": seq})
-
-
-def _rehash(ledger: Ledger, seq: int) -> None:
-    """An attacker who knows the formula edits an event and fixes its own hash."""
-    from hub.ledger.chain import event_hash
-
-    with ledger.engine.begin() as conn:
-        row = conn.execute(sa.text("SELECT * FROM events WHERE seq = :s"), {"s": seq}).one()
-        data = {**json.loads(row.data), "recipient": "attacker"}
-        at = row.at if isinstance(row.at, datetime) else datetime.fromisoformat(row.at)
-        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
-        new_hash = event_hash(
-            row.prev_hash,
-            seq=seq,
-            at=at,
-            kind=row.kind,
-            message_id=row.message_id,
-            delivery_id=row.delivery_id,
-            data=data,
-        )
-        conn.execute(
-            sa.text("UPDATE events SET data = :d, hash = :h WHERE seq = :s"),
-            {"d": json.dumps(data), "h": new_hash, "s": seq},
-        )
-
-
-TAMPERINGS: dict[str, tuple[Callable[[Ledger, list[str]], None], int, str]] = {
-    "edit data": (
-        lambda led, ids: execute(led, "UPDATE events SET data = :d WHERE seq = 5", d='{"recipient":"x"}'),
-        5,
-        "edited",
-    ),
-    "edit kind": (
-        lambda led, ids: execute(led, "UPDATE events SET kind = 'delivery.delivered' WHERE seq = 7"),
-        7,
-        "edited",
-    ),
-    "delete middle": (lambda led, ids: execute(led, "DELETE FROM events WHERE seq = 6"), 6, "deleted"),
-    "delete last": (lambda led, ids: execute(led, "DELETE FROM events WHERE seq = 13"), 13, "deleted"),
-    "swap two events": (lambda led, ids: _swap_rows(led, 3, 4), 3, "reordered"),
-    "rehash an edited event": (lambda led, ids: _rehash(led, 7), 8, "reordered"),
-    "rehash the last delivery event": (lambda led, ids: _rehash(led, 12), 13, "reordered"),
-    "change delivered bytes": (
-        lambda led, ids: execute(led, "UPDATE messages SET document = :b WHERE id = :i", b=b"<x/>", i=ids[1]),
-        6,
-        "message-altered",
-    ),
-    "change original bytes": (
-        lambda led, ids: execute(led, "UPDATE messages SET original = :b WHERE id = :i", b=b"<y/>", i=ids[2]),
-        10,
-        "message-altered",
-    ),
-    "delete a message": (
-        lambda led, ids: (
-            execute(led, "DELETE FROM deliveries WHERE message_id = :i", i=ids[0]),
-            execute(led, "DELETE FROM messages WHERE id = :i", i=ids[0]),
-        ),
-        2,
-        "message-missing",
-    ),
-    "append around the ledger": (
-        lambda led, ids: execute(
-            led,
-            "INSERT INTO events (seq, at, kind, data, prev_hash, hash) "
-            "SELECT 14, at, kind, data, hash, hash FROM events WHERE seq = 13",
-        ),
-        14,
-        "forged-append",
-    ),
-    "rewrite the head": (
-        lambda led, ids: execute(led, "UPDATE chain_head SET hash = :h", h="f" * 64),
-        13,
-        "head-mismatch",
-    ),
-}
-
-
-@pytest.mark.parametrize("name", list(TAMPERINGS))
-def test_tampering_is_detected_at_the_right_event(ledger: Ledger, name: str) -> None:
-    ids = _populate(ledger)
-    assert ledger.verify_chain() == ChainReport(True, 13, None, None)
-    tamper, seq, code = TAMPERINGS[name]
-    tamper(ledger, ids)
-    report = ledger.verify_chain(batch_size=4)
-    assert not report.ok
-    assert (report.first_bad_seq, report.reason.split(":")[0]) == (seq, code), report.reason
-    assert report.events_checked <= 13
-
-
-def test_verify_streams_in_batches_and_reports_progress(ledger: Ledger) -> None:
-    _populate(ledger)
-    seen: list[tuple[int, int]] = []
-    report = ledger.verify_chain(progress=lambda done, total: seen.append((done, total)), batch_size=5)
-    assert report == ChainReport(True, 13, None, None)
-    assert seen == [(5, 13), (10, 13), (13, 13)]
+# ---------------------------------------------------------------- tampering: see test_ledger_log.py
 
 
 # ---------------------------------------------------------------- several processes at once
@@ -383,7 +267,7 @@ def _worker(url: str, worker: int) -> tuple[int, int, str | None]:
         led.dispose()
 
 
-def test_several_processes_append_one_linear_chain(ledger: Ledger, ledger_url: str) -> None:
+def test_several_processes_append_to_one_log(ledger: Ledger, ledger_url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(WORKERS) as pool:
         results = pool.starmap(_worker, [(ledger_url, w) for w in range(WORKERS)])
@@ -394,14 +278,14 @@ def test_several_processes_append_one_linear_chain(ledger: Ledger, ledger_url: s
     appended = sum(a for _, a, _ in results)
     expected_events = records * 3 + appended  # received, accepted, one delivery.queued each
 
+    checkpoints = sequence_all(ledger, limit=100)
     with ledger.engine.connect() as conn:
         seqs = [r[0] for r in conn.execute(sa.text("SELECT seq FROM events ORDER BY seq"))]
-        head_seq = conn.execute(sa.text("SELECT seq FROM chain_head")).scalar()
         n_messages = conn.execute(sa.text("SELECT count(*) FROM messages")).scalar()
     assert seqs == list(range(1, expected_events + 1))
-    assert head_seq == expected_events
+    assert checkpoints[-1].tree_size == expected_events
     assert n_messages == records == WORKERS * OPS_PER_WORKER // 2 + 1
-    assert ledger.verify_chain(batch_size=97) == ChainReport(True, expected_events, None, None)
+    assert ledger.verify_chain(batch_size=97, key=KEY) == ChainReport(True, expected_events, None, None)
 
 
 # ---------------------------------------------------------------- migrations
@@ -419,6 +303,7 @@ def test_downgrade_and_upgrade_round_trip(ledger: Ledger) -> None:
     assert ledger_migrate.current_revision(ledger.engine) == ledger_migrate.head_revision()
     assert scalar(ledger, "SELECT count(*) FROM messages") == 0
     record = ledger.record_message(new_message())
+    sequence_all(ledger)
     assert [e.seq for e in ledger.list_events(record.id)] == [1, 2, 3, 4]
     assert ledger.verify_chain().ok
 

@@ -85,6 +85,14 @@ def test_metrics_count_intake_by_type_and_outcome_and_deliveries_by_adapter(hub:
     assert metric(after, "lienthong_queue_depth", adapter="inbox") >= 1
     assert metric(after, "lienthong_oldest_undelivered_seconds") > 0
     assert metric(after, "lienthong_ledger_events") > metric(before, "lienthong_ledger_events")
+    # the ledger's sequencer places every event and signs a checkpoint of them all
+    size = hub.wait_sequenced()
+    placed = hub.client.get("/metrics").text
+    assert metric(placed, "lienthong_ledger_tree_size") >= size >= metric(after, "lienthong_ledger_events")
+    assert (
+        metric(placed, "lienthong_ledger_unsequenced_events")
+        <= metric(placed, "lienthong_ledger_events") - size
+    )
 
 
 def test_a_peer_down_is_reported_but_leaves_the_hub_ready(hub: RunningHub) -> None:

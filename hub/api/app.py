@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from hub.api import deliveries, inbox, messages, meta, timeline
+from hub.api import deliveries, inbox, ledger, messages, meta, timeline
 from hub.api.errors import install_error_handlers
 from hub.api.limits import RequestLimits
 from hub.console.app import mount_console
@@ -60,7 +60,14 @@ def create_app(
         max_header_bytes=settings.max_header_bytes,
     )
     install_error_handlers(app)
-    for router in (messages.router, inbox.router, deliveries.router, timeline.router, meta.router):
+    for router in (
+        messages.router,
+        ledger.router,
+        inbox.router,
+        deliveries.router,
+        timeline.router,
+        meta.router,
+    ):
         app.include_router(router)
     mount_console(app, runtime)
     for adapter in runtime.adapters:

@@ -33,7 +33,12 @@ _DOCUMENT_BODY = {
 
 def message_links(message_id: str) -> dict[str, str]:
     base = f"/v1/messages/{message_id}"
-    return {"self": base, "document": f"{base}/document", "receipt": f"{base}/receipt"}
+    return {
+        "self": base,
+        "document": f"{base}/document",
+        "receipt": f"{base}/receipt",
+        "proof": f"{base}/proof",
+    }
 
 
 def visible_message(request: Request, participant: Participant, message_id: str) -> MessageRecord:
@@ -112,7 +117,8 @@ def get_receipt(
 ) -> Response:
     """The hub's signed receipt (JSON, detached JWS in x-jws-signature)."""
     message = visible_message(request, participant, message_id)
-    body, signature = signed_receipt(message, request.app.state.hub.identity)
+    hub = request.app.state.hub
+    body, signature = signed_receipt(message, hub.identity, hub.ledger.latest_checkpoint())
     return Response(body, media_type="application/json", headers={"x-jws-signature": signature})
 
 

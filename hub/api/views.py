@@ -28,7 +28,8 @@ def delivery_view(delivery: DeliveryRecord) -> dict[str, Any]:
 
 def event_view(event: EventRecord) -> dict[str, Any]:
     return {
-        "seq": event.seq,
+        "id": event.id,
+        "seq": event.seq,  # position in the ledger's log; null until the sequencer has placed it
         "at": iso(event.at),
         "kind": event.kind,
         "message_id": event.message_id,

@@ -371,7 +371,8 @@ def message_document(request: Request, message_id: str) -> Response:
 def message_receipt(request: Request, message_id: str) -> Response:
     signed_in(request)
     message = _message_or_404(request, message_id)
-    body, signature = signed_receipt(message, console_of(request).runtime.hub.identity)
+    hub = console_of(request).runtime.hub
+    body, signature = signed_receipt(message, hub.identity, hub.ledger.latest_checkpoint())
     headers = {
         "Content-Disposition": f'attachment; filename="receipt-{message_id}.json"',
         "x-jws-signature": signature,

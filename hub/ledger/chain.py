@@ -1,8 +1,15 @@
-"""The hash chain of the event log: canonical JSON and the hash of one event.
+"""How one event is encoded and hashed: canonical JSON, the v2 log entry and its leaf hash, and the
+v1 chain hash (kept so that events recorded before the migration to v2 stay verifiable).
 
-``hash = sha256(prev_hash + "\\n" + canonical_json({seq, at, kind, message_id, delivery_id, data}))``
-with ``at`` in ISO 8601, UTC, microseconds. The first event links to :data:`GENESIS_HASH`.
-These functions are pure, so anyone holding an export of the ``events`` table can re-check it.
+v2 (the Merkle log): ``entry = canonical_json({at, kind, message_id, delivery_id, data})`` as UTF-8;
+``leaf_hash = SHA-256(0x00 || entry)`` (RFC 9162). The entry holds no position, so a writer computes
+it in its own transaction, before anyone has decided where in the log the event will stand.
+
+v1 (the chain): ``hash = sha256(prev_hash + "\\n" + canonical_json({seq, at, kind, message_id,
+delivery_id, data}))``; the first event links to :data:`GENESIS_HASH`.
+
+``at`` is ISO 8601, UTC, microseconds. These functions are pure: anyone holding an export of the
+``events`` table can re-check it.
 """
 
 from __future__ import annotations
@@ -54,6 +61,20 @@ def iso_utc(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def entry_text(
+    *, at: datetime, kind: str, message_id: str | None, delivery_id: str | None, data: dict[str, Any]
+) -> str:
+    """The v2 log entry of one event: what its leaf hash covers."""
+    return canonical_json(
+        {"at": iso_utc(at), "kind": kind, "message_id": message_id, "delivery_id": delivery_id, "data": data}
+    )
+
+
+def entry_leaf_hash(entry: str) -> str:
+    """Hex RFC 9162 leaf hash of an entry: ``SHA-256(0x00 || entry)``."""
+    return hashlib.sha256(b"\x00" + entry.encode("utf-8")).hexdigest()
+
+
 def event_hash(
     prev_hash: str,
     *,
@@ -64,7 +85,7 @@ def event_hash(
     delivery_id: str | None,
     data: dict[str, Any],
 ) -> str:
-    """The hex SHA-256 that links one event to the previous one."""
+    """The v1 chain's hex SHA-256 that links one event to the previous one."""
     body = canonical_json(
         {
             "seq": seq,

@@ -116,29 +116,52 @@ adapter_state = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
+BIGINT = sa.BigInteger().with_variant(sa.Integer, "sqlite")  # SQLite's rowid alias must be INTEGER
+
 events = sa.Table(
     "events",
     metadata,
-    sa.Column(
-        "seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False
-    ),
+    # The entry's identity, in commit order of its writer (not a position: no lock hands it out).
+    sa.Column("id", BIGINT, primary_key=True, autoincrement=True),
+    # Its position in the log (1-based; leaf index = seq - 1), assigned by the sequencer; null until then.
+    sa.Column("seq", BIGINT, nullable=True),
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("message_id", sa.String(36), nullable=True),
     sa.Column("delivery_id", sa.String(36), nullable=True),
     sa.Column("data", sa.Text, nullable=False),
-    sa.Column("prev_hash", sa.String(64), nullable=False),
-    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("leaf_hash", sa.String(64), nullable=False),  # RFC 9162 leaf hash of the entry (hex)
+    sa.Column("prev_hash", sa.String(64), nullable=True),  # the v1 hash chain (events before v2)
+    sa.Column("hash", sa.String(64), nullable=True),
+    sa.Index("uq_events_seq", "seq", unique=True),
+    sa.Index(
+        "ix_events_unsequenced",
+        "id",
+        sqlite_where=sa.text("seq IS NULL"),
+        postgresql_where=sa.text("seq IS NULL"),
+    ),
     sa.Index("ix_events_message_id", "message_id"),
     sa.Index("ix_events_delivery_id", "delivery_id"),
-    sa.Index("ix_events_kind_seq", "kind", "seq"),
+    sa.Index("ix_events_kind_id", "kind", "id"),
 )
 
+# The v1 chain's head, frozen by the migration to v2 (a fresh ledger keeps (1, 0, 64 zeros)).
 chain_head = sa.Table(
     "chain_head",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
+    sa.Column("seq", BIGINT, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.CheckConstraint("id = 1", name="ck_chain_head_single_row"),
+)
+
+checkpoints = sa.Table(
+    "checkpoints",
+    metadata,
+    sa.Column("tree_size", BIGINT, primary_key=True, autoincrement=False),
+    sa.Column("root_hash", sa.String(64), nullable=False),  # hex
+    sa.Column("note", sa.Text, nullable=False),  # the C2SP signed note, signed by the hub
+    sa.Column("cosignatures", sa.Text, nullable=False, default=""),  # witnesses' signature lines
+    sa.Column("timestamp", sa.LargeBinary, nullable=True),  # RFC 3161 TimeStampResp (DER) over the note text
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )

@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.ledger.models import MESSAGE_STATES, chain_head, deliveries, events, messages
-from hub.ledger.records import EventRecord, MessageRecord
+from hub.ledger.models import MESSAGE_STATES, checkpoints, deliveries, events, messages
+from hub.ledger.records import EventRecord, MessageRecord, delivery_record, event_record, message_record
 
 UNDELIVERED_STATES = ("queued", "delivering", "retrying")
 
@@ -70,7 +70,9 @@ class QueueFigures:
 
     deliveries_by_state: dict[tuple[str, str], int]  # (adapter, state) → count
     oldest_undelivered_at: datetime | None
-    ledger_events: int
+    ledger_events: int  # the highest event id: events recorded so far (ids may skip after a rollback)
+    unsequenced_events: int = 0  # events the sequencer has not placed yet (stays near zero when it runs)
+    tree_size: int = 0  # events covered by the latest signed checkpoint
 
     def depth(self) -> int:
         return sum(n for (_, state), n in self.deliveries_by_state.items() if state in UNDELIVERED_STATES)
@@ -97,9 +99,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 class LedgerQueries:
-    """Mixed into :class:`hub.ledger.Ledger`; read-only, on its reader engine."""
+    """Read-only questions, on the ledger's reader engine; one object the Ledger holds."""
 
-    _reader: sa.Engine
+    def __init__(self, reader: sa.Engine) -> None:
+        self._reader = reader
 
     # -- the exchange log --------------------------------------------------------------------------
 
@@ -107,8 +110,6 @@ class LedgerQueries:
         self, filters: MessageFilter | None = None, *, after: str | None = None, limit: int = 50
     ) -> MessagePage:
         """Messages newest first, `limit` at a time; `after` is the previous page's `next_cursor`."""
-        from hub.ledger.store import _delivery_record, _message_record
-
         f = filters or MessageFilter()
         columns = [c for c in messages.c if c.name not in ("original", "document")]
         query = sa.select(*columns, sa.func.length(messages.c.original).label("size"))
@@ -134,8 +135,8 @@ class LedgerQueries:
                     .where(deliveries.c.message_id.in_(ids))
                     .order_by(deliveries.c.created_at, deliveries.c.recipient)
                 ):
-                    by_message[d.message_id].append(_delivery_record(d._mapping))
-        items = tuple(_message_record(r._mapping, tuple(by_message[r.id])) for r in rows)
+                    by_message[d.message_id].append(delivery_record(d._mapping))
+        items = tuple(message_record(r._mapping, tuple(by_message[r.id])) for r in rows)
         cursor = encode_cursor(rows[-1].received_at, rows[-1].id) if more and rows else None
         return MessagePage(items, cursor)
 
@@ -218,12 +219,20 @@ class LedgerQueries:
                     deliveries.c.state.in_(UNDELIVERED_STATES)
                 )
             ).scalar_one_or_none()
-            size = conn.execute(sa.select(chain_head.c.seq).where(chain_head.c.id == 1)).scalar_one_or_none()
+            size = conn.execute(sa.select(sa.func.max(events.c.id))).scalar_one_or_none()
+            unsequenced = conn.execute(sa.select(sa.func.count()).where(events.c.seq.is_(None))).scalar_one()
+            tree_size = conn.execute(sa.select(sa.func.max(checkpoints.c.tree_size))).scalar_one_or_none()
         if isinstance(oldest, str):  # SQLite returns an aggregate's datetime as text
             oldest = datetime.fromisoformat(oldest)
         if oldest is not None and oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=UTC)
-        return QueueFigures({(a or "-", s): int(n) for a, s, n in counts}, oldest, int(size or 0))
+        return QueueFigures(
+            {(a or "-", s): int(n) for a, s, n in counts},
+            oldest,
+            int(size or 0),
+            int(unsequenced or 0),
+            int(tree_size or 0),
+        )
 
     # -- events of a kind --------------------------------------------------------------------------
 
@@ -233,21 +242,19 @@ class LedgerQueries:
         *,
         prefix: str | None = None,
         limit: int = 50,
-        after_seq: int | None = None,
+        after_id: int | None = None,
     ) -> list[EventRecord]:
         """Events whose kind is one of `kinds` or starts with `prefix`: the newest first, or with
-        `after_seq` the oldest after that seq first (for a reader that follows the log)."""
-        from hub.ledger.store import _event_record
-
+        `after_id` the oldest after that event id first (for a reader that follows the log)."""
         match = [events.c.kind.in_(list(kinds))] if kinds else []
         if prefix:
             match.append(events.c.kind.startswith(prefix, autoescape=True))
         if not match:
             return []
         query = sa.select(events).where(sa.or_(*match))
-        if after_seq is not None:
-            query = query.where(events.c.seq > after_seq).order_by(events.c.seq)
+        if after_id is not None:
+            query = query.where(events.c.id > after_id).order_by(events.c.id)
         else:
-            query = query.order_by(events.c.seq.desc())
+            query = query.order_by(events.c.id.desc())
         with self._reader.connect() as conn:
-            return [_event_record(r) for r in conn.execute(query.limit(limit))]
+            return [event_record(r._mapping) for r in conn.execute(query.limit(limit))]

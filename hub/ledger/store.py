@@ -1,17 +1,20 @@
-"""The ledger: messages with their exact bytes, deliveries, and the hash-chained event log.
+"""The ledger: messages with their exact bytes, deliveries, and the event log, composed.
 
-Every write is one transaction; concurrent recordings of messages share one (group commit: one
-durable commit for many 202s, see :mod:`hub.ledger.groupcommit`). Events are appended under the
-lock of the single ``chain_head`` row (``SELECT … FOR UPDATE`` on PostgreSQL, the ``BEGIN
-IMMEDIATE`` write lock on SQLite), which gives them gapless ``seq`` numbers and one linear chain
-however many processes write at once.
-Rows that need no lock (a message, its deliveries) are written before it, to keep it short.
+:class:`Ledger` records messages, refusals and delivery changes itself, each in one transaction with
+its events; concurrent recordings of messages share one (group commit: one durable commit for many
+202s, see :mod:`hub.ledger.groupcommit`). It holds three parts and forwards their public methods:
+
+- ``log`` (:class:`hub.ledger.log.EventLog`): append, sequence, checkpoints, proofs;
+- ``work`` (:class:`hub.ledger.work.DeliveryWork`): claims, outcomes, inbox, timelines, leases;
+- ``queries`` (:class:`hub.ledger.queries.LedgerQueries`): what the console and metrics ask.
+
+No writer takes a lock shared with other writers: an event's leaf hash needs only its own content,
+and positions in the log are handed out later by the sequencer.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,10 +26,11 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.ledger import migrate as _migrate
 from hub.ledger import verify as _verify
-from hub.ledger.chain import event_hash, normalise_data
 from hub.ledger.engine import create_ledger_engine, reader
 from hub.ledger.groupcommit import GroupCommitter
-from hub.ledger.models import chain_head, deliveries, events, messages
+from hub.ledger.log import EventLog, PendingEvent
+from hub.ledger.models import deliveries, events, messages
+from hub.ledger.note import Checkpoint
 from hub.ledger.queries import LedgerQueries
 from hub.ledger.records import (
     ChainReport,
@@ -35,6 +39,9 @@ from hub.ledger.records import (
     EventRecord,
     MessageRecord,
     NewMessage,
+    delivery_record,
+    event_record,
+    message_record,
 )
 from hub.ledger.work import DeliveryWork
 from hub.problems import Problem
@@ -56,8 +63,11 @@ class _Unset:
 
 UNSET: Any = _Unset()
 
-# Kinds only the ledger itself writes: their data is what verify_chain trusts.
-RESERVED_KINDS = frozenset({"message.received", "message.accepted"})
+# Kinds only the ledger itself writes: verify_chain trusts their data (digests) and recomputes the
+# state rows from them, so nobody may append one around the row it describes.
+RESERVED_KINDS = frozenset(
+    {"message.received", "message.accepted", *(f"delivery.{state}" for state in DELIVERY_TRANSITIONS)}
+)
 MAX_RECORDED_ERRORS = 100
 
 
@@ -70,13 +80,6 @@ def utcnow() -> datetime:
 # docs/BENCHMARKS.md).
 _INSERT_MESSAGE = sa.insert(messages)
 _INSERT_DELIVERIES = sa.insert(deliveries)
-_INSERT_EVENTS = sa.insert(events)
-_LOCK_HEAD = sa.select(chain_head.c.seq, chain_head.c.hash).where(chain_head.c.id == 1).with_for_update()
-_MOVE_HEAD = (
-    sa.update(chain_head)
-    .where(chain_head.c.id == 1)
-    .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
-)
 _MESSAGE_SUMMARY = sa.select(
     *(c for c in messages.c if c.name not in ("original", "document")),
     sa.func.length(messages.c.original).label("size"),
@@ -99,35 +102,69 @@ _DELIVERIES_OF = (
 
 
 @dataclass(frozen=True)
-class _PendingEvent:
-    kind: str
-    message_id: str | None
-    delivery_id: str | None
-    data: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
 class _PreparedMessage:
     """The rows and events of one message, ready for a (group) commit."""
 
     msg: NewMessage
     message_row: dict[str, Any]
     delivery_rows: list[dict[str, Any]]
-    pending: list[_PendingEvent]
+    pending: list[PendingEvent]
 
 
-class Ledger(DeliveryWork, LedgerQueries):
+class _Forward:
+    """A method of one of the Ledger's parts, offered on the Ledger itself (``ledger.claim_due``)."""
+
+    def __init__(self, part: str) -> None:
+        self.part = part
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, ledger: Any, owner: type | None = None) -> Any:
+        if ledger is None:
+            return self
+        return getattr(getattr(ledger, self.part), self.name)
+
+
+class Ledger:
     """The hub's record of truth, on SQLite (a file) or PostgreSQL, chosen by SQLAlchemy URL."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine = create_ledger_engine(url)
         self._reader = reader(self._engine)
+        self.log = EventLog(self._engine, self._reader)
+        self.work = DeliveryWork(self._engine, self._reader, self.log)
+        self.queries = LedgerQueries(self._reader)
         # Concurrent record_message calls share one transaction and one durable commit.
         self._committer: GroupCommitter[_PreparedMessage, MessageRecord] = GroupCommitter(
             self._write_messages
         )
-        self._outcomes = GroupCommitter(self._write_outcomes)  # delivery outcomes, likewise
+
+    # delivery work (hub.ledger.work)
+    claim_due = _Forward("work")
+    claim_delivery = _Forward("work")
+    finish_attempt = _Forward("work")
+    stale_deliveries = _Forward("work")
+    get_delivery = _Forward("work")
+    list_deliveries = _Forward("work")
+    requeue = _Forward("work")
+    inbox = _Forward("work")
+    acknowledge_inbox = _Forward("work")
+    timeline = _Forward("work")
+    get_state = _Forward("work")
+    set_state = _Forward("work")
+    compare_and_set_state = _Forward("work")
+    hold_lease = _Forward("work")
+    release_leases = _Forward("work")
+    # read models (hub.ledger.queries)
+    search_messages = _Forward("queries")
+    throughput = _Forward("queries")
+    queue_figures = _Forward("queries")
+    events_of_kinds = _Forward("queries")
+    # the log (hub.ledger.log)
+    latest_checkpoint = _Forward("log")
 
     @property
     def engine(self) -> sa.Engine:
@@ -193,7 +230,7 @@ class Ledger(DeliveryWork, LedgerQueries):
             "accepted_at": now,
         }
         pending = [
-            _PendingEvent(
+            PendingEvent(
                 "message.received",
                 msg.id,
                 None,
@@ -206,7 +243,7 @@ class Ledger(DeliveryWork, LedgerQueries):
                     **({"replay_of": msg.replay_of, "replayed_by": msg.replayed_by} if msg.replay_of else {}),
                 },
             ),
-            _PendingEvent(
+            PendingEvent(
                 "message.accepted",
                 msg.id,
                 None,
@@ -223,7 +260,7 @@ class Ledger(DeliveryWork, LedgerQueries):
                 },
             ),
             *(
-                _PendingEvent(
+                PendingEvent(
                     "delivery.queued",
                     msg.id,
                     row["id"],
@@ -234,7 +271,7 @@ class Ledger(DeliveryWork, LedgerQueries):
         ]
         if msg.replay_of:  # the original's own history says it was replayed, and as what
             pending.append(
-                _PendingEvent(
+                PendingEvent(
                     "message.replayed", msg.replay_of, None, {"replay": msg.id, "by": msg.replayed_by}
                 )
             )
@@ -245,10 +282,10 @@ class Ledger(DeliveryWork, LedgerQueries):
         conn.execute(_INSERT_MESSAGE, p.message_row)
         if p.delivery_rows:
             conn.execute(_INSERT_DELIVERIES, p.delivery_rows)
-        self._append(conn, p.pending)
-        return _message_record(
+        self.log.append(conn, p.pending)
+        return message_record(
             {**p.message_row, "size": len(p.msg.original)},
-            tuple(_delivery_record(row) for row in p.delivery_rows),
+            tuple(delivery_record(row) for row in p.delivery_rows),
         )
 
     def _write_messages(self, batch: Sequence[_PreparedMessage]) -> list[MessageRecord | BaseException]:
@@ -291,7 +328,7 @@ class Ledger(DeliveryWork, LedgerQueries):
         size: int,
         errors: list[Any] | None = None,
     ) -> int:
-        """Append a ``message.refused`` event (no message row is kept); returns its seq."""
+        """Append a ``message.refused`` event (no message row is kept); returns its event id."""
         errors = list(errors or [])
         data = {
             "problem": problem,
@@ -305,8 +342,10 @@ class Ledger(DeliveryWork, LedgerQueries):
             "error_count": len(errors),
         }
         with self._engine.begin() as conn:
-            (event,) = self._append(conn, [_PendingEvent("message.refused", None, None, data)])
-        return event.seq
+            (event,) = self.log.append(
+                conn, [PendingEvent("message.refused", None, None, data)], with_ids=True
+            )
+        return event.id
 
     def append_event(
         self,
@@ -324,7 +363,9 @@ class Ledger(DeliveryWork, LedgerQueries):
                 message_id = conn.execute(
                     sa.select(deliveries.c.message_id).where(deliveries.c.id == delivery_id)
                 ).scalar_one_or_none()
-            (event,) = self._append(conn, [_PendingEvent(kind, message_id, delivery_id, data)])
+            (event,) = self.log.append(
+                conn, [PendingEvent(kind, message_id, delivery_id, data)], with_ids=True
+            )
         return event
 
     def update_delivery(
@@ -370,15 +411,17 @@ class Ledger(DeliveryWork, LedgerQueries):
                 changes["attempts"] = row.attempts + 1
             conn.execute(sa.update(deliveries).where(deliveries.c.id == delivery_id).values(**changes))
             updated = {**row._mapping, **changes}
-            event_data = {
+            event_data = {  # the ledger's own keys last: `verify` recomputes the row from them
+                **(data or {}),
                 "recipient": row.recipient,
                 "from": row.state,
                 "attempts": updated["attempts"],
                 **{k: v for k, v in changes.items() if k not in ("state", "updated_at", "attempts")},
-                **(data or {}),
             }
-            self._append(conn, [_PendingEvent(f"delivery.{state}", row.message_id, delivery_id, event_data)])
-        return _delivery_record(updated)
+            self.log.append(
+                conn, [PendingEvent(f"delivery.{state}", row.message_id, delivery_id, event_data)]
+            )
+        return delivery_record(updated)
 
     def due_deliveries(self, *, now: datetime | None = None, limit: int = 100) -> list[DeliveryRecord]:
         """Deliveries queued or retrying whose next attempt is due, oldest first (for re-enqueueing)."""
@@ -390,55 +433,7 @@ class Ledger(DeliveryWork, LedgerQueries):
                 .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
                 .limit(limit)
             ).all()
-        return [_delivery_record(r._mapping) for r in rows]
-
-    def _append(self, conn: sa.Connection, pending: Sequence[_PendingEvent]) -> list[EventRecord]:
-        """Append events under the chain head's lock, inside the caller's transaction."""
-        prepared = [(p, *normalise_data(p.data)) for p in pending]  # serialise before taking the lock
-        head = conn.execute(_LOCK_HEAD).one_or_none()
-        if head is None:
-            raise RuntimeError("the ledger has no chain head: run Ledger.migrate() first")
-        seq, prev_hash = int(head.seq), str(head.hash)
-        at = utcnow()
-        records: list[EventRecord] = []
-        rows: list[dict[str, Any]] = []
-        for p, data, text in prepared:
-            seq += 1
-            record = EventRecord(
-                seq=seq,
-                at=at,
-                kind=p.kind,
-                message_id=p.message_id,
-                delivery_id=p.delivery_id,
-                data=data,
-                prev_hash=prev_hash,
-                hash=event_hash(
-                    prev_hash,
-                    seq=seq,
-                    at=at,
-                    kind=p.kind,
-                    message_id=p.message_id,
-                    delivery_id=p.delivery_id,
-                    data=data,
-                ),
-            )
-            records.append(record)
-            rows.append(
-                {
-                    "seq": seq,
-                    "at": at,
-                    "kind": p.kind,
-                    "message_id": p.message_id,
-                    "delivery_id": p.delivery_id,
-                    "data": text,
-                    "prev_hash": prev_hash,
-                    "hash": record.hash,
-                }
-            )
-            prev_hash = record.hash
-        conn.execute(_INSERT_EVENTS, rows)
-        conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
-        return records
+        return [delivery_record(r._mapping) for r in rows]
 
     # ------------------------------------------------------------------ reads
 
@@ -492,16 +487,25 @@ class Ledger(DeliveryWork, LedgerQueries):
             rows = conn.execute(
                 sa.select(events)
                 .where(sa.or_(events.c.message_id == message_id, events.c.delivery_id.in_(of_deliveries)))
-                .order_by(events.c.seq)
+                .order_by(events.c.id)
             ).all()
-        return [_event_record(row) for row in rows]
+        return [event_record(row._mapping) for row in rows]
 
     def verify_chain(
-        self, *, progress: Callable[[int, int], None] | None = None, batch_size: int = 1000
+        self,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        batch_size: int = 1000,
+        first: bool = False,
+        key: _verify.KeyCheck | None = None,
+        external: Sequence[Checkpoint] = (),
     ) -> ChainReport:
-        """Re-check the chain, its head and every accepted message's bytes (see :mod:`.verify`)."""
+        """Re-check the log, its checkpoints (and ``external`` ones), the v1 chain, every accepted
+        message's bytes and every state row; report every fault, or only the first (see :mod:`.verify`)."""
         with self._reader.connect() as conn:
-            return _verify.verify_chain(conn, batch_size=batch_size, progress=progress)
+            return _verify.verify_ledger(
+                conn, batch_size=batch_size, progress=progress, first=first, key=key, external=external
+            )
 
     # ------------------------------------------------------------------ helpers
 
@@ -512,7 +516,7 @@ class Ledger(DeliveryWork, LedgerQueries):
         if row is None:
             return None
         delivery_rows = conn.execute(_DELIVERIES_OF, {"message_id": row.id}).all()
-        return _message_record(row._mapping, tuple(_delivery_record(d._mapping) for d in delivery_rows))
+        return message_record(row._mapping, tuple(delivery_record(d._mapping) for d in delivery_rows))
 
     def _find_duplicate(self, msg: NewMessage) -> tuple[MessageRecord, str] | None:
         if msg.idempotency_key is not None:
@@ -529,56 +533,3 @@ class Ledger(DeliveryWork, LedgerQueries):
 def _check_digest(name: str, content: bytes, claimed: str) -> None:
     if hashlib.sha256(content).hexdigest() != claimed.lower():
         raise ValueError(f"{name} is not the SHA-256 of the bytes given")
-
-
-def _message_record(row: Any, delivery_records: tuple[DeliveryRecord, ...]) -> MessageRecord:
-    return MessageRecord(
-        id=row["id"],
-        doctype=row["doctype"],
-        sender=row["sender"],
-        submitted_by=row["submitted_by"],
-        recipients=tuple(row["recipients"]),
-        correlation_key=row["correlation_key"],
-        natural_key=row["natural_key"],
-        idempotency_key=row["idempotency_key"],
-        digest=row["digest"],
-        document_digest=row["document_digest"],
-        content_type=row["content_type"],
-        signature=row["signature"],
-        signer=row["signer"],
-        state=row["state"],
-        warnings=tuple(row["warnings"]),
-        received_at=row["received_at"],
-        accepted_at=row["accepted_at"],
-        size=int(row["size"]),
-        deliveries=delivery_records,
-    )
-
-
-def _delivery_record(row: Any) -> DeliveryRecord:
-    return DeliveryRecord(
-        id=row["id"],
-        message_id=row["message_id"],
-        recipient=row["recipient"],
-        adapter=row["adapter"],
-        state=row["state"],
-        attempts=int(row["attempts"]),
-        next_attempt_at=row["next_attempt_at"],
-        last_error=row["last_error"],
-        peer_reference=row["peer_reference"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
-def _event_record(row: Any) -> EventRecord:
-    return EventRecord(
-        seq=int(row.seq),
-        at=row.at,
-        kind=row.kind,
-        message_id=row.message_id,
-        delivery_id=row.delivery_id,
-        data=json.loads(row.data),
-        prev_hash=row.prev_hash,
-        hash=row.hash,
-    )

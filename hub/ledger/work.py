@@ -4,7 +4,10 @@ requeues, the pull inbox, dossier timelines and adapters' persisted state.
 The deliveries table is the truth about what remains to be done. A worker *claims* a delivery
 (``queued``/``retrying`` and due, or ``delivering`` with an expired lease — its worker died) by moving
 it to ``delivering`` under a lease; it records the outcome before it acknowledges anything to a queue.
-Every change appends its event to the hash chain in the same transaction.
+Every change appends its event to the log in the same transaction.
+
+:class:`DeliveryWork` is one object the :class:`hub.ledger.Ledger` holds: it takes the engines and the
+event log it needs and nothing else.
 """
 
 from __future__ import annotations
@@ -12,17 +15,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from hub.ledger.groupcommit import GroupCommitter
+from hub.ledger.log import EventLog, PendingEvent
 from hub.ledger.models import adapter_state, deliveries, events, messages
-from hub.ledger.records import DeliveryRecord, EventRecord, MessageRecord
+from hub.ledger.records import (
+    DeliveryRecord,
+    EventRecord,
+    MessageRecord,
+    delivery_record,
+    event_record,
+    message_record,
+)
 from hub.problems import Problem
-
-if TYPE_CHECKING:
-    from hub.ledger.store import _PendingEvent
 
 LEASES = "lienthong.leases"  # adapter_state rows holding leases: value = owner, updated_at = expiry
 INBOX_ADAPTER = "inbox"  # deliveries the recipient pulls itself (GET /v1/inbox); no worker touches them
@@ -64,19 +72,23 @@ class Timeline:
 
 
 class DeliveryWork:
-    """Mixed into :class:`hub.ledger.Ledger`; uses its engine and its chain append."""
+    """Claims, outcomes, requeues, the inbox, timelines and adapters' state, on the ledger's engines."""
 
-    _engine: sa.Engine
-    _reader: sa.Engine
-    _outcomes: GroupCommitter[_AttemptOutcome, DeliveryRecord | None]  # made by Ledger.__init__
+    def __init__(self, engine: sa.Engine, reader: sa.Engine, log: EventLog) -> None:
+        self._engine = engine
+        self._reader = reader
+        self._log = log
+        # Outcomes recorded by several workers at once share one transaction (group commit).
+        self._outcomes: GroupCommitter[_AttemptOutcome, DeliveryRecord | None] = GroupCommitter(
+            self._write_outcomes
+        )
 
-    def _append(self, conn: sa.Connection, pending: Sequence[_PendingEvent]) -> list[EventRecord]:
-        raise NotImplementedError  # provided by Ledger
+    def _append(self, conn: sa.Connection, pending: Sequence[PendingEvent]) -> list[EventRecord]:
+        return self._log.append(conn, pending)
 
-    def _event(self, kind: str, message_id: str, delivery_id: str, data: dict[str, Any]) -> _PendingEvent:
-        from hub.ledger.store import _PendingEvent
-
-        return _PendingEvent(kind, message_id, delivery_id, data)
+    @staticmethod
+    def _event(kind: str, message_id: str, delivery_id: str, data: dict[str, Any]) -> PendingEvent:
+        return PendingEvent(kind, message_id, delivery_id, data)
 
     # -- claiming ----------------------------------------------------------------------------------
 
@@ -92,8 +104,6 @@ class DeliveryWork:
     def _claim_rows(
         self, conn: sa.Connection, rows: Iterable[Any], owner: str, lease_seconds: float, now: datetime
     ) -> list[DeliveryRecord]:
-        from hub.ledger.store import _delivery_record
-
         claimed: list[DeliveryRecord] = []
         pending = []
         lease_until = now + timedelta(seconds=lease_seconds)
@@ -115,7 +125,7 @@ class DeliveryWork:
             if row.state == "delivering":
                 data["reclaimed_from"] = row.lease_owner  # its worker died or hung past the lease
             pending.append(self._event("delivery.delivering", row.message_id, row.id, data))
-            claimed.append(_delivery_record({**row._mapping, **changes}))
+            claimed.append(delivery_record({**row._mapping, **changes}))
         if pending:
             self._append(conn, pending)
         return claimed
@@ -192,8 +202,6 @@ class DeliveryWork:
         return results
 
     def _record_outcome(self, conn: sa.Connection, attempt: _AttemptOutcome) -> DeliveryRecord | None:
-        from hub.ledger.store import _delivery_record
-
         now = _now()
         outcome, error, peer_reference = attempt.outcome, attempt.error, attempt.peer_reference
         row = conn.execute(_DELIVERY_FOR_UPDATE, {"id": attempt.delivery_id}).one_or_none()
@@ -211,11 +219,11 @@ class DeliveryWork:
         if peer_reference is not None:
             changes["peer_reference"] = peer_reference
         conn.execute(sa.update(deliveries).where(deliveries.c.id == attempt.delivery_id).values(**changes))
-        event_data = {
+        event_data = {  # the ledger's own keys last: `verify` recomputes the row from them
+            **(attempt.data or {}),
             "recipient": row.recipient,
             "adapter": row.adapter,
             "attempt": row.attempts,
-            **(attempt.data or {}),
         }
         if error is not None:
             event_data["error"] = error
@@ -226,12 +234,10 @@ class DeliveryWork:
         self._append(
             conn, [self._event(f"delivery.{outcome}", row.message_id, attempt.delivery_id, event_data)]
         )
-        return _delivery_record({**row._mapping, **changes})
+        return delivery_record({**row._mapping, **changes})
 
     def stale_deliveries(self, *, due_before: datetime, limit: int = 500) -> list[DeliveryRecord]:
         """Deliveries whose queue ticket should long have been handled (for the AMQP sweeper)."""
-        from hub.ledger.store import _delivery_record
-
         now = _now()
         stale = sa.or_(
             sa.and_(
@@ -246,16 +252,14 @@ class DeliveryWork:
             .limit(limit)
         )
         with self._reader.connect() as conn:
-            return [_delivery_record(r._mapping) for r in conn.execute(query)]
+            return [delivery_record(r._mapping) for r in conn.execute(query)]
 
     # -- operators ---------------------------------------------------------------------------------
 
     def get_delivery(self, delivery_id: str) -> DeliveryRecord | None:
-        from hub.ledger.store import _delivery_record
-
         with self._reader.connect() as conn:
             row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).one_or_none()
-        return _delivery_record(row._mapping) if row else None
+        return delivery_record(row._mapping) if row else None
 
     def list_deliveries(
         self,
@@ -267,8 +271,6 @@ class DeliveryWork:
         offset: int = 0,
     ) -> list[DeliveryRecord]:
         """Deliveries, most recently changed first."""
-        from hub.ledger.store import _delivery_record
-
         query = sa.select(deliveries)
         for column, value in ((deliveries.c.state, state), (deliveries.c.recipient, recipient)):
             if value is not None:
@@ -277,12 +279,10 @@ class DeliveryWork:
             query = query.where(deliveries.c.adapter == adapter)
         query = query.order_by(deliveries.c.updated_at.desc(), deliveries.c.id).limit(limit).offset(offset)
         with self._reader.connect() as conn:
-            return [_delivery_record(r._mapping) for r in conn.execute(query)]
+            return [delivery_record(r._mapping) for r in conn.execute(query)]
 
     def requeue(self, delivery_id: str, *, by: str, reason: str = "operator retry") -> DeliveryRecord:
         """An operator sends a dead (or retrying) delivery again now, with a fresh attempt budget."""
-        from hub.ledger.store import _delivery_record
-
         now = _now()
         with self._engine.begin() as conn:
             row = conn.execute(
@@ -305,14 +305,12 @@ class DeliveryWork:
                 "previous_attempts": row.attempts,
             }
             self._append(conn, [self._event("delivery.queued", row.message_id, delivery_id, data)])
-        return _delivery_record({**row._mapping, **changes})
+        return delivery_record({**row._mapping, **changes})
 
     # -- pull inbox --------------------------------------------------------------------------------
 
     def inbox(self, recipient: str, *, limit: int = 50) -> list[InboxItem]:
         """What `recipient` has to pull: its inbox deliveries not yet acknowledged, oldest first."""
-        from hub.ledger.store import _delivery_record
-
         query = (
             sa.select(
                 deliveries,
@@ -335,7 +333,7 @@ class DeliveryWork:
             rows = conn.execute(query).all()
         return [
             InboxItem(
-                delivery=_delivery_record(r._mapping),
+                delivery=delivery_record(r._mapping),
                 doctype=r.doctype,
                 sender=r.sender,
                 correlation_key=r.correlation_key,
@@ -347,8 +345,6 @@ class DeliveryWork:
 
     def acknowledge_inbox(self, delivery_id: str, recipient: str) -> DeliveryRecord:
         """The recipient confirms it took an inbox delivery; acknowledging twice is harmless."""
-        from hub.ledger.store import _delivery_record
-
         now = _now()
         with self._engine.begin() as conn:
             row = conn.execute(
@@ -357,7 +353,7 @@ class DeliveryWork:
             if row is None or row.recipient != recipient or row.adapter != INBOX_ADAPTER:
                 raise Problem("not-found", f"no inbox delivery {delivery_id} for {recipient}")
             if row.state == "delivered":
-                return _delivery_record(row._mapping)
+                return delivery_record(row._mapping)
             changes = {
                 "state": "delivered",
                 "attempts": row.attempts + 1,
@@ -365,16 +361,19 @@ class DeliveryWork:
                 "next_attempt_at": None,
             }
             conn.execute(sa.update(deliveries).where(deliveries.c.id == delivery_id).values(**changes))
-            data = {"recipient": recipient, "adapter": INBOX_ADAPTER, "acknowledged_by": recipient}
+            data = {
+                "recipient": recipient,
+                "adapter": INBOX_ADAPTER,
+                "attempt": changes["attempts"],
+                "acknowledged_by": recipient,
+            }
             self._append(conn, [self._event("delivery.delivered", row.message_id, delivery_id, data)])
-        return _delivery_record({**row._mapping, **changes})
+        return delivery_record({**row._mapping, **changes})
 
     # -- timelines ---------------------------------------------------------------------------------
 
     def timeline(self, correlation_key: str, *, limit: int = 500) -> Timeline:
         """Every message about one dossier or document, with deliveries, and their events in order."""
-        from hub.ledger.store import _delivery_record, _event_record, _message_record
-
         with self._reader.connect() as conn:
             message_rows = (
                 conn.execute(
@@ -399,18 +398,16 @@ class DeliveryWork:
                     .order_by(deliveries.c.created_at)
                 ).all()
                 records.append(
-                    _message_record(row._mapping, tuple(_delivery_record(d._mapping) for d in delivery_rows))
+                    message_record(row._mapping, tuple(delivery_record(d._mapping) for d in delivery_rows))
                 )
             event_rows = (
                 conn.execute(
-                    sa.select(events)
-                    .where(events.c.message_id.in_(list(message_rows)))
-                    .order_by(events.c.seq)
+                    sa.select(events).where(events.c.message_id.in_(list(message_rows))).order_by(events.c.id)
                 ).all()
                 if message_rows
                 else []
             )
-        return Timeline(correlation_key, tuple(records), tuple(_event_record(e._mapping) for e in event_rows))
+        return Timeline(correlation_key, tuple(records), tuple(event_record(e._mapping) for e in event_rows))
 
     # -- adapters' persisted state -----------------------------------------------------------------
 
