@@ -22,6 +22,9 @@ from hub.settings import Settings
 
 if TYPE_CHECKING:
     import httpx
+    from rich.progress import Progress
+
+    from hub.ledger import Ledger
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="lienthong — the province's hub")
 ledger_app = typer.Typer(no_args_is_help=True, help="The ledger: the Merkle log, checkpoints, proofs.")
@@ -309,7 +312,7 @@ class _SendRefused(Exception):
     """One document the hub (or the way to it) refused; the message says why."""
 
 
-def _progress():  # type: ignore[no-untyped-def]
+def _progress() -> Progress:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(
@@ -458,7 +461,7 @@ def _wait_for_deliveries(message_url: str, authorization: str, timeout: float) -
 # -- operator views of the ledger ------------------------------------------------------------------
 
 
-def _ledger(data_dir: Path | None):  # type: ignore[no-untyped-def]
+def _ledger(data_dir: Path | None) -> Ledger:
     from hub.context import HubContext
 
     return HubContext(_settings(data_dir)).ledger

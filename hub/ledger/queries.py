@@ -246,7 +246,7 @@ class LedgerQueries:
     ) -> list[EventRecord]:
         """Events whose kind is one of `kinds` or starts with `prefix`: the newest first, or with
         `after_id` the oldest after that event id first (for a reader that follows the log)."""
-        match = [events.c.kind.in_(list(kinds))] if kinds else []
+        match: list[sa.ColumnElement[bool]] = [events.c.kind.in_(list(kinds))] if kinds else []
         if prefix:
             match.append(events.c.kind.startswith(prefix, autoescape=True))
         if not match:

@@ -171,7 +171,7 @@ class DuplicateMessage(Exception):
 # -- constructors from rows (mappings of column name → value) ----------------------------------------
 
 
-def message_record(row: Mapping[str, Any], delivery_records: tuple[DeliveryRecord, ...]) -> MessageRecord:
+def message_record(row: Mapping[Any, Any], delivery_records: tuple[DeliveryRecord, ...]) -> MessageRecord:
     """A MessageRecord from a ``messages`` row that carries ``size`` (len(original)) instead of bytes."""
     return MessageRecord(
         id=row["id"],
@@ -196,7 +196,7 @@ def message_record(row: Mapping[str, Any], delivery_records: tuple[DeliveryRecor
     )
 
 
-def delivery_record(row: Mapping[str, Any]) -> DeliveryRecord:
+def delivery_record(row: Mapping[Any, Any]) -> DeliveryRecord:
     return DeliveryRecord(
         id=row["id"],
         message_id=row["message_id"],
@@ -212,7 +212,7 @@ def delivery_record(row: Mapping[str, Any]) -> DeliveryRecord:
     )
 
 
-def event_record(row: Mapping[str, Any]) -> EventRecord:
+def event_record(row: Mapping[Any, Any]) -> EventRecord:
     return EventRecord(
         id=int(row["id"]),
         seq=None if row["seq"] is None else int(row["seq"]),
@@ -227,7 +227,7 @@ def event_record(row: Mapping[str, Any]) -> EventRecord:
     )
 
 
-def checkpoint_record(row: Mapping[str, Any]) -> CheckpointRecord:
+def checkpoint_record(row: Mapping[Any, Any]) -> CheckpointRecord:
     return CheckpointRecord(
         tree_size=int(row["tree_size"]),
         root_hash=row["root_hash"],

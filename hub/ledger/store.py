@@ -191,7 +191,7 @@ class Ledger:
         received_at = msg.received_at or now
         recipients = list(dict.fromkeys(msg.recipients))
         warnings = list(msg.warnings)
-        delivery_rows = [
+        delivery_rows: list[dict[str, Any]] = [
             {
                 "id": str(uuid.uuid4()),
                 "message_id": msg.id,

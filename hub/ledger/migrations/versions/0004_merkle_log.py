@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -130,7 +131,7 @@ def _rename_primary_key(conn: sa.Connection, table: str) -> None:
         conn.execute(sa.text(f"ALTER INDEX events_pkey RENAME TO {table}_pkey"))
 
 
-def _leaf(row: sa.Row) -> str:
+def _leaf(row: sa.Row[Any]) -> str:
     try:
         data = json.loads(row.data)
     except ValueError:  # a v1 event already damaged: its leaf covers the text as stored
