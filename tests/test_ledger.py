@@ -31,7 +31,7 @@ from tests.ledgertest import KEY, sequence_all
 LEDGER_TABLES = {"messages", "deliveries", "events", "chain_head", "adapter_state", "checkpoints"}
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def ledger_url(request: pytest.FixtureRequest, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
