@@ -197,3 +197,43 @@ def bank() -> ConformanceProfile:
         refusal_words="bill_info lacks MaTTHC",
         received=_payment_received,
     )
+
+
+# -- notify: citizens' SMS (and e-mail) -----------------------------------------------------------------
+
+
+def _notice(base_url: str, phone: str = "0912345678") -> OutboundMessage:
+    document = json.loads((EXAMPLES / "dossier.status.json").read_text("utf-8"))
+    document["event_id"] = f"ev-{uuid.uuid4().hex[:16]}"
+    document["citizen"] = {"name": "Nguyễn Thị Hoa", "phone": phone}
+    body = json.dumps(document, ensure_ascii=False).encode()
+    return message(recipient="notify", document=body, doctype="dossier.status", sender=AGENCY)
+
+
+def _sms_received(base_url: str, sent: OutboundMessage) -> int:
+    state = httpx.get(f"{base_url}/_sim/state", timeout=5).json()
+    return sum(1 for s in state["sent"] if s["request_id"] == sent.message_id)
+
+
+def notify() -> ConformanceProfile:
+    from adapters.notify import NotifyAdapter
+
+    return ConformanceProfile(
+        adapter=NotifyAdapter,
+        simulator="notify.sms",
+        options=lambda base_url: {
+            "timeout_seconds": 2,
+            "submits_as": ["notify"],
+            "quiet_hours": None,
+            "sms": {
+                "base_url": base_url,
+                "api_key": "dev:DEV-SMS-APIKEY",
+                "secret_key": "dev:DEV-SMS-SECRET",
+                "callback_token": "dev:conformance",
+            },
+        },
+        deliverable=_notice,
+        refused=lambda base_url: _notice(base_url, phone="0123"),  # not a phone number: code 118
+        refusal_words="CodeResult 118",
+        received=_sms_received,
+    )

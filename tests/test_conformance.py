@@ -35,3 +35,7 @@ class TestGovAxisConformance(ConformanceSuite):
 
 class TestBankConformance(ConformanceSuite):
     profile_factory = staticmethod(profiles.bank)
+
+
+class TestNotifyConformance(ConformanceSuite):
+    profile_factory = staticmethod(profiles.notify)
