@@ -134,6 +134,9 @@ def test_result_ready_sends_one_sms_and_one_email_with_the_right_vietnamese_text
     assert mail["body"].startswith("Kính gửi Nguyễn Thị Hoa,")
     assert "Cấp phiếu lý lịch tư pháp" in mail["body"] and "Sở Tư pháp tỉnh Nghệ An" in mail["body"]
     assert mail["message_id"] == f"<{accepted['id']}.notify@lienthong.invalid>"
+    events = hub.get(f"/v1/messages/{accepted['id']}", as_=AGENCY).json()["events"]
+    [done] = [e for e in events if e["kind"] == "delivery.delivered"]
+    assert done["data"]["receipt"] == "callback" and done["data"]["acknowledged"] is True  # capabilities
 
 
 def test_a_repeated_event_sends_nothing_more(
