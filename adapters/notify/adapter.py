@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 from fastapi import APIRouter
@@ -88,7 +88,8 @@ class NotifyAdapter(Adapter):
         status, dossier = str(notice.get("status", "")), str(notice.get("dossier_number", ""))
         if status not in self.options.statuses:
             return Delivered(detail=f"status {status!r} does not notify citizens")
-        citizen = notice.get("citizen") if isinstance(notice.get("citizen"), dict) else {}
+        given = notice.get("citizen")
+        citizen: dict[str, Any] = given if isinstance(given, dict) else {}
         contacts = Contacts(citizen.get("name"), citizen.get("phone"), citizen.get("email")).merged_over(
             self.book.contacts(dossier)
         )

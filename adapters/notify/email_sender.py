@@ -34,7 +34,7 @@ class EmailSender:
         mail = MIMEText(body, "plain", "utf-8")
         mail["From"] = formataddr(parseaddr(self.options.from_address), charset="utf-8")
         mail["To"] = to
-        mail["Subject"] = Header(subject, "utf-8")
+        mail["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]  # compat32 takes a Header
         mail["Date"] = formatdate(localtime=True)
         mail["Message-ID"] = message_id_header(message_id)
         try:
