@@ -24,6 +24,9 @@ def test_a_new_adapter_package_installs_and_passes_the_conformance_suite(tmp_pat
         f"lienthong_demo_peer/{name}" for name in package
     ]:
         assert (root / part).is_file(), part
+    for check in (["check", "."], ["format", "--check", "."]):  # the code it writes is lint-clean
+        linted = run(sys.executable, "-m", "ruff", *check, cwd=root)
+        assert linted.returncode == 0, linted.stdout + linted.stderr
     site = tmp_path / "site"
     installed = run(
         sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",

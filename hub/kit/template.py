@@ -30,7 +30,7 @@ dependencies = ["lienthong", "httpx>=0.27", "fastapi>=0.115"]
 
 # The hub finds the adapter, `lienthong run` the simulator, the conformance suite the profile.
 [project.entry-points."lienthong.adapters"]
-$name = "$package:Adapter"
+$name = "$package:$classname"
 
 [project.entry-points."lienthong.simulators"]
 $name = "$package.simulator:create_app"
@@ -43,15 +43,21 @@ packages = ["$package"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
+
+[tool.ruff]
+line-length = 110
+
+[tool.ruff.lint]
+select = ["E", "F", "W", "I", "B", "UP"]
 """
 
 INIT = '''\
 """The $name adapter for lienthong (adapter SPI $spi_version)."""
 
-from .adapter import Adapter
+from .adapter import $classname
 from .options import Options
 
-__all__ = ["Adapter", "Options"]
+__all__ = ["Options", "$classname"]
 '''
 
 OPTIONS = '''\
@@ -59,14 +65,15 @@ OPTIONS = '''\
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from hub.spi import AdapterOptions, SecretSpec
+from pydantic import Field
 
 
 class Options(AdapterOptions):
     base_url: str = Field(default="http://127.0.0.1:8099", description="the peer's API")
-    token: SecretSpec = Field(default="dev:$name-dev-token", description="bearer token: env:VAR or dev:value")
+    token: SecretSpec = Field(
+        default="dev:$name-dev-token", description="bearer token: env:VAR or dev:value"
+    )
 '''
 
 ADAPTER = '''\
@@ -82,9 +89,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 import httpx
-
 from hub.spi import (
-    Adapter as BaseAdapter,
+    Adapter,
     AdapterOptions,
     Capabilities,
     Delivered,
@@ -100,7 +106,7 @@ from hub.spi import (
 from .options import Options
 
 
-class Adapter(BaseAdapter):
+class $classname(Adapter):
     name = "$name"
     Options = Options
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -198,12 +204,11 @@ CONFORMANCE = '''\
 from __future__ import annotations
 
 import httpx
-
 from hub.kit import ConformanceProfile
 from hub.kit.conformance import message
 from hub.spi import OutboundMessage
 
-from .adapter import Adapter
+from .adapter import $classname
 
 
 def _message(base_url: str) -> OutboundMessage:
@@ -223,9 +228,13 @@ def _received(base_url: str, sent: OutboundMessage) -> int:
 
 def profile() -> ConformanceProfile:
     return ConformanceProfile(
-        adapter=Adapter,
+        adapter=$classname,
         simulator="$name",
-        options=lambda base_url: {"base_url": base_url, "token": "dev:$name-dev-token", "timeout_seconds": 5},
+        options=lambda base_url: {
+            "base_url": base_url,
+            "token": "dev:$name-dev-token",
+            "timeout_seconds": 5,
+        },
         deliverable=_message,
         refused=_refused,
         refusal_words="unknown account 42",
@@ -279,7 +288,14 @@ def write_adapter_package(name: str, target: Path) -> Path:
     root = target / f"lienthong-{dashed}"
     if root.exists():
         raise FileExistsError(f"{root} already exists")
-    values = {"name": name, "dashed": dashed, "package": package, "spi_version": SPI_VERSION}
+    classname = "".join(part.capitalize() for part in name.split("_")) + "Adapter"
+    values = {
+        "name": name,
+        "dashed": dashed,
+        "package": package,
+        "classname": classname,
+        "spi_version": SPI_VERSION,
+    }
     files = {
         "pyproject.toml": PYPROJECT,
         "README.md": README,
