@@ -11,13 +11,13 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 import httpx
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from hub.kit.memory import InMemoryHub
 from hub.kit.simulators import SIMULATOR_ENTRY_POINTS, running_simulator, simulator_app
@@ -52,7 +52,6 @@ class ConformanceProfile:
     #: the in-memory hub the adapter gets, given the simulator's base URL (participants, documents…)
     hub: Callable[[str], InMemoryHub] | None = None
     simulator_app: Callable[[], Any] | None = None  # default: the registered simulator
-    notes: list[str] = field(default_factory=list)
 
 
 def load_profile(name: str) -> ConformanceProfile:
@@ -252,8 +251,3 @@ class ConformanceSuite:
         assert hub.violations == []
         assert all(owner == profile.adapter.name for owner, _ in hub.state)
         assert all(data.get("adapter") == profile.adapter.name for _, data in hub.events)
-
-
-def options_model_fields(model: type[BaseModel]) -> list[str]:
-    """The option names of an Options model (for documentation and templates)."""
-    return list(model.model_fields)
