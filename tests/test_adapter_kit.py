@@ -5,6 +5,8 @@ HTTP door."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -39,6 +41,24 @@ def test_the_contract_is_versioned_typed_and_the_kit_is_installed() -> None:
     from hub.kit import ConformanceSuite, running_simulator  # from the installed package, not tests/
 
     assert callable(running_simulator) and ConformanceSuite.__module__ == "hub.kit.conformance"
+
+
+def test_the_kit_and_the_template_work_without_pytest_installed(tmp_path: Path) -> None:
+    """Only the conformance suite needs pytest (the `kit` extra); a production install has none."""
+    code = (
+        "import sys; sys.modules['pytest'] = None\n"
+        "from hub.kit import InMemoryHub\n"
+        "from hub.kit.template import write_adapter_package\n"
+        f"write_adapter_package('no_pytest', __import__('pathlib').Path({str(tmp_path)!r}))\n"
+        "try:\n    from hub.kit import ConformanceSuite\n"
+        "except ImportError:\n    print('suite needs pytest')\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "suite needs pytest"
+    assert (tmp_path / "lienthong-no-pytest" / "pyproject.toml").is_file()
 
 
 # -- scoped services -------------------------------------------------------------------------------

@@ -28,6 +28,9 @@ description = "A lienthong adapter: $name"
 requires-python = ">=3.11"
 dependencies = ["lienthong", "httpx>=0.27", "fastapi>=0.115"]
 
+[project.optional-dependencies]
+test = ["lienthong[kit]", "pytest>=8"]
+
 # The hub finds the adapter, `lienthong run` the simulator, the conformance suite the profile.
 [project.entry-points."lienthong.adapters"]
 $name = "$package:$classname"
