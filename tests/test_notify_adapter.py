@@ -230,3 +230,35 @@ def test_a_status_that_does_not_notify_and_a_citizen_without_contacts_are_delive
 def test_a_status_without_a_template_is_refused_at_start_up() -> None:
     with pytest.raises(ValueError, match="no template"):
         adapter(options(statuses=["result_ready", "invented_status"]))
+
+
+@pytest.mark.parametrize(
+    ("window", "utc_hour", "waits"),
+    [
+        (("21:00", "07:00"), 16, 8 * 3600),  # 23:00 local: until 07:00
+        (("21:00", "07:00"), 22, 2 * 3600),  # 05:00 local
+        (("21:00", "07:00"), 5, 0),  # 12:00 local
+        (("12:00", "13:30"), 5, 90 * 60),  # a window within one day
+        (("12:00", "13:30"), 7, 0),
+        (("08:00", "08:00"), 1, 0),  # an empty window
+    ],
+)
+def test_quiet_hours_windows(window: tuple[str, str], utc_hour: int, waits: float) -> None:
+    from adapters.notify.options import QuietHours
+    from adapters.notify.quiet import seconds_until_allowed
+
+    quiet = QuietHours(start=window[0], end=window[1])
+    assert seconds_until_allowed(quiet, datetime(2026, 11, 25, utc_hour, 0, tzinfo=UTC)) == waits
+    assert seconds_until_allowed(None, NIGHT_HANOI) == 0
+    with pytest.raises(ValueError, match="HH:MM"):
+        QuietHours(start="9pm")
+
+
+def test_pointers_read_what_the_options_name() -> None:
+    from adapters.notify.pointers import at
+
+    document = {"payer": {"phone": "0912345678"}, "items": [{"a/b": 1, "m~n": 2}]}
+    assert at(document, "/payer/phone") == "0912345678"
+    assert at(document, "/items/0/a~1b") == 1 and at(document, "/items/0/m~0n") == 2
+    assert at(document, "/items/5") is None and at(document, "/payer/phone/x") is None
+    assert at(document, None) is None and at(document, "") == document
