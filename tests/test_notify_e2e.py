@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.agency.simulator import create_app as create_agency_simulator
 from adapters.notify.simulator import SmsGatewayConfig, SmtpConfig, create_sms_app, create_smtp_app
 from hub.api import create_app
 from hub.servers import RunningServer, free_port, run_in_thread
@@ -49,8 +50,17 @@ def smtp() -> Iterator[RunningServer]:
 
 
 @pytest.fixture(scope="module")
+def agency_sim() -> Iterator[RunningServer]:
+    with run_in_thread(create_agency_simulator()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def hub(
-    sms: RunningServer, smtp: RunningServer, tmp_path_factory: pytest.TempPathFactory
+    sms: RunningServer,
+    smtp: RunningServer,
+    agency_sim: RunningServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningHub]:
     base: Path = tmp_path_factory.mktemp("notify")
     port = free_port()
@@ -73,7 +83,7 @@ def hub(
             "ca_file": str(PROJECT_ROOT / "certs/dev/ca.crt"),
         },
     }
-    config = make_config(base / "config", adapters={"notify": notify})
+    config = make_config(base / "config", webhook_base=agency_sim.base_url, adapters={"notify": notify})
     settings = Settings(data_dir=base, config_dir=config, workers=2, poll_interval_seconds=0.1)
     app = create_app(settings)
     server = run_in_thread(app, port=port)
@@ -208,3 +218,33 @@ def test_forged_delivery_reports_are_refused_and_recorded(hub: RunningHub) -> No
     assert unknown.status_code == 404
     refused = hub.app.state.hub.ledger.events_of_kinds(["adapter.sms.dlr.refused"], limit=2)
     assert {e.data["why"] for e in refused} == {"bad or missing token", "unknown SMSID"}
+
+
+def test_a_vnpost_delivery_becomes_a_notice_to_the_citizen_the_dossier_named(
+    hub: RunningHub, sms: RunningServer
+) -> None:
+    phone = "0977000111"
+    first = json.loads(notice("result_ready"))
+    first["citizen"] = {"name": "Phạm Thu Trang", "phone": phone}
+    dossier = first["dossier_number"]
+    accepted = send(hub, json.dumps(first, ensure_ascii=False).encode())
+    wait_for(
+        lambda: delivery(hub, accepted["id"])["state"] == "delivered", timeout=20, what="the first notice"
+    )
+
+    tracking = json.loads((EXAMPLES / "ems.tracking.json").read_text("utf-8"))
+    tracking["dossier_number"] = dossier
+    tracking["event"]["id"] = uuid.uuid4().hex[:24]
+    answer = hub.post(
+        json.dumps(tracking, ensure_ascii=False).encode(), as_="vnpost", content_type="application/json"
+    )
+    assert answer.status_code == 202, answer.text
+
+    def delivered_sms() -> list[dict[str, Any]]:
+        return [s for s in sent_sms(sms) if s["phone"] == phone and "buu dien phat" in s["content"]]
+
+    [text] = wait_for(delivered_sms, timeout=30, what="the post_delivered SMS")
+    assert text["content"] == f"Ket qua ho so {dossier} da duoc buu dien phat thanh cong."
+    timeline = hub.client.get(f"/v1/timeline/{dossier}", headers=auth("operator")).json()
+    derived = [m for m in timeline["messages"] if m["type"] == "dossier.status" and m["sender"] == "notify"]
+    assert len(derived) == 1 and derived[0]["recipients"] == ["notify"]

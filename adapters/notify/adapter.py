@@ -90,9 +90,10 @@ class NotifyAdapter(Adapter):
             return Delivered(detail=f"status {status!r} does not notify citizens")
         given = notice.get("citizen")
         citizen: dict[str, Any] = given if isinstance(given, dict) else {}
-        contacts = Contacts(citizen.get("name"), citizen.get("phone"), citizen.get("email")).merged_over(
-            self.book.contacts(dossier)
-        )
+        given_contacts = Contacts(citizen.get("name"), citizen.get("phone"), citizen.get("email"))
+        if given_contacts.phone or given_contacts.email:  # kept for the dossier's later (derived) notices
+            self.book.learn(dossier, given_contacts)
+        contacts = given_contacts.merged_over(self.book.contacts(dossier))
         rendered = self.messages.render(
             status,
             {
