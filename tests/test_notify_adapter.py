@@ -262,3 +262,14 @@ def test_pointers_read_what_the_options_name() -> None:
     assert at(document, "/items/0/a~1b") == 1 and at(document, "/items/0/m~0n") == 2
     assert at(document, "/items/5") is None and at(document, "/payer/phone/x") is None
     assert at(document, None) is None and at(document, "") == document
+
+
+def test_a_send_that_did_not_happen_does_not_use_up_the_rate_limit(sms: RunningServer) -> None:
+    phone = new_phone()
+    made, _ = adapter(options(sms, rate_limit={"max_messages": 1, "per_seconds": 600}))
+    httpx.post(f"{sms.base_url}/_sim/faults", json={"fail_next": 2}).raise_for_status()
+    outbound = notice(citizen={"phone": phone})
+    assert isinstance(made.deliver(outbound), RetryableFailure)  # gateway 503
+    assert isinstance(made.deliver(outbound), RetryableFailure)  # gateway 503 again
+    assert isinstance(made.deliver(outbound), Delivered)  # the one allowed SMS is still there
+    assert len(sent_to(sms, phone)) == 1

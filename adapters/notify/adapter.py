@@ -142,13 +142,15 @@ class NotifyAdapter(Adapter):
             wait = seconds_until_allowed(self.options.quiet_hours, self.clock())
             if wait:
                 return RetryableFailure(reason="sms: quiet hours", retry_after_seconds=wait)
-        limit = self.options.rate_limit
-        wait = self.book.take_slot(contact, limit.max_messages, limit.per_seconds, self.clock().timestamp())
+        limit, now = self.options.rate_limit, self.clock().timestamp()
+        wait = self.book.take_slot(contact, limit.max_messages, limit.per_seconds, now)
         if wait:
             return RetryableFailure(
                 reason=f"{channel}: rate limit for {mask(contact)}", retry_after_seconds=wait
             )
         result = send()
+        if isinstance(result, RetryableFailure):  # not sent: the retry must not use up the allowance
+            self.book.release_slot(contact, now)
         if isinstance(result, Delivered):
             self.book.mark_done(
                 message.message_id,

@@ -86,6 +86,19 @@ class NotifyBook:
                 return 0.0
         return 1.0  # contended: try again shortly
 
+    def release_slot(self, contact: str, taken_at: float) -> None:
+        """Give back a slot whose send did not happen (the peer was down): retries must not use up the
+        contact's allowance."""
+        key = f"sent:{contact_key(contact)}"
+        for _ in range(20):
+            text = self._get(key)
+            times = json.loads(text) if text else []
+            if taken_at not in times:
+                return
+            times.remove(taken_at)
+            if self._hub.compare_and_set_state(ADAPTER, key, text, json.dumps(times)):
+                return
+
     # SMS ids, to accept only delivery reports of messages this hub sent
     def remember_sms(self, sms_id: str, message_id: str) -> None:
         self._set(f"sms:{sms_id}", message_id)
