@@ -28,6 +28,7 @@ from hub.spi import (
     AdapterOptions,
     Capabilities,
     Delivered,
+    IntakeDocument,
     OutboundMessage,
     PermanentFailure,
     RetryableFailure,
@@ -227,11 +228,24 @@ class ConformanceSuite:
         assert profile.refusal_words in result.reason, result.reason
 
     def test_exceptions_are_contained(self, profile: ConformanceProfile, peer: RunningServer) -> None:
-        """A document the adapter cannot make sense of is a result, not an exception."""
+        """A document the adapter cannot make sense of is a result, not an exception — at delivery and
+        in the intake check (which sees it parsed, or not)."""
         adapter, _hub = self.make(profile, peer.base_url)
         garbage = replace(profile.deliverable(peer.base_url), document=b"\xff\xfe{<not a document", attempt=1)
         try:
             result = adapter.deliver(garbage)
+            for parsed in (None, {}, [], {"order": 7, "expires_at": "never", "CustomerCode": None}):
+                problems = adapter.check_intake(
+                    IntakeDocument(
+                        doctype=garbage.doctype,
+                        sender=garbage.sender,
+                        recipient=garbage.recipient,
+                        document=garbage.document,
+                        content_type=garbage.content_type,
+                        parsed=parsed,
+                    )
+                )
+                assert isinstance(problems, list)
         finally:
             adapter.close()
         assert isinstance(result, Delivered | RetryableFailure | PermanentFailure)
