@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import atexit
 import logging
+import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from hub.spi import Adapter, HubServices
+from hub.adapter_scope import ScopedServices
+from hub.problems import Problem
+from hub.services import CoreServices
+from hub.spi import RESERVED_ADAPTER_NAMES, Adapter, IntakeDocument
 
 if TYPE_CHECKING:
     import typer
@@ -24,6 +29,17 @@ if TYPE_CHECKING:
 
 ADAPTER_ENTRY_POINTS = "lienthong.adapters"
 log = logging.getLogger("hub.adapters")
+ADAPTER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # a path segment (/adapters/<name>) and a state owner
+
+
+def check_adapter_name(name: str) -> None:
+    """ValueError unless `name` may name an adapter (the pattern, not a reserved name)."""
+    if not ADAPTER_NAME.match(name):
+        raise ValueError(f"adapter name {name!r} must match {ADAPTER_NAME.pattern}")
+    if name in RESERVED_ADAPTER_NAMES:
+        raise ValueError(
+            f"adapter name {name!r} is reserved by the core ({', '.join(sorted(RESERVED_ADAPTER_NAMES))})"
+        )
 
 
 def installed_adapters(wanted: set[str] | None = None) -> dict[str, type[Adapter]]:
@@ -64,7 +80,9 @@ class AdapterSet:
         self._adapters = adapters
 
     @classmethod
-    def load(cls, wanted: set[str], options_file: Path, services: HubServices) -> AdapterSet:
+    def load(cls, wanted: set[str], options_file: Path, services: CoreServices) -> AdapterSet:
+        """Each adapter with its validated options and its own :class:`ScopedServices`; ValueError for
+        a reserved name or an entry point whose name is not the adapter's own."""
         available = installed_adapters(wanted | set(load_options(options_file)))
         options = load_options(options_file)
         unknown_options = set(options) - set(available)
@@ -76,9 +94,39 @@ class AdapterSet:
             if adapter_cls is None:
                 log.warning("adapter %r is routed to but not installed: its deliveries wait, queued", name)
                 continue
+            check_adapter_name(name)
+            if getattr(adapter_cls, "name", name) != name:
+                raise ValueError(f"entry point {name!r} names an adapter called {adapter_cls.name!r}")
             validated = adapter_cls.Options.model_validate(options.get(name, {}))
-            adapters[name] = adapter_cls(validated, services)
+            adapters[name] = adapter_cls(validated, ScopedServices(services, name, validated.submits_as))
         return cls(adapters)
+
+    def gate(self, routed: dict[str, str], document: IntakeDocument) -> None:
+        """At intake, before recording: refuse what an adapter routed to cannot carry — larger than its
+        ``capabilities.max_payload_bytes``, or refused by its :meth:`~hub.spi.Adapter.check_intake`.
+        A check that raises is logged and ignored: the delivery will tell."""
+        for recipient, name in routed.items():
+            adapter = self._adapters.get(name)
+            if adapter is None:
+                continue
+            limit = adapter.capabilities.max_payload_bytes
+            if limit is not None and len(document.document) > limit:
+                raise Problem(
+                    "payload-too-large-for-adapter",
+                    f"the document ({len(document.document)} bytes) is larger than adapter {name} carries"
+                    f" to {recipient} ({limit} bytes)",
+                    extra={"adapter": name, "recipient": recipient, "max_payload_bytes": limit},
+                )
+            try:
+                problems = adapter.check_intake(replace(document, recipient=recipient))
+            except Exception:
+                log.exception("intake check of adapter %s failed; the document goes on", name)
+                continue
+            if problems:
+                first = problems[0]
+                first.extra.setdefault("adapter", name)
+                first.extra.setdefault("recipient", recipient)
+                raise first
 
     def get(self, name: str | None) -> Adapter | None:
         return self._adapters.get(name) if name else None

@@ -33,6 +33,8 @@ certs_app = typer.Typer(no_args_is_help=True, help="Certificates and keys.")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(certs_app, name="certs")
 app.add_typer(deliveries_app, name="deliveries")
+adapter_app = typer.Typer(no_args_is_help=True, help="Adapters: start a new one from the kit's template.")
+app.add_typer(adapter_app, name="adapter")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -122,6 +124,22 @@ def worker(
     )
     stopped.wait()
     runtime.close()
+
+
+@adapter_app.command("new")
+def adapter_new(
+    name: Annotated[str, typer.Argument(help="The adapter's name: lower case, digits, underscores.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to create the package.")] = Path("."),
+) -> None:
+    """Write a separate adapter package (adapter, options, simulator, conformance tests) that installs
+    and passes its tests at once: `pip install -e lienthong-NAME && pytest lienthong-NAME`."""
+    from hub.kit.template import write_adapter_package
+
+    try:
+        root = write_adapter_package(name, output)
+    except (ValueError, FileExistsError) as error:
+        raise _refuse(str(error)) from None
+    out.print(f"created {root}: pip install -e {root} && (cd {root} && pytest)", highlight=False)
 
 
 SIMULATOR_ENTRY_POINTS = "lienthong.simulators"

@@ -150,7 +150,10 @@ class DeliveryEngine:
         ticket = Ticket(delivery.id, delivery.message_id, delivery.adapter or "", delivery.attempts)
         if isinstance(result, Delivered):
             recorded = ledger.finish_attempt(
-                delivery.id, "delivered", peer_reference=result.peer_reference, data={"detail": result.detail}
+                delivery.id,
+                "delivered",
+                peer_reference=result.peer_reference,
+                data={"detail": result.detail, **self._proves(delivery)},
             )
             if recorded is not None and message is not None:
                 self.announce(message, recorded)
@@ -176,6 +179,22 @@ class DeliveryEngine:
         if self.queue is not None:
             self._quietly(self.queue.publish_retry, ticket, delay)
         return "retrying"
+
+    def _proves(self, delivery: DeliveryRecord) -> dict[str, object]:
+        """What a delivery proves, from the adapter's declared capabilities: whether the peer said it took
+        the message, whether its receipt is still to come (a callback), and whether a retried delivery
+        may have reached a peer that does not drop repeats twice."""
+        adapter = self.adapters.get(delivery.adapter)
+        if adapter is None:
+            return {}
+        capabilities = adapter.capabilities
+        proves: dict[str, object] = {
+            "acknowledged": capabilities.acknowledges,
+            "receipt": capabilities.receipt,
+        }
+        if delivery.attempts > 1 and not capabilities.deduplicates:
+            proves["may_be_duplicated"] = True
+        return proves
 
     def announce(self, message: MessageRecord, delivery: DeliveryRecord) -> None:
         """Tell every adapter that a delivery reached a final state (see Adapter.observe)."""

@@ -31,6 +31,7 @@ from hub.participants import Participant
 from hub.problems import Problem
 from hub.signing.jws import sign_detached, verify_detached
 from hub.signing.xmldsig import find_signatures, sign_enveloped, verify_enveloped
+from hub.spi import IntakeDocument
 
 Format = Literal["xml", "json"]
 log = logging.getLogger("hub.intake")
@@ -88,18 +89,23 @@ class _Checked:
     signer: str
     warnings: list[str]
     sign: Callable[[], tuple[bytes, str | None]] | None = None
+    parsed: Any = None  # the JSON object (None for XML), for the adapters' intake checks
 
     def signed(self) -> tuple[bytes, str | None]:
         return self.sign() if self.sign else (self.document, self.signature)
 
 
 RecordedListener = Callable[[MessageRecord], None]
+#: Called with recipient → adapter and the document before it is recorded; raises Problem to refuse
+#: (the adapters' capabilities and intake checks, set by the runtime: the core names no adapter).
+AdapterGate = Callable[[dict[str, str], IntakeDocument], None]
 
 
 class Intake:
     def __init__(self, hub: HubContext, listeners: list[RecordedListener] | None = None) -> None:
         self.hub = hub
         self.listeners: list[RecordedListener] = list(listeners or [])
+        self.adapter_gate: AdapterGate | None = None
         settings = hub.settings
         self.xml_limits = XmlLimits(max_bytes=settings.max_body_bytes, max_depth=settings.xml_max_depth)
         self.json_limits = JsonLimits(max_bytes=settings.max_body_bytes, max_depth=settings.json_max_depth)
@@ -188,6 +194,18 @@ class Intake:
             )
             if earlier is not None:
                 return self._duplicate(earlier, submitter, "natural-key")
+        if self.adapter_gate is not None:
+            self.adapter_gate(
+                adapters,
+                IntakeDocument(
+                    doctype=checked.doctype.name,
+                    sender=extracted.sender,
+                    recipient="",
+                    document=checked.document,
+                    content_type=checked.doctype.content_types[0],
+                    parsed=checked.parsed,
+                ),
+            )
 
         document, signature = checked.signed()
         new = NewMessage(
@@ -282,14 +300,16 @@ class Intake:
             verified = verify_detached(submission.body, submission.jws_signature, hub.trust)
             self._authorise(submitter, extracted, signer=verified.signer)
             return _Checked(
-                doctype, extracted, submission.body, submission.jws_signature, verified.signer, []
+                doctype, extracted, submission.body, submission.jws_signature, verified.signer, [], parsed=obj
             )
         self._authorise(submitter, extracted, signer=None)
 
         def sign() -> tuple[bytes, str | None]:
             return submission.body, sign_detached(submission.body, hub.identity)
 
-        return _Checked(doctype, extracted, submission.body, None, hub.identity.participant_id, [], sign)
+        return _Checked(
+            doctype, extracted, submission.body, None, hub.identity.participant_id, [], sign, parsed=obj
+        )
 
     # -- shared steps ------------------------------------------------------------------------------
 

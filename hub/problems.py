@@ -61,6 +61,10 @@ PROBLEM_TYPES: dict[str, ProblemType] = _types(
     ("unknown-recipient", 422, "A recipient is not a known participant"),
     ("too-many-recipients", 422, "The document names more recipients than its type allows"),
     ("route-forbidden", 403, "No route allows this type from this sender to this recipient"),
+    # adapters (docs/adapters/README.md)
+    ("payload-too-large-for-adapter", 413, "The document is larger than the adapter routed to it accepts"),
+    ("undeliverable", 422, "The adapter routed to this recipient refuses the document at intake"),
+    ("forbidden-submitter", 403, "The adapter may not submit documents as this participant"),
     ("conflict", 409, "The resource is not in a state that allows this action"),
     ("internal-error", 500, "The hub failed; nothing was accepted"),
     ("not-ready", 503, "The hub is not ready to serve"),

@@ -98,6 +98,7 @@ class Runtime:
         intake = Intake(hub)
         services = CoreServices(hub, intake)
         adapters = AdapterSet.load(hub.routes.adapters(), hub.settings.adapters_file, services)
+        intake.adapter_gate = adapters.gate
         check_production_safety(hub, adapters)
         queue = make_queue(hub.settings)
         engine = DeliveryEngine(hub, adapters, queue)

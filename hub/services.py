@@ -73,7 +73,8 @@ class CoreServices:
     def raise_alert(
         self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
     ) -> None:
-        record_alert(self.hub, f"alert.{kind}", {"adapter": adapter, **data}, message_id=message_id)
+        # The adapter's name is set after the adapter's data: an alert cannot claim another adapter.
+        record_alert(self.hub, f"alert.{kind}", {**data, "adapter": adapter}, message_id=message_id)
 
     def get_state(self, adapter: str, key: str) -> str | None:
         return self.hub.ledger.get_state(adapter, key)

@@ -10,7 +10,9 @@ adapter only maps and transports, and reports what the peer said.
 Adapters are found through the ``lienthong.adapters`` entry-point group (name → Adapter subclass),
 so an integrator's own package can add one without touching this repository.
 
-Only ``hub.spi``, ``hub.problems`` and ``hub.servers`` may be imported by adapters.
+Only ``hub.spi`` and ``hub.problems`` may be imported by adapters (their tests may use ``hub.kit``).
+
+The contract is versioned (:data:`SPI_VERSION`, docs/adapters/README.md says what the version promises).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     import typer
 
 __all__ = [
+    "RESERVED_ADAPTER_NAMES",
+    "SPI_VERSION",
     "Adapter",
     "AdapterOptions",
     "Capabilities",
@@ -37,6 +41,7 @@ __all__ = [
     "DeliveryOutcome",
     "DeliveryResult",
     "HubServices",
+    "IntakeDocument",
     "OutboundMessage",
     "ParticipantInfo",
     "PermanentFailure",
@@ -51,6 +56,13 @@ __all__ = [
     "resolve_secret",
 ]
 
+
+#: MAJOR.MINOR of this contract. A MINOR adds (a hook with a default, an optional field, a new call);
+#: a MAJOR removes or changes something, after one MINOR in which it was marked deprecated.
+SPI_VERSION = "1.1"
+
+#: Names no adapter may take: the core's own ledger-state owners and built-in adapters (checked at start-up).
+RESERVED_ADAPTER_NAMES = frozenset({"inbox", "alerts", "hub", "lienthong", "core", "v1", "console"})
 
 SECRET_FROM_ENV = "env:"
 SECRET_DEV_LITERAL = "dev:"
@@ -110,6 +122,10 @@ class AdapterOptions(BaseModel):
 
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     timeout_seconds: float = Field(default=30.0, gt=0)
+    submits_as: list[str] = Field(
+        default_factory=list,
+        description="participant ids (shell globs) this adapter may submit documents as; read by the core",
+    )
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,18 @@ class OutboundMessage:
     content_type: str
     signature: str | None  # detached JWS (RFC 7797) of a JSON document, for `x-jws-signature`
     attempt: int
+
+
+@dataclass(frozen=True)
+class IntakeDocument:
+    """A document at intake, checked and routed but not yet recorded, for :meth:`Adapter.check_intake`."""
+
+    doctype: str
+    sender: str
+    recipient: str  # the recipient this adapter is routed to deliver to
+    document: bytes
+    content_type: str
+    parsed: Any  # the parsed JSON object, or None for XML
 
 
 @dataclass(frozen=True)
@@ -299,6 +327,11 @@ class Adapter(ABC):
         Called when the CLI starts, before any hub runs; ``connect()`` (call it inside a command) builds
         the hub from the settings and returns this adapter, configured and connected to it."""
         return None
+
+    def check_intake(self, document: IntakeDocument) -> list[Problem]:
+        """Problems that make `document` undeliverable by this adapter, found at intake (the sender gets
+        the first one, e.g. 422, instead of a 202 that dies at delivery). Quick, local, never raises."""
+        return []
 
     def observe(self, outcome: DeliveryOutcome) -> None:  # noqa: B027 - optional hook, empty by default
         """Called after ANY delivery (any adapter's, or an inbox acknowledgement) becomes delivered or

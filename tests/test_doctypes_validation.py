@@ -39,7 +39,7 @@ SAMPLE_NAMES = [
     "real-1f881896-6e3a-4a5f-87f1-c380878e148e.edxml",
     "real-852e179c-8eca-4502-ac38-0b97321f29c3.edxml",
 ]
-JSON_TYPES = ["ems.order", "ems.tracking", "payment.request", "payment.confirmation"]
+JSON_TYPES = ["ems.order", "ems.tracking", "payment.request", "payment.confirmation", "dossier.status"]
 DSIG_SIGNATURE = (
     '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo/>'
     "<ds:SignatureValue>AAAA</ds:SignatureValue></ds:Signature>"
@@ -90,7 +90,7 @@ def refusal(call: Any, *args: Any, **kwargs: Any) -> Problem:
 # registry
 
 
-def test_registry_ships_six_types(registry: DocTypeRegistry) -> None:
+def test_registry_ships_seven_types(registry: DocTypeRegistry) -> None:
     assert set(registry.names()) == {"edxml.document", "edxml.status", *JSON_TYPES}
     document = registry.get("edxml.document")
     assert document.format == "xml" and document.signing == "xmldsig-enveloped"
@@ -681,17 +681,17 @@ def _copy_config(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_adding_a_type_is_yaml_plus_schema(tmp_path: Path) -> None:
     config, schemas = _copy_config(tmp_path)
-    (schemas / "dossier").mkdir()
-    (schemas / "dossier" / "status-1.0.schema.json").write_text(
+    (schemas / "appointment").mkdir()
+    (schemas / "appointment" / "slot-1.0.schema.json").write_text(
         json.dumps(
             {
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
-                "$id": "https://schemas.lienthong.invalid/dossier/status-1.0.schema.json",
+                "$id": "https://schemas.lienthong.invalid/appointment/slot-1.0.schema.json",
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["type", "sender", "recipients", "dossier_number", "state"],
                 "properties": {
-                    "type": {"const": "dossier.status"},
+                    "type": {"const": "appointment.slot"},
                     "sender": {"$ref": "../common/defs-1.0.schema.json#/$defs/participantId"},
                     "recipients": {"$ref": "../common/defs-1.0.schema.json#/$defs/recipients"},
                     "dossier_number": {"$ref": "../common/defs-1.0.schema.json#/$defs/dossierNumber"},
@@ -702,26 +702,26 @@ def test_adding_a_type_is_yaml_plus_schema(tmp_path: Path) -> None:
     )
     with config.open("a", encoding="utf-8") as out:
         out.write(
-            "\n  - name: dossier.status\n    format: json\n    content_types: [application/json]\n"
-            "    identify: {pointer: /type, equals: dossier.status}\n"
-            "    schema: dossier/status-1.0.schema.json\n    sender: /sender\n    recipients: /recipients\n"
+            "\n  - name: appointment.slot\n    format: json\n    content_types: [application/json]\n"
+            "    identify: {pointer: /type, equals: appointment.slot}\n"
+            "    schema: appointment/slot-1.0.schema.json\n    sender: /sender\n    recipients: /recipients\n"
             "    correlation_key: /dossier_number\n    natural_key: [/dossier_number, /state]\n"
             "    signing: jws-detached\n"
         )
     registry = DocTypeRegistry.load(config, schemas)
     validator = Validator(registry)
     obj = {
-        "type": "dossier.status",
+        "type": "appointment.slot",
         "sender": "000.01.02.H41",
         "recipients": ["gov-axis"],
         "dossier_number": "H41.01-2026-0001",
         "state": 4,
     }
     doctype, _ = validator.validate_document(obj)
-    assert doctype.name == "dossier.status"
+    assert doctype.name == "appointment.slot"
     assert extract_json(doctype, obj).natural_key == "H41.01-2026-0001|4"
     obj["state"] = 11
-    assert "/state" in _json_errors(registry, validator, "dossier.status", obj)
+    assert "/state" in _json_errors(registry, validator, "appointment.slot", obj)
 
 
 @pytest.mark.parametrize(

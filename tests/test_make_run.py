@@ -41,7 +41,15 @@ def test_run_starts_hub_and_simulators_and_a_sent_document_is_delivered(tmp_path
         wait_for(answering, timeout=60, what="`lienthong run` to start")
         printed = log.read_text()
         assert f"hub API {hub}" in printed and f"{hub}/docs" in printed
-        for simulator in ("agency", "gov-axis", "vnpost", "bank.vnpay", "bank.payplatform"):
+        for simulator in (
+            "agency",
+            "gov-axis",
+            "vnpost",
+            "bank.vnpay",
+            "bank.payplatform",
+            "notify.sms",
+            "notify.smtp",
+        ):
             assert f"simulator {simulator}" in printed, printed
 
         sent = subprocess.run(

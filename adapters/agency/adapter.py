@@ -93,5 +93,8 @@ class AgencyAdapter(Adapter):
     def _describe(self, url: str) -> str:
         return f"{self.options.timeout_seconds:g}s ({url})"
 
+    def development_secrets(self) -> list[str]:
+        return [f"webhook_tokens[{p}]" for p in self.options.development_tokens()]
+
     def close(self) -> None:
         self._client.close()

@@ -18,6 +18,7 @@ import httpx
 import typer
 from fastapi import APIRouter
 
+from hub.problems import Problem
 from hub.spi import (
     Adapter,
     AdapterOptions,
@@ -25,6 +26,7 @@ from hub.spi import (
     Delivered,
     DeliveryResult,
     HubServices,
+    IntakeDocument,
     OutboundMessage,
     PermanentFailure,
     Poller,
@@ -35,6 +37,7 @@ from hub.spi import (
 
 from .callbacks import build_router
 from .gateways import GatewayError, PayPlatformGateway, VnpayGateway
+from .intake_checks import expired_request
 from .mapping import MappingError, expiry, gateway_of, gateway_reference, new_record, parse_request
 from .options import BankOptions
 from .poller import PaymentStatusPoller
@@ -81,6 +84,9 @@ class BankAdapter(Adapter):
 
     def _gateway(self, recipient: str) -> VnpayGateway | PayPlatformGateway | None:
         return {"vnpay": self.vnpay, "payplatform": self.payplatform}[gateway_of(recipient)]
+
+    def check_intake(self, document: IntakeDocument) -> list[Problem]:
+        return expired_request(document, self.clock())
 
     def deliver(self, message: OutboundMessage) -> DeliveryResult:
         """Create the payment at the gateway; Delivered(gateway reference, payment URL)."""

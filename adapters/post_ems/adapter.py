@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 from typing import ClassVar
 
+from hub.problems import Problem
 from hub.spi import (
     Adapter,
     AdapterOptions,
@@ -19,6 +20,7 @@ from hub.spi import (
     Delivered,
     DeliveryResult,
     HubServices,
+    IntakeDocument,
     OutboundMessage,
     PermanentFailure,
     Poller,
@@ -26,6 +28,7 @@ from hub.spi import (
 )
 
 from .client import VNPostClient, VNPostError
+from .intake_checks import unknown_customer_code
 from .mapping import MappingError, OrderRecord, OrderRequest, interpret_answer, parse_order
 from .options import PostEmsOptions
 from .orders import OrderBook
@@ -57,6 +60,9 @@ class PostEmsAdapter(Adapter):
             log.warning("development VNPost secrets in use: %s", ", ".join(self.development_secrets()))
 
     # ---- outbound ------------------------------------------------------------------------------
+
+    def check_intake(self, document: IntakeDocument) -> list[Problem]:
+        return unknown_customer_code(document, [c.customer_code for c in self.options.clients])
 
     def deliver(self, message: OutboundMessage) -> DeliveryResult:
         """Create or cancel the order the ``ems.order`` document asks for."""
