@@ -37,7 +37,7 @@ $(VNPAY_ORACLE)/node_modules/.package-lock.json: $(VNPAY_ORACLE)/package-lock.js
 oracles: $(VNPAY_ORACLE)/node_modules/.package-lock.json
 
 # The checks that keep the code's rules by tool rather than by habit (CONTRIBUTING.md).
-# mypy: strict for the SPI, intake, ledger and signing (pyproject); lint-imports: the architecture's
+# mypy: strict for the SPI, intake, ledger, signing and the adapter kit (pyproject); lint-imports: the architecture's
 # contracts ([tool.importlinter] in pyproject).
 check: $(STAMP)
 	$(BIN)/ruff check .

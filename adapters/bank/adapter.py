@@ -18,7 +18,6 @@ import httpx
 import typer
 from fastapi import APIRouter
 
-from hub.problems import Problem
 from hub.spi import (
     Adapter,
     AdapterOptions,

@@ -234,7 +234,13 @@ class ConformanceSuite:
         garbage = replace(profile.deliverable(peer.base_url), document=b"\xff\xfe{<not a document", attempt=1)
         try:
             result = adapter.deliver(garbage)
-            for parsed in (None, {}, [], {"order": 7, "expires_at": "never", "CustomerCode": None}):
+            odd_forms: tuple[object, ...] = (
+                None,
+                {},
+                [],
+                {"order": 7, "expires_at": "never", "CustomerCode": None},
+            )
+            for parsed in odd_forms:
                 problems = adapter.check_intake(
                     IntakeDocument(
                         doctype=garbage.doctype,
