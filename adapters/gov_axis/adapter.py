@@ -18,6 +18,7 @@ from hub.spi import (
     Adapter,
     AdapterOptions,
     Capabilities,
+    Delivered,
     DeliveryOutcome,
     DeliveryResult,
     HubServices,
@@ -83,10 +84,19 @@ class GovAxisAdapter(Adapter):
             check_outbound(message.document)
         except MappingError as exc:
             return PermanentFailure(reason=str(exc))
+        # The axis drops no repeats (sendEdoc has no idempotency key): a retry of a packet it already
+        # took would get a second DocId. The DocId is kept per message and recipient, and a repeat is
+        # answered from it. (An answer lost in transit still leaves the axis with two: docs/adapters.)
+        sent_key = f"sent:{message.message_id}:{message.recipient}"
+        earlier = self.hub.get_state(self.name, sent_key)
+        if earlier:
+            return Delivered(peer_reference=earlier, detail=f"already accepted by the axis, DocId {earlier}")
         try:
             doc_id = self.client.send(message.sender, [message.recipient], kind, message.document)
         except (AxisRefused, AxisUnavailable) as exc:
             return delivery_result(None, face=self.client.face, error=exc)
+        if doc_id:
+            self.hub.set_state(self.name, sent_key, doc_id)
         return delivery_result(doc_id, face=self.client.face)
 
     # -- inbound ----------------------------------------------------------------------------------
