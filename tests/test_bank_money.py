@@ -235,22 +235,27 @@ def test_a_payment_after_the_request_expired_is_a_late_payment_with_an_alert(
     assert [e for e in events(polling_hub, "alert.payment-late") if e.message_id == payment.message_id]
 
 
+def successful_ipn(payment: Payment, transaction_no: str, order_info: str) -> dict[str, str]:
+    """The fields of VNPAY's IPN for a successful payment of `payment` (205,000 VND), not yet signed."""
+    return {
+        "vnp_Amount": "20500000",
+        "vnp_OrderInfo": order_info,
+        "vnp_PayDate": datetime.now(GMT7).strftime("%Y%m%d%H%M%S"),
+        "vnp_ResponseCode": "00",
+        "vnp_TmnCode": DEV_VNPAY_TMN_CODE,
+        "vnp_TransactionNo": transaction_no,
+        "vnp_TransactionStatus": "00",
+        "vnp_TxnRef": payment.reference,
+    }
+
+
 def test_twenty_concurrent_identical_ipns_confirm_once(
     hub: RunningHub,  # noqa: F811
     agency_sim: RunningServer,  # noqa: F811
 ) -> None:
     payment = Payment(hub, "vnpay")
     payment.delivered()
-    ipn = {
-        "vnp_Amount": "20500000",
-        "vnp_OrderInfo": "Le phi ho so",
-        "vnp_PayDate": datetime.now(GMT7).strftime("%Y%m%d%H%M%S"),
-        "vnp_ResponseCode": "00",
-        "vnp_TmnCode": DEV_VNPAY_TMN_CODE,
-        "vnp_TransactionNo": "88880003",
-        "vnp_TransactionStatus": "00",
-        "vnp_TxnRef": payment.reference,
-    }
+    ipn = successful_ipn(payment, "88880003", "Le phi ho so")
     signed = vnpay_npm("sign-ipn", tmn_code=DEV_VNPAY_TMN_CODE, secret=DEV_VNPAY_HASH_SECRET, params=ipn)
     url = f"{hub.url}/adapters/bank/vnpay/ipn?{signed['query']}"
     with ThreadPoolExecutor(max_workers=20) as pool:
@@ -295,16 +300,8 @@ def test_an_ipn_signed_by_npm_vnpay_with_a_star_in_the_order_info_is_accepted(
 ) -> None:
     payment = Payment(hub, "vnpay")
     payment.delivered()
-    ipn = {
-        "vnp_Amount": "20500000",
-        "vnp_OrderInfo": "Le phi *ho so* ~ban sao~",  # '*' and '~': the encodings disagree on both
-        "vnp_PayDate": datetime.now(GMT7).strftime("%Y%m%d%H%M%S"),
-        "vnp_ResponseCode": "00",
-        "vnp_TmnCode": DEV_VNPAY_TMN_CODE,
-        "vnp_TransactionNo": "88880002",
-        "vnp_TransactionStatus": "00",
-        "vnp_TxnRef": payment.reference,
-    }
+    # '*' and '~': the encodings disagree on both
+    ipn = successful_ipn(payment, "88880002", "Le phi *ho so* ~ban sao~")
     signed = vnpay_npm("sign-ipn", tmn_code=DEV_VNPAY_TMN_CODE, secret=DEV_VNPAY_HASH_SECRET, params=ipn)
     assert "%2A" not in signed["query"] and "*" in signed["query"]  # the npm library keeps '*'
     assert httpx.get(f"{hub.url}/adapters/bank/vnpay/ipn?{signed['query']}").json() == vnpay_answer("00")
@@ -316,16 +313,7 @@ def test_an_ipn_hashed_as_vnpay_python_sample_does_with_quote_plus_is_accepted(
 ) -> None:
     payment = Payment(hub, "vnpay")
     payment.delivered()
-    ipn = {
-        "vnp_Amount": "20500000",
-        "vnp_OrderInfo": "Le phi *ho so* ~ban sao~",
-        "vnp_PayDate": datetime.now(GMT7).strftime("%Y%m%d%H%M%S"),
-        "vnp_ResponseCode": "00",
-        "vnp_TmnCode": DEV_VNPAY_TMN_CODE,
-        "vnp_TransactionNo": "88880004",
-        "vnp_TransactionStatus": "00",
-        "vnp_TxnRef": payment.reference,
-    }
+    ipn = successful_ipn(payment, "88880004", "Le phi *ho so* ~ban sao~")
     data = "&".join(f"{k}={quote_plus(v)}" for k, v in sorted(ipn.items()))  # '*' -> %2A, '~' kept
     assert "%2A" in data and "~" in data
     digest = hmac.new(DEV_VNPAY_HASH_SECRET.encode(), data.encode(), hashlib.sha512).hexdigest()
