@@ -39,9 +39,18 @@ class InMemoryHub:
         self.events.append((kind, data))
 
     def raise_alert(
-        self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
+        self,
+        adapter: str,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        message_id: str | None = None,
+        condition: str | None = None,
     ) -> None:
         self.alerts.append((kind, data))
+
+    def resolve_alert(self, adapter: str, kind: str, condition: str, data: dict[str, Any]) -> None:
+        self.alerts.append((f"{kind}:resolved", data))
 
     def get_state(self, adapter: str, key: str) -> str | None:
         return self.state.get((adapter, key))
