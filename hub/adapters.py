@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from hub.ledger.work import INBOX_ADAPTER
 from hub.spi import Adapter, HubServices
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ class AdapterSet:
         for name in sorted(wanted):
             adapter_cls = available.get(name)
             if adapter_cls is None:
+                if name == INBOX_ADAPTER:
+                    continue  # built in: the recipient pulls its deliveries from GET /v1/inbox
                 log.warning("adapter %r is routed to but not installed: its deliveries wait, queued", name)
                 continue
             validated = adapter_cls.Options.model_validate(options.get(name, {}))
