@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
-from hub.api import deliveries, inbox, messages, meta, timeline
+from hub.api import deliveries, inbox, messages, meta, schemas, timeline
 from hub.api.errors import install_error_handlers
+from hub.api.openapi import install_openapi
 from hub.api.limits import RequestLimits
 from hub.console.app import mount_console
 from hub.context import HubContext
@@ -38,7 +40,9 @@ def create_app(
         finally:
             runtime.close()
 
-    app = FastAPI(
+    # FastAPIOffline serves /docs (Swagger UI) and /redoc from assets bundled in the package, not a
+    # CDN: the docs work on a hub with no internet access (docs/api.md).
+    app = FastAPIOffline(
         title="lienthong",
         summary="The province's interoperability hub (trục liên thông)",
         version="0.1.0",
@@ -60,10 +64,18 @@ def create_app(
         max_header_bytes=settings.max_header_bytes,
     )
     install_error_handlers(app)
-    for router in (messages.router, inbox.router, deliveries.router, timeline.router, meta.router):
+    for router in (
+        messages.router,
+        inbox.router,
+        deliveries.router,
+        timeline.router,
+        schemas.router,
+        meta.router,
+    ):
         app.include_router(router)
     mount_console(app, runtime)
     for adapter in runtime.adapters:
         for router in adapter.routers():
             app.include_router(router, prefix=f"/adapters/{adapter.name}", tags=[f"adapter: {adapter.name}"])
+    install_openapi(app)
     return app
