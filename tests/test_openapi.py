@@ -106,14 +106,19 @@ def test_real_answers_match_the_published_schemas(hub: RunningHub, spec: dict[st
 
     wait_for(
         lambda: any(
-            d["state"] == "dead" for d in hub.get(f"/v1/messages/{message_id}", as_=AGENCY).json()["deliveries"]
+            d["state"] == "dead"
+            for d in hub.get(f"/v1/messages/{message_id}", as_=AGENCY).json()["deliveries"]
         ),
         what="the delivery to the unreachable webhook to die",
     )
     listed = hub.client.get("/v1/deliveries?state=dead", headers=auth("operator"))
     check(spec, listed, "/v1/deliveries")
     one = listed.json()["items"][0]["id"]
-    check(spec, hub.client.get(f"/v1/deliveries/{one}", headers=auth("operator")), "/v1/deliveries/{delivery_id}")
+    check(
+        spec,
+        hub.client.get(f"/v1/deliveries/{one}", headers=auth("operator")),
+        "/v1/deliveries/{delivery_id}",
+    )
     inbox = hub.get("/v1/inbox", as_=PULLING_AGENCY)
     check(spec, inbox, "/v1/inbox")
     item = inbox.json()["items"][0]["delivery_id"]
@@ -161,9 +166,9 @@ def test_bulk_retry_sends_again_every_dead_delivery_matching_the_filter(hub: Run
     assert set(sent) <= ids and retried.json()["count"] == len(retried.json()["retried"])
     assert all(d["state"] == "queued" and d["attempts"] == 0 for d in retried.json()["retried"])
     events = hub.get(f"/v1/messages/{sent[0]}", as_=AGENCY).json()["events"]
-    assert any(e["kind"] == "delivery.queued" and e["data"].get("reason") == "operator bulk retry" for e in events), [
-        e["kind"] for e in events
-    ]
+    assert any(
+        e["kind"] == "delivery.queued" and e["data"].get("reason") == "operator bulk retry" for e in events
+    ), [e["kind"] for e in events]
 
 
 def test_swagger_ui_and_redoc_are_served_from_the_hub_itself(hub: RunningHub) -> None:

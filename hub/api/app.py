@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry
 
 from hub.api import deliveries, inbox, messages, meta, schemas, timeline
 from hub.api.errors import install_error_handlers
-from hub.api.openapi import install_openapi
 from hub.api.limits import RequestLimits
+from hub.api.openapi import install_openapi
 from hub.console.app import mount_console
 from hub.context import HubContext
 from hub.metrics import LedgerCollector

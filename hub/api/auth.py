@@ -9,7 +9,6 @@ from hub.ledger import MessageRecord
 from hub.participants import Participant
 from hub.problems import Problem
 
-
 # Declares the bearer scheme on every operation that needs a token (the OpenAPI's `security`); the
 # token itself is checked below, so a missing one is our 401 problem, not FastAPI's 403.
 bearer = HTTPBearer(auto_error=False, scheme_name="bearer")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from html import escape
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
