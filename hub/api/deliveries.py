@@ -12,9 +12,9 @@ from starlette.concurrency import run_in_threadpool
 from hub.api.auth import current_operator
 from hub.api.models import Delivery, DeliveryPage, DeliveryState, Retried, RetryFilter
 from hub.api.views import delivery_view
+from hub.delivery import retry_matching
 from hub.participants import Participant
 from hub.problems import Problem
-from hub.runtime import Runtime
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries (operators)"])
 
@@ -34,23 +34,6 @@ def list_deliveries(
         state=state, recipient=recipient, adapter=adapter, limit=limit, offset=offset
     )
     return {"items": [delivery_view(d) for d in found], "limit": limit, "offset": offset}
-
-
-def retry_matching(runtime: Runtime, wanted: RetryFilter, *, by: str) -> list[Any]:
-    """Send again every delivery matching `wanted` (most recent first, at most `wanted.limit`); one
-    that changed state meanwhile (another operator, a worker) is skipped, not an error."""
-    found = runtime.hub.ledger.list_deliveries(
-        state=wanted.state, recipient=wanted.recipient, adapter=wanted.adapter, limit=wanted.limit
-    )
-    requeued = []
-    for delivery in found:
-        try:
-            requeued.append(runtime.hub.ledger.requeue(delivery.id, by=by, reason="operator bulk retry"))
-        except Problem as problem:
-            if problem.slug != "conflict":
-                raise
-    runtime.engine.enqueue_deliveries(requeued)
-    return requeued
 
 
 @router.post(
@@ -79,7 +62,16 @@ async def retry_deliveries(
             for e in error.errors(include_url=False)
         ]
         raise Problem("invalid-request", "the filter is malformed", errors=errors) from None
-    requeued = await run_in_threadpool(retry_matching, request.app.state.runtime, wanted, by=operator.id)
+    requeued = await run_in_threadpool(
+        lambda: retry_matching(
+            request.app.state.runtime.engine,
+            state=wanted.state,
+            recipient=wanted.recipient,
+            adapter=wanted.adapter,
+            limit=wanted.limit,
+            by=operator.id,
+        )
+    )
     return {"retried": [delivery_view(d) for d in requeued], "count": len(requeued)}
 
 
