@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from pydantic import ValidationError
 
 from hub.ledger.work import INBOX_ADAPTER
 from hub.spi import Adapter, HubServices
@@ -58,6 +59,18 @@ def load_options(path: Path) -> dict[str, dict[str, Any]]:
     return {name: dict(options or {}) for name, options in adapters.items()}
 
 
+class AdapterConfigError(ValueError):
+    """An adapter's options are wrong: one line naming the file and the key (no traceback)."""
+
+
+def describe_invalid(path: Path, prefix: str, error: ValidationError) -> str:
+    """``config/adapters.yaml: adapters.post_ems.clients.0.secret: Field required`` (+ N more)."""
+    first = error.errors(include_url=False)[0]
+    key = ".".join([prefix, *(str(part) for part in first["loc"])])
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{path}: {key}: {first['msg']}{more}"
+
+
 class AdapterSet:
     """The adapters this process runs, instantiated with their validated options."""
 
@@ -79,7 +92,10 @@ class AdapterSet:
                     continue  # built in: the recipient pulls its deliveries from GET /v1/inbox
                 log.warning("adapter %r is routed to but not installed: its deliveries wait, queued", name)
                 continue
-            validated = adapter_cls.Options.model_validate(options.get(name, {}))
+            try:
+                validated = adapter_cls.Options.model_validate(options.get(name, {}))
+            except ValidationError as error:
+                raise AdapterConfigError(describe_invalid(options_file, f"adapters.{name}", error)) from None
             adapters[name] = adapter_cls(validated, services)
         return cls(adapters)
 

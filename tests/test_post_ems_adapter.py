@@ -539,7 +539,7 @@ def test_answer_codes_are_configuration() -> None:
 
 def test_parse_order_reads_the_example() -> None:
     request = parse_order(json.dumps(EXAMPLE).encode())
-    assert (request.action, request.flow, request.customer_code) == ("create", "return", "STPNA01")
+    assert (request.action, request.flow, request.customer_code) == ("create", "return", "LIENTHONG")
     assert request.order_number == EXAMPLE["order"]["OrderNumber"] and request.order == EXAMPLE["order"]
 
 
