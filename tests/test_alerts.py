@@ -102,7 +102,10 @@ def test_a_dead_delivery_raises_one_alert_posted_to_the_webhook(
     assert again.dead_deliveries() == []
 
 
-def test_a_peer_down_longer_than_the_setting_raises_one_alert(runtime: Runtime) -> None:
+def test_a_peer_down_longer_than_the_setting_raises_one_alert_and_resolves_once(
+    runtime: Runtime, webhook: tuple[RunningServer, list[dict[str, Any]]]
+) -> None:
+    _, received = webhook
     url = f"http://127.0.0.1:{free_port()}"
     watcher = AlertWatcher(runtime, PeerWatch({"post_ems": [url]}, cache_seconds=0))
     assert watcher.peers_down() == []  # just noticed: not down long enough yet
@@ -120,6 +123,8 @@ def test_a_peer_down_longer_than_the_setting_raises_one_alert(runtime: Runtime) 
         (PEER_DOWN, url, raised[0].seq)
     ]
     assert condition_state(runtime.hub, PEER_DOWN, url) == "resolved"
+    posted = [(p["kind"], p["data"].get("condition")) for p in received]
+    assert posted == [(PEER_DOWN, url), (RESOLVED, url)], "one POST for the raise, one for the resolution"
 
 
 def test_certificates_expiring_within_the_setting_raise_one_alert_each(runtime: Runtime) -> None:
@@ -130,6 +135,10 @@ def test_certificates_expiring_within_the_setting_raise_one_alert_each(runtime: 
     assert {a.kind for a in raised} == {CERTIFICATE_EXPIRING}
     assert {a.data["role"] for a in raised} == {"hub", "trust anchor"}
     assert watcher.certificates() == []
+    runtime.hub.settings.alert_certificate_days = 30  # e.g. the certificates were renewed
+    watcher.certificates()
+    resolved = runtime.hub.ledger.events_of_kinds([RESOLVED], limit=10)
+    assert sorted(r.data["raised_event"] for r in resolved) == sorted(a.seq for a in raised)
 
 
 def test_a_broken_ledger_raises_an_alert(runtime: Runtime) -> None:
