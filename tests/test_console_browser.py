@@ -246,6 +246,7 @@ def test_at_2_am_one_screen_says_what_is_stuck_for_whom_since_when_and_what_to_d
 
         # what is stuck, for whom (by name), since when, and a hint per failure class
         page.goto(f"{hub.url}/console/deliveries?state=dead")
+        assert page.locator("body").get_attribute("data-refresh") == "30"  # reloads itself
         rows = page.locator("[data-testid=delivery-row]")
         by_class = {rows.nth(i).get_attribute("data-failure") for i in range(rows.count())}
         assert {"unreachable", "expired", "credentials"} <= by_class, by_class

@@ -597,16 +597,17 @@ def alerts_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/alerts/{seq}/acknowledge")
-async def acknowledge_alert(request: Request, seq: int) -> Response:
+async def acknowledge_alert(request: Request, seq: str) -> Response:
     """An operator takes an alert in hand: recorded (alert-acknowledged, with who and a note)."""
-    operator, session = signed_in(request)
+    operator, session = signed_in(request)  # first: a stranger learns nothing, not even a 400
     form = await posted_form(request, session.csrf)
     hub = console_of(request).runtime.hub
-    found = [e for e in hub.ledger.events_of_kinds([], prefix="alert.", limit=1000) if e.seq == seq]
+    alert_seq = int(seq) if seq.isdigit() else -1
+    found = [e for e in hub.ledger.events_of_kinds([], prefix="alert.", limit=1000) if e.seq == alert_seq]
     if not found:
         raise Problem("not-found", f"no alert {seq}")
     await run_in_threadpool(
-        lambda: alerts.acknowledge(hub, seq, by=operator.id, note=form.get("note", "").strip())
+        lambda: alerts.acknowledge(hub, alert_seq, by=operator.id, note=form.get("note", "").strip())
     )
     return RedirectResponse("/console/alerts", status_code=303)
 
