@@ -83,9 +83,18 @@ class ScopedServices:
         )
 
     def raise_alert(
-        self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
+        self,
+        adapter: str,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        message_id: str | None = None,
+        condition: str | None = None,
     ) -> None:
-        self._core.raise_alert(self._own(adapter), kind, data, message_id=message_id)
+        self._core.raise_alert(self._own(adapter), kind, data, message_id=message_id, condition=condition)
+
+    def resolve_alert(self, adapter: str, kind: str, condition: str, data: dict[str, Any]) -> None:
+        self._core.resolve_alert(self._own(adapter), kind, condition, data)
 
     def get_state(self, adapter: str, key: str) -> str | None:
         return self._core.get_state(self._own(adapter), key)

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from pydantic import ValidationError
 
 from hub.adapter_scope import ScopedServices
+from hub.ledger.work import INBOX_ADAPTER
 from hub.problems import Problem
 from hub.services import CoreServices
 from hub.spi import RESERVED_ADAPTER_NAMES, Adapter, IntakeDocument
@@ -73,6 +75,18 @@ def load_options(path: Path) -> dict[str, dict[str, Any]]:
     return {name: dict(options or {}) for name, options in adapters.items()}
 
 
+class AdapterConfigError(ValueError):
+    """An adapter's options are wrong: one line naming the file and the key (no traceback)."""
+
+
+def describe_invalid(path: Path, prefix: str, error: ValidationError) -> str:
+    """``config/adapters.yaml: adapters.post_ems.clients.0.secret: Field required`` (+ N more)."""
+    first = error.errors(include_url=False)[0]
+    key = ".".join([prefix, *(str(part) for part in first["loc"])])
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{path}: {key}: {first['msg']}{more}"
+
+
 class AdapterSet:
     """The adapters this process runs, instantiated with their validated options."""
 
@@ -92,12 +106,17 @@ class AdapterSet:
         for name in sorted(wanted):
             adapter_cls = available.get(name)
             if adapter_cls is None:
+                if name == INBOX_ADAPTER:
+                    continue  # built in: the recipient pulls its deliveries from GET /v1/inbox
                 log.warning("adapter %r is routed to but not installed: its deliveries wait, queued", name)
                 continue
             check_adapter_name(name)
             if getattr(adapter_cls, "name", name) != name:
                 raise ValueError(f"entry point {name!r} names an adapter called {adapter_cls.name!r}")
-            validated = adapter_cls.Options.model_validate(options.get(name, {}))
+            try:
+                validated = adapter_cls.Options.model_validate(options.get(name, {}))
+            except ValidationError as error:
+                raise AdapterConfigError(describe_invalid(options_file, f"adapters.{name}", error)) from None
             adapters[name] = adapter_cls(validated, ScopedServices(services, name, validated.submits_as))
         return cls(adapters)
 

@@ -11,8 +11,13 @@
   adapter's name in its data.
 
 A small watcher thread (:class:`AlertWatcher`) looks every ``LIENTHONG_ALERT_INTERVAL_SECONDS`` in
-the processes that run pollers. What it has already reported is kept in the ledger's adapter state
-(under ``alerts``), so a restart does not repeat alerts. Every alert is also POSTed as JSON to
+the processes that run pollers. Each alert is about a *condition* (this delivery dead, this peer down,
+this certificate expiring, this parcel stalled) kept in the ledger's adapter state (owner ``alerts``):
+a compare-and-set claims the condition before anything is recorded or posted, so it is raised once
+however many processes look at the same time, and a restart does not repeat it. When the condition
+clears (the delivery is delivered after a retry, the peer answers, the certificate is replaced, the
+parcel moves) the watcher records ``alert-resolved`` once. Operators acknowledge an alert from the
+console (``alert-acknowledged``). Every alert and every resolution is also POSTed as JSON to
 ``LIENTHONG_ALERT_WEBHOOK_URL`` when set (best effort: the ledger is the record), with the ledger's
 latest signed checkpoint, so that whoever receives alerts also holds evidence of the log's history.
 """
@@ -23,6 +28,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +49,8 @@ PEER_DOWN = "alert.peer-down"
 CERTIFICATE_EXPIRING = "alert.certificate-expiring"
 LEDGER_BROKEN = "alert.ledger-broken"
 ALERT_KINDS = (DELIVERY_DEAD, PEER_DOWN, CERTIFICATE_EXPIRING, LEDGER_BROKEN)
+RESOLVED = "alert-resolved"  # not "alert.": a resolution is not itself an alert
+ACKNOWLEDGED = "alert-acknowledged"
 VERIFIED = "ledger.verified"
 STATE_OWNER = "alerts"  # adapter_state rows of the watcher
 
@@ -70,25 +78,108 @@ def record_alert(
     """:func:`raise_alert` for a caller that holds only the hub's context (e.g. an adapter's alert)."""
     event = hub.ledger.append_event(kind, message_id=message_id, delivery_id=delivery_id, data=data)
     log.warning("%s: %s", kind, json.dumps(data, ensure_ascii=False, default=str))
-    url = hub.settings.alert_webhook_url
-    if url:
-        checkpoint = hub.ledger.latest_checkpoint()
-        payload = {
-            "kind": kind,
-            "event_id": event.id,
-            # the log's latest signed checkpoint: whoever keeps alerts also holds the ledger's history
-            "checkpoint": checkpoint.signed_note if checkpoint else None,
-            "at": event.at.isoformat(),
-            "hub": hub.settings.hub_participant_id,
-            "message_id": event.message_id,
-            "delivery_id": event.delivery_id,
-            "data": event.data,
-        }
-        try:
-            httpx.post(url, json=payload, timeout=5).raise_for_status()
-        except httpx.HTTPError as error:
-            log.error("the alert webhook %s did not take %s: %s", url, kind, error)
+    _post_webhook(hub, event)
     return event
+
+
+def _post_webhook(hub: HubContext, event: EventRecord) -> None:
+    """POST `event` to the operators' webhook (best effort: the ledger is the record)."""
+    url = hub.settings.alert_webhook_url
+    if not url:
+        return
+    checkpoint = hub.ledger.latest_checkpoint()
+    payload = {
+        "kind": event.kind,
+        "event_id": event.id,
+        # the log's latest signed checkpoint: whoever keeps alerts also holds the ledger's history
+        "checkpoint": checkpoint.signed_note if checkpoint else None,
+        "at": event.at.isoformat(),
+        "hub": hub.settings.hub_participant_id,
+        "message_id": event.message_id,
+        "delivery_id": event.delivery_id,
+        "data": event.data,
+    }
+    try:
+        httpx.post(url, json=payload, timeout=5).raise_for_status()
+    except httpx.HTTPError as error:
+        log.error("the alert webhook %s did not take %s: %s", url, event.kind, error)
+
+
+# -- conditions: raised once across processes, resolved when they clear ------------------------------
+#
+# A condition (a dead delivery, a peer down, a parcel stalled...) has one row in the ledger's adapter
+# state, owner "alerts", key "condition:<kind>:<subject>". Its value walks
+#     (absent) or "resolved:<event id>"  →  "raising:<token>"  →  "open:<event id>"  →  "resolved:<event id>"
+# and every step is a compare-and-set, so of N processes that notice the same condition at once
+# exactly one wins the claim, records the alert and POSTs the webhook; the others see it claimed.
+# The claim is taken *before* the (possibly slow) webhook, which is what made the old
+# "check, raise, then remember" repeat alerts under two `serve` processes.
+
+
+def condition_key(kind: str, subject: str) -> str:
+    return f"condition:{kind}:{subject}"
+
+
+def condition_state(hub: HubContext, kind: str, subject: str) -> str | None:
+    """``open``, ``raising``, ``resolved`` or None (never raised) for one condition."""
+    value = hub.ledger.get_state(STATE_OWNER, condition_key(kind, subject))
+    return value.split(":", 1)[0] if value else None
+
+
+def raise_condition(
+    hub: HubContext,
+    kind: str,
+    subject: str,
+    data: dict[str, Any],
+    *,
+    message_id: str | None = None,
+    delivery_id: str | None = None,
+) -> EventRecord | None:
+    """Raise `kind` for `subject` unless it is already open: the alert event, or None when another
+    process (or an earlier look) already raised it."""
+    ledger = hub.ledger
+    key = condition_key(kind, subject)
+    claim = f"raising:{uuid.uuid4().hex}"
+    while True:
+        current = ledger.get_state(STATE_OWNER, key)
+        if current is not None and not current.startswith("resolved:"):
+            return None  # open, or being raised by someone else right now
+        if ledger.compare_and_set_state(STATE_OWNER, key, current, claim):
+            break
+    event = record_alert(
+        hub, kind, {**data, "condition": subject}, message_id=message_id, delivery_id=delivery_id
+    )
+    ledger.compare_and_set_state(STATE_OWNER, key, claim, f"open:{event.id}")
+    return event
+
+
+def resolve_condition(
+    hub: HubContext, kind: str, subject: str, data: dict[str, Any] | None = None
+) -> EventRecord | None:
+    """Record that an open condition cleared (event ``alert-resolved``, POSTed to the webhook once);
+    None when it was not open or another process resolved it first."""
+    ledger = hub.ledger
+    key = condition_key(kind, subject)
+    current = ledger.get_state(STATE_OWNER, key)
+    if current is None or not current.startswith("open:"):
+        return None
+    raised_id = int(current.split(":", 1)[1])
+    if not ledger.compare_and_set_state(STATE_OWNER, key, current, f"resolving:{uuid.uuid4().hex}"):
+        return None
+    event = ledger.append_event(
+        RESOLVED, data={"alert": kind, "condition": subject, "raised_event": raised_id, **(data or {})}
+    )
+    ledger.set_state(STATE_OWNER, key, f"resolved:{event.id}")
+    log.warning("%s resolved: %s", kind, subject)
+    _post_webhook(hub, event)
+    return event
+
+
+def acknowledge(hub: HubContext, alert_id: int, *, by: str, note: str = "") -> EventRecord:
+    """An operator took an alert in hand (event ``alert-acknowledged``); it stays open until resolved."""
+    return hub.ledger.append_event(
+        ACKNOWLEDGED, data={"raised_event": alert_id, "by": by, "note": note[:500]}
+    )
 
 
 def record_verification(runtime: Runtime, *, by: str) -> ChainReport:
@@ -106,8 +197,10 @@ def record_verification(runtime: Runtime, *, by: str) -> ChainReport:
         "by": by,
     }
     runtime.hub.ledger.append_event(VERIFIED, data=verdict)
-    if not report.ok:
-        raise_alert(runtime, LEDGER_BROKEN, verdict)
+    if report.ok:
+        resolve_condition(runtime.hub, LEDGER_BROKEN, "chain", {"events_checked": report.events_checked})
+    else:
+        raise_condition(runtime.hub, LEDGER_BROKEN, "chain", verdict)
     return report
 
 
@@ -121,19 +214,19 @@ class AlertWatcher:
         self._last_verified = time.monotonic()
         self._thread: threading.Thread | None = None
         if self._seen("dead-cursor") is None:  # first start: what died before is no news
-            self._remember("dead-cursor", str(runtime.hub.ledger.queue_figures().ledger_events))
+            events = str(runtime.hub.ledger.queue_figures().ledger_events)
+            runtime.hub.ledger.compare_and_set_state(STATE_OWNER, "dead-cursor", None, events)
 
     # -- the checks --------------------------------------------------------------------------------
 
     def _seen(self, key: str) -> str | None:
         return self.runtime.hub.ledger.get_state(STATE_OWNER, key)
 
-    def _remember(self, key: str, value: str) -> None:
-        self.runtime.hub.ledger.set_state(STATE_OWNER, key, value)
-
     def dead_deliveries(self) -> list[EventRecord]:
-        """An alert for every ``delivery.dead`` event recorded since the last look."""
+        """An alert for every delivery that died since the last look (one per delivery, however many
+        processes look), and a resolution for every alerted delivery since delivered."""
         ledger = self.runtime.hub.ledger
+        hub = self.runtime.hub
         cursor = int(self._seen("dead-cursor") or 0)
         raised = []
         while True:
@@ -146,42 +239,61 @@ class AlertWatcher:
                     "error": event.data.get("error"),
                     "dead_event": event.id,
                 }
-                raised.append(
-                    raise_alert(
-                        self.runtime,
-                        DELIVERY_DEAD,
-                        data,
-                        message_id=event.message_id,
-                        delivery_id=event.delivery_id,
-                    )
+                alert = raise_condition(
+                    hub,
+                    DELIVERY_DEAD,
+                    event.delivery_id or f"event-{event.id}",
+                    data,
+                    message_id=event.message_id,
+                    delivery_id=event.delivery_id,
                 )
+                if alert is not None:
+                    raised.append(alert)
                 cursor = event.id
-                self._remember("dead-cursor", str(cursor))
+            self._advance("dead-cursor", cursor)
             if len(batch) < 200:
-                return raised
+                break
+        for alert in ledger.events_of_kinds([DELIVERY_DEAD], limit=500):
+            if alert.delivery_id is None or condition_state(hub, DELIVERY_DEAD, alert.delivery_id) != "open":
+                continue
+            delivery = ledger.get_delivery(alert.delivery_id)
+            if delivery is not None and delivery.state == "delivered":
+                resolve_condition(hub, DELIVERY_DEAD, alert.delivery_id, {"state": delivery.state})
+        return raised
+
+    def _advance(self, key: str, cursor: int) -> None:
+        """Move a shared cursor forward only (another process may be ahead already)."""
+        while True:
+            current = self._seen(key)
+            if current is not None and int(current) >= cursor:
+                return
+            if self.runtime.hub.ledger.compare_and_set_state(STATE_OWNER, key, current, str(cursor)):
+                return
 
     def peers_down(self, now: datetime | None = None) -> list[EventRecord]:
+        """An alert for a peer down longer than the setting; its resolution when it answers again."""
         now = now or datetime.now(UTC)
         threshold = timedelta(seconds=self.settings.alert_peer_down_seconds)
+        hub = self.runtime.hub
         raised = []
         for adapter, state in self.peers.check():
-            key = f"peer-down:{state.url}"
             if state.down_since is None:
-                if self._seen(key):
-                    self._remember(key, "")  # back up: the next outage alerts again
+                resolve_condition(hub, PEER_DOWN, state.url, {"adapter": adapter})
                 continue
-            if now - state.down_since >= threshold and not self._seen(key):
+            if now - state.down_since >= threshold:
                 data = {
                     "adapter": adapter,
                     "url": state.url,
                     "down_since": state.down_since.isoformat(),
                     "detail": state.detail,
                 }
-                raised.append(raise_alert(self.runtime, PEER_DOWN, data))
-                self._remember(key, state.down_since.isoformat())
+                alert = raise_condition(hub, PEER_DOWN, state.url, data)
+                if alert is not None:
+                    raised.append(alert)
         return raised
 
     def certificates(self, now: datetime | None = None) -> list[EventRecord]:
+        """An alert per certificate expiring within the setting; resolved once it no longer does."""
         now = now or datetime.now(UTC)
         horizon = now + timedelta(days=self.settings.alert_certificate_days)
         hub = self.runtime.hub
@@ -189,18 +301,20 @@ class AlertWatcher:
         watched += [("trust anchor", anchor) for anchor in hub.trust.anchors]
         raised = []
         for role, cert in watched:
-            key = f"certificate:{cert.serial_number:x}"
-            if cert.not_valid_after_utc > horizon or self._seen(key):
+            serial = format(cert.serial_number, "x")
+            if cert.not_valid_after_utc > horizon:
+                resolve_condition(hub, CERTIFICATE_EXPIRING, serial)
                 continue
             data = {
                 "role": role,
                 "subject": cert.subject.rfc4514_string(),
-                "serial": format(cert.serial_number, "x"),
+                "serial": serial,
                 "not_after": cert.not_valid_after_utc.isoformat(),
                 "days_left": round((cert.not_valid_after_utc - now).total_seconds() / 86400, 1),
             }
-            raised.append(raise_alert(self.runtime, CERTIFICATE_EXPIRING, data))
-            self._remember(key, now.isoformat())
+            alert = raise_condition(hub, CERTIFICATE_EXPIRING, serial, data)
+            if alert is not None:
+                raised.append(alert)
         return raised
 
     def run_once(self, *, verify: bool | None = None) -> list[EventRecord]:

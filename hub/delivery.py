@@ -31,6 +31,7 @@ from hub.ledger import DeliveryRecord, MessageRecord
 from hub.ledger.work import INBOX_ADAPTER
 from hub.logging import message_context
 from hub.metrics import observe_delivery
+from hub.problems import Problem
 from hub.queue import QueueUnavailable, Ticket, WorkQueue
 from hub.spi import (
     Delivered,
@@ -326,3 +327,30 @@ class DeliveryEngine:
             self.hub.ledger.release_leases(self.worker_id)
         except Exception:  # shutting down: the leases will simply expire
             log.exception("could not release the pollers' leases")
+
+
+def retry_matching(
+    engine: DeliveryEngine,
+    *,
+    state: str = "dead",
+    recipient: str | None = None,
+    adapter: str | None = None,
+    limit: int = 100,
+    by: str,
+) -> list[DeliveryRecord]:
+    """An operator's bulk retry: send again every `state` (dead or retrying) delivery matching the
+    filter, most recent first, at most `limit`, each with a fresh attempt budget. One that changed
+    state meanwhile (another operator, a worker) is skipped, not an error."""
+    if state not in ("dead", "retrying"):
+        raise Problem("invalid-request", f"only dead or retrying deliveries are retried, not {state!r}")
+    ledger = engine.hub.ledger
+    found = ledger.list_deliveries(state=state, recipient=recipient, adapter=adapter, limit=limit)
+    requeued = []
+    for delivery in found:
+        try:
+            requeued.append(ledger.requeue(delivery.id, by=by, reason="operator bulk retry"))
+        except Problem as problem:
+            if problem.slug != "conflict":
+                raise
+    engine.enqueue_deliveries(requeued)
+    return requeued

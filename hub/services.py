@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.alerts import record_alert
+from hub.alerts import raise_condition, record_alert, resolve_condition
 from hub.context import HubContext
 from hub.intake import Intake, Submission
 from hub.problems import Problem
@@ -71,10 +71,23 @@ class CoreServices:
         )
 
     def raise_alert(
-        self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
+        self,
+        adapter: str,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        message_id: str | None = None,
+        condition: str | None = None,
     ) -> None:
         # The adapter's name is set after the adapter's data: an alert cannot claim another adapter.
-        record_alert(self.hub, f"alert.{kind}", {**data, "adapter": adapter}, message_id=message_id)
+        full = {**data, "adapter": adapter}
+        if condition is None:
+            record_alert(self.hub, f"alert.{kind}", full, message_id=message_id)
+        else:
+            raise_condition(self.hub, f"alert.{kind}", f"{adapter}:{condition}", full, message_id=message_id)
+
+    def resolve_alert(self, adapter: str, kind: str, condition: str, data: dict[str, Any]) -> None:
+        resolve_condition(self.hub, f"alert.{kind}", f"{adapter}:{condition}", {**data, "adapter": adapter})
 
     def get_state(self, adapter: str, key: str) -> str | None:
         return self.hub.ledger.get_state(adapter, key)

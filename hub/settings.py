@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     console_lockout_seconds: float = Field(
         default=60.0, gt=0, description="first lockout; each further lockout in a row doubles it (≤ 1 h)"
     )
+    timezone: str = Field(
+        default="Asia/Ho_Chi_Minh",
+        description="the province's zone (IANA name): the console shows times and reads its filters in it",
+    )
     log_format: Literal["json", "text"] = Field(default="json", description="serve/worker/run log lines")
     log_level: str = Field(default="INFO")
     readiness_cache_seconds: float = Field(default=5.0, ge=0, description="how long a peer check is reused")

@@ -246,11 +246,25 @@ class HubServices(Protocol):
         ...
 
     def raise_alert(
-        self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
+        self,
+        adapter: str,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        message_id: str | None = None,
+        condition: str | None = None,
     ) -> None:
         """Tell the operators something needs a person (e.g. a fee paid twice): recorded as event kind
         ``alert.<kind>`` with the adapter's name in its data, listed on the console's alerts page and
-        POSTed to the operators' alert webhook like the core's own alerts."""
+        POSTed to the operators' alert webhook like the core's own alerts.
+
+        With `condition` (a stable name of what is wrong, e.g. an order number) the alert is raised
+        once however many processes raise it, until :meth:`resolve_alert` clears it."""
+        ...
+
+    def resolve_alert(self, adapter: str, kind: str, condition: str, data: dict[str, Any]) -> None:
+        """The `condition` of an alert raised with one has cleared (e.g. the stalled parcel moved):
+        recorded once as ``alert-resolved`` and POSTed to the webhook; nothing when it was not open."""
         ...
 
     def get_state(self, adapter: str, key: str) -> str | None:

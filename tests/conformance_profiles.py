@@ -162,7 +162,7 @@ def gov_axis() -> ConformanceProfile:
 def _payment_request(base_url: str, **changes: Any) -> OutboundMessage:
     document = json.loads((EXAMPLES / "payment.request.json").read_text("utf-8"))
     document["request_id"] = f"PR-{uuid.uuid4().hex[:10]}"
-    document.pop("expires_at")
+    document.pop("expires_at", None)  # no expiry: the gateway's own time limit counts from today
     document.update(changes)
     body = json.dumps(document, ensure_ascii=False).encode()
     return message(recipient="bank.payplatform", document=body, doctype="payment.request", sender=AGENCY)

@@ -116,7 +116,7 @@ def adapter(vnpay_sim: RunningServer, platform_sim: RunningServer) -> Iterator[B
 def request_document(**changes: Any) -> bytes:
     obj = json.loads((EXAMPLES / "payment.request.json").read_text(encoding="utf-8"))
     obj["request_id"] = f"PR-{uuid.uuid4().hex[:10]}"
-    obj.pop("expires_at")
+    obj.pop("expires_at", None)
     obj.update(changes)
     return json.dumps(obj, ensure_ascii=False).encode()
 

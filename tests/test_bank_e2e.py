@@ -138,7 +138,7 @@ class Payment:
     def __init__(self, hub: RunningHub, gateway: str, **changes: Any) -> None:
         self.hub, self.gateway = hub, gateway
         body = json.loads(json_example("payment.request", recipients=[GATEWAYS[gateway]]))
-        body.pop("expires_at")
+        body.pop("expires_at", None)
         body.update(changes)
         self.body = body
         self.dossier = body["dossier_number"]

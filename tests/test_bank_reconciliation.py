@@ -42,7 +42,7 @@ from tests.test_intake_api import json_example
 
 def outbound_request() -> OutboundMessage:
     body = json.loads(json_example("payment.request", recipients=["bank.vnpay"]))
-    body.pop("expires_at")
+    body.pop("expires_at", None)
     return OutboundMessage(
         message_id=str(uuid.uuid4()),
         delivery_id=str(uuid.uuid4()),

@@ -366,3 +366,19 @@ def test_a_parcel_never_picked_up_raises_one_overdue_alert(
         ]
         record = adapter_of(hub).orders.get(CUSTOMER, dossier)
         assert record is not None and record.alerts == ("pickup",)
+        # The operators are told too, once: an alert in the ledger (console, webhook) ...
+        ledger = hub.app.state.runtime.hub.ledger
+        stalled = ledger.events_of_kinds(["alert.parcel-stalled"], limit=10)
+        assert [(a.data["order_number"], a.data["deadline"]) for a in stalled] == [(dossier, "pickup")]
+        assert stalled[0].message_id == record.message_id
+        # ... which clears by itself, once, when the parcel moves again.
+        moved = admin.post(f"/_sim/orders/{CUSTOMER}/{dossier}/advance", json={"to": "picked_up"})
+        assert moved.status_code == 200, moved.text
+        resolved = wait_for(
+            lambda: ledger.events_of_kinds(["alert-resolved"], limit=10),
+            what="the stalled parcel's resolution",
+        )
+        assert [(r.data["alert"], r.data["raised_event"]) for r in resolved] == [
+            ("alert.parcel-stalled", stalled[0].id)
+        ]
+        assert len(ledger.events_of_kinds(["alert.parcel-stalled"], limit=10)) == 1

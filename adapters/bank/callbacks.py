@@ -101,6 +101,19 @@ def handle_paymentconfirm(body: Any, gateway: PayPlatformGateway, payments: Paym
     return platform_answer(0, messages.get(outcome, "already confirmed"))
 
 
+# The gateways' own answer formats, for the OpenAPI (callbacks never answer problem+json).
+_VNPAY_ANSWER = {
+    "type": "object",
+    "properties": {"RspCode": {"type": "string"}, "Message": {"type": "string"}},
+    "required": ["RspCode", "Message"],
+}
+_PLATFORM_ANSWER = {
+    "type": "object",
+    "properties": {"return_code": {"type": "integer"}, "return_msg": {"type": "string"}},
+    "required": ["return_code", "return_msg"],
+}
+
+
 def build_router(
     vnpay: VnpayGateway | None, platform: PayPlatformGateway | None, payments: Payments
 ) -> APIRouter:
@@ -108,7 +121,9 @@ def build_router(
 
     if vnpay is not None:
 
-        @router.get("/vnpay/ipn")
+        @router.get(
+            "/vnpay/ipn", responses={200: {"content": {"application/json": {"schema": _VNPAY_ANSWER}}}}
+        )
         def vnpay_ipn(request: Request) -> JSONResponse:
             try:
                 answer = handle_ipn(dict(request.query_params), vnpay, payments)
@@ -119,7 +134,16 @@ def build_router(
 
     if platform is not None:
 
-        @router.post("/payplatform/paymentconfirm")
+        @router.post(
+            "/payplatform/paymentconfirm",
+            responses={
+                200: {"content": {"application/json": {"schema": _PLATFORM_ANSWER}}},
+                503: {
+                    "description": "try again later",
+                    "content": {"application/json": {"schema": _PLATFORM_ANSWER}},
+                },
+            },
+        )
         async def paymentconfirm(request: Request) -> JSONResponse:
             try:
                 body: Any = await request.json()

@@ -21,6 +21,23 @@ from .book import ADAPTER, NotifyBook, mask
 DELIVERED_STATES = {"DELIVERED", "DELIVRD", "5"}
 
 
+# What the SMS gateway reads back (its own answer format), published in the hub's OpenAPI.
+_GATEWAY_ANSWER = {
+    "200": {
+        "description": "taken (CodeResult 100), or refused in the gateway's words",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"CodeResult": {"type": "string"}, "ErrorMessage": {"type": "string"}},
+                    "required": ["CodeResult"],
+                }
+            }
+        },
+    }
+}
+
+
 def build_router(hub: HubServices, book: NotifyBook, token: Callable[[], str | None]) -> APIRouter:
     router = APIRouter()
 
@@ -28,7 +45,7 @@ def build_router(hub: HubServices, book: NotifyBook, token: Callable[[], str | N
         expected = token()
         return bool(expected) and hmac.compare_digest(given.encode(), (expected or "").encode())
 
-    @router.post("/sms/dlr")
+    @router.post("/sms/dlr", responses=_GATEWAY_ANSWER)
     async def delivery_report(request: Request, token_: str = Query("", alias="token")) -> JSONResponse:
         if not authorised(token_):
             hub.record_event(ADAPTER, "sms.dlr.refused", {"why": "bad or missing token"})
@@ -58,7 +75,7 @@ def build_router(hub: HubServices, book: NotifyBook, token: Callable[[], str | N
         )
         return JSONResponse({"CodeResult": "100"})
 
-    @router.post("/opt-out")
+    @router.post("/opt-out", responses=_GATEWAY_ANSWER)
     async def opt_out(request: Request, token_: str = Query("", alias="token")) -> JSONResponse:
         if not authorised(token_):
             return JSONResponse({"CodeResult": "101", "ErrorMessage": "unauthorised"}, status_code=401)

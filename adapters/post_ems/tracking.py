@@ -40,6 +40,14 @@ PARTNER_ID = "vnpost"
 HUB_ID = "lienthong"
 
 
+PARCEL_STALLED = "parcel-stalled"  # the operators' alert (alert.parcel-stalled) beside the agency's
+
+
+def stalled_condition(record: OrderRecord, kind: str) -> str:
+    """The name of one order's missed deadline, as an alert condition (raised once, resolved once)."""
+    return f"{record.customer_code}/{record.order_number}/{kind}"
+
+
 class TrackingPoller(Poller):
     """Reads one CustomerCode's tracking feed."""
 
@@ -128,6 +136,13 @@ class TrackingPoller(Poller):
         if result.duplicate:
             log.info("tracking event %s of %s was already submitted", entry_id(entry), order_number)
         self._book.update(self.customer_code, order_number, lambda r: self._advance(r, entry, state))
+        for kind in record.alerts:  # the parcel moved: its stalled-parcel alerts clear
+            self._hub.resolve_alert(
+                ADAPTER,
+                PARCEL_STALLED,
+                stalled_condition(record, kind),
+                {"order_number": order_number, "state": state, "event": entry_id(entry)},
+            )
         if self._is_closed(state):
             self._book.unwatch(self.customer_code, order_number)
 
@@ -209,6 +224,21 @@ class OverduePoller(Poller):
                     {"order_number": order_number, "kind": kind, "reason": f"{exc.slug}: {exc.detail}"},
                     message_id=record.message_id,
                 )
+
+            self._hub.raise_alert(
+                ADAPTER,
+                PARCEL_STALLED,
+                {
+                    "order_number": order_number,
+                    "item_code": record.item_code,
+                    "dossier_number": record.dossier_number,
+                    "agency": record.agency,
+                    "deadline": kind,
+                    "last_state": record.state,
+                },
+                message_id=record.message_id,
+                condition=stalled_condition(record, kind),
+            )
 
             def add_alert(r: OrderRecord, k: str = kind) -> OrderRecord:
                 return replace(r, alerts=(*r.alerts, k))

@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
-from hub.api import deliveries, inbox, ledger, messages, meta, timeline
+from hub.api import deliveries, inbox, ledger, messages, meta, schemas, timeline
 from hub.api.errors import install_error_handlers
 from hub.api.limits import RequestLimits
+from hub.api.openapi import install_openapi
 from hub.console.app import mount_console
 from hub.context import HubContext
 from hub.metrics import LedgerCollector
@@ -38,7 +40,9 @@ def create_app(
         finally:
             runtime.close()
 
-    app = FastAPI(
+    # FastAPIOffline serves /docs (Swagger UI) and /redoc from assets bundled in the package, not a
+    # CDN: the docs work on a hub with no internet access (docs/api.md).
+    app = FastAPIOffline(
         title="lienthong",
         summary="The province's interoperability hub (trục liên thông)",
         version="0.1.0",
@@ -66,6 +70,7 @@ def create_app(
         inbox.router,
         deliveries.router,
         timeline.router,
+        schemas.router,
         meta.router,
     ):
         app.include_router(router)
@@ -73,4 +78,5 @@ def create_app(
     for adapter in runtime.adapters:
         for router in adapter.routers():
             app.include_router(router, prefix=f"/adapters/{adapter.name}", tags=[f"adapter: {adapter.name}"])
+    install_openapi(app)
     return app

@@ -1,21 +1,25 @@
-"""`/v1/deliveries`: operators list deliveries (e.g. the dead ones) and send them again."""
+"""`/v1/deliveries`: operators list deliveries (e.g. the dead ones) and send them again, one by one
+or every one matching a filter."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from hub.api.auth import current_operator
+from hub.api.models import Delivery, DeliveryPage, DeliveryState, Retried, RetryFilter
 from hub.api.views import delivery_view
+from hub.delivery import retry_matching
 from hub.participants import Participant
 from hub.problems import Problem
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries (operators)"])
-DeliveryState = Literal["queued", "delivering", "delivered", "retrying", "dead"]
 
 
-@router.get("")
+@router.get("", response_model=DeliveryPage)
 def list_deliveries(
     request: Request,
     state: DeliveryState | None = None,
@@ -32,7 +36,46 @@ def list_deliveries(
     return {"items": [delivery_view(d) for d in found], "limit": limit, "offset": offset}
 
 
-@router.get("/{delivery_id}")
+@router.post(
+    "/retry",
+    status_code=202,
+    response_model=Retried,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RetryFilter"}}},
+        }
+    },
+)
+async def retry_deliveries(
+    request: Request, operator: Participant = Depends(current_operator)
+) -> dict[str, Any]:
+    """Send again now every dead (or retrying) delivery matching the filter, each with a fresh attempt
+    budget: e.g. all of one recipient's after its system came back."""
+    # The body is read only once the caller is known to be an operator (not before, as a declared
+    # body parameter would be): nobody else makes the hub read anything.
+    try:
+        wanted = RetryFilter.model_validate_json(await request.body() or b"{}")
+    except ValidationError as error:
+        errors = [
+            {"location": "/".join(map(str, e["loc"])), "message": e["msg"]}
+            for e in error.errors(include_url=False)
+        ]
+        raise Problem("invalid-request", "the filter is malformed", errors=errors) from None
+    requeued = await run_in_threadpool(
+        lambda: retry_matching(
+            request.app.state.runtime.engine,
+            state=wanted.state,
+            recipient=wanted.recipient,
+            adapter=wanted.adapter,
+            limit=wanted.limit,
+            by=operator.id,
+        )
+    )
+    return {"retried": [delivery_view(d) for d in requeued], "count": len(requeued)}
+
+
+@router.get("/{delivery_id}", response_model=Delivery)
 def get_delivery(
     delivery_id: str, request: Request, operator: Participant = Depends(current_operator)
 ) -> dict[str, Any]:
@@ -42,7 +85,7 @@ def get_delivery(
     return delivery_view(delivery)
 
 
-@router.post("/{delivery_id}/retry", status_code=202)
+@router.post("/{delivery_id}/retry", status_code=202, response_model=Delivery)
 def retry_delivery(
     delivery_id: str, request: Request, operator: Participant = Depends(current_operator)
 ) -> dict[str, Any]:

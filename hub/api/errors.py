@@ -59,7 +59,12 @@ def problem_response(problem: Problem, request: Request) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
-    async def _problem(request: Request, problem: Problem) -> JSONResponse:
+    async def _problem(request: Request, problem: Problem) -> Response:
+        # A browser page (the console) shows a refusal as a page of its own, not raw JSON.
+        html_page = getattr(request.app.state, "problem_page", None)
+        browser = "text/html" in request.headers.get("accept", "")
+        if html_page is not None and browser and request.url.path.startswith("/console/"):
+            return html_page(request, problem)
         return problem_response(problem, request)
 
     @app.exception_handler(StarletteHTTPException)

@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from hub.api.auth import current_participant
+from hub.api.models import Delivery, Inbox
 from hub.api.views import delivery_view
 from hub.participants import Participant
 
 router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
 
 
-@router.get("")
+@router.get("", response_model=Inbox)
 def list_inbox(
     request: Request,
     limit: int = Query(default=50, ge=1, le=500),
@@ -38,7 +39,7 @@ def list_inbox(
     }
 
 
-@router.post("/{delivery_id}/ack")
+@router.post("/{delivery_id}/ack", response_model=Delivery)
 def acknowledge(
     delivery_id: str, request: Request, participant: Participant = Depends(current_participant)
 ) -> dict[str, Any]:

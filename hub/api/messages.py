@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.auth import current_operator, current_participant, is_party_to
+from hub.api.models import Accepted, MessageDetail, Replayed
 from hub.api.views import message_detail
 from hub.intake import Submission
 from hub.ledger import MessageRecord
@@ -53,7 +54,11 @@ def visible_message(request: Request, participant: Participant, message_id: str)
     "",
     status_code=202,
     openapi_extra=_DOCUMENT_BODY,
-    responses={200: {"description": "A duplicate: the original message is returned"}},
+    response_model=Accepted,
+    responses={
+        202: {"description": "Recorded: the message id, its state and links"},
+        200: {"model": Accepted, "description": "A duplicate: the original message is returned"},
+    },
 )
 async def submit_message(
     request: Request,
@@ -87,7 +92,7 @@ async def submit_message(
     )
 
 
-@router.get("/{message_id}")
+@router.get("/{message_id}", response_model=MessageDetail)
 def get_message(
     message_id: str, request: Request, participant: Participant = Depends(current_participant)
 ) -> dict[str, Any]:
@@ -97,7 +102,19 @@ def get_message(
     return {**message_detail(message, events), "links": message_links(message.id)}
 
 
-@router.get("/{message_id}/document", response_class=Response)
+@router.get(
+    "/{message_id}/document",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The document's bytes; a JSON document's detached JWS in x-jws-signature",
+            "content": {
+                "application/xml": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
+)
 def get_document(
     message_id: str, request: Request, participant: Participant = Depends(current_participant)
 ) -> Response:
@@ -111,7 +128,16 @@ def get_document(
     return Response(document, media_type=content_type, headers=headers)
 
 
-@router.get("/{message_id}/receipt", response_class=Response)
+@router.get(
+    "/{message_id}/receipt",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The signed receipt; its detached JWS (RFC 7797) in x-jws-signature",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 def get_receipt(
     message_id: str, request: Request, participant: Participant = Depends(current_participant)
 ) -> Response:
@@ -122,7 +148,7 @@ def get_receipt(
     return Response(body, media_type="application/json", headers={"x-jws-signature": signature})
 
 
-@router.post("/{message_id}/replay", status_code=202)
+@router.post("/{message_id}/replay", status_code=202, response_model=Replayed)
 async def replay_message(
     message_id: str, request: Request, operator: Participant = Depends(current_operator)
 ) -> JSONResponse:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from hub.api.auth import current_participant, is_party_to
+from hub.api.models import Timeline
 from hub.api.views import event_view, message_summary
 from hub.participants import Participant
 from hub.problems import Problem
@@ -14,7 +15,7 @@ from hub.problems import Problem
 router = APIRouter(prefix="/v1/timeline", tags=["timeline"])
 
 
-@router.get("/{correlation_key:path}")
+@router.get("/{correlation_key:path}", response_model=Timeline)
 def get_timeline(
     correlation_key: str, request: Request, participant: Participant = Depends(current_participant)
 ) -> dict[str, Any]:

@@ -12,10 +12,11 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,13 +24,16 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from hub import alerts
 from hub.alerts import record_verification
-from hub.console import charts, sessions
+from hub.console import charts, clock, hints, sessions
 from hub.console.documents import readable
-from hub.console.i18n import DEFAULT_LANGUAGE, LANG_COOKIE, LANGUAGES, translator
+from hub.console.i18n import DEFAULT_LANGUAGE, LANG_COOKIE, LANGUAGES, glossary, translator
 from hub.console.signatures import signature_verdict
 from hub.console.throttle import LoginThrottle
+from hub.delivery import retry_matching
 from hub.ledger.queries import MessageFilter, decode_cursor
+from hub.metrics import waiting_ages
 from hub.operators import Operator, Operators
 from hub.problems import Problem
 from hub.receipts import signed_receipt
@@ -57,6 +61,7 @@ class Console:
     operators: Operators
     signer: sessions.SessionSigner
     throttle: LoginThrottle
+    zone: ZoneInfo
 
     @property
     def ledger(self):  # the runtime's ledger, whatever its store
@@ -84,12 +89,33 @@ def mount_console(app: FastAPI, runtime: Runtime) -> None:
             per_address=settings.console_login_limit_per_address,
             lockout_seconds=settings.console_lockout_seconds,
         ),
+        clock.zone_named(settings.timezone),
     )
+    zone = app.state.console.zone
+    templates.env.globals["zone_name"] = settings.timezone
+    templates.env.globals["zone_label"] = clock.offset_label(zone)
+    templates.env.filters["local"] = lambda value, fmt="%Y-%m-%d %H:%M:%S": clock.shown(value, zone, fmt)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.include_router(router)
     from hub.console import reports  # its pages use this module's helpers
 
     app.include_router(reports.router)
+
+    def problem_page(request: Request, problem: Problem) -> Response:
+        session = app.state.console.signer.read(request.cookies.get(sessions.SESSION_COOKIE))
+        operator = app.state.console.operators.get(session.operator_id) if session else None
+        if operator is None:  # no page of the console's is shown to a stranger, not even a 404
+            return RedirectResponse("/console/login", status_code=303)
+        return page(
+            request,
+            "problem.html",
+            problem.status,
+            who=(operator, session),
+            problem=problem,
+            status=problem.status,
+        )
+
+    app.state.problem_page = problem_page
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, error: LoginRequired) -> Response:
@@ -138,6 +164,7 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
         name,
         {
             "t": translator(lang),
+            "gloss": glossary(lang),
             "lang": lang,
             "operator": operator,
             "csrf": session.csrf if session else None,
@@ -149,15 +176,9 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
     )
 
 
-def parse_moment(value: str | None) -> datetime | None:
-    """A datetime-local value from a form (the province's clock, ICT) or an ISO moment."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=charts.LOCAL_TIME) if moment.tzinfo is None else moment
+def parse_moment(request: Request, value: str | None) -> datetime | None:
+    """A datetime-local value from a form, read in the province's zone (what the rows show)."""
+    return clock.read_input(value, console_of(request).zone)
 
 
 # -- login -----------------------------------------------------------------------------------------
@@ -242,19 +263,29 @@ def overview(request: Request) -> HTMLResponse:
             by_adapter.setdefault(adapter, {}).setdefault(state, 0)
             by_adapter[adapter][state] += count
     figures = ledger.queue_figures()
+    ages = waiting_ages(ledger)
+    zone = console_of(request).zone
+    waiting: dict[str, int] = {}
+    for (adapter, state), count in figures.deliveries_by_state.items():
+        if state in ("queued", "delivering", "retrying"):
+            waiting[adapter] = waiting.get(adapter, 0) + count
+        by_adapter.setdefault(adapter, {})
     dead_now = sum(n for (_, state), n in figures.deliveries_by_state.items() if state == "dead")
     return page(
         request,
         "overview.html",
         who=who,
-        chart=charts.activity_chart(buckets),
+        chart=charts.activity_chart(buckets, zone, clock.offset_label(zone)),
         colours=charts.type_colours(buckets),
         received=sum(b.received for b in last_hour),
         failed=sum(b.failed for b in last_hour),
         by_type=sorted(by_type.items()),
         by_adapter=sorted(by_adapter.items()),
         figures=figures,
-        oldest_age=int(figures.oldest_undelivered_age()),
+        oldest_age=int(ages.oldest_pushed_age()),
+        inbox_age=int(ages.oldest_in_inbox_age()),
+        waiting=waiting,
+        refresh=30,
         dead_now=dead_now,
         alerts=ledger.events_of_kinds([], prefix="alert.", limit=5),
         verdict=next(iter(ledger.events_of_kinds([VERDICT_KIND], limit=1)), None),
@@ -282,8 +313,8 @@ def exchange_log(
     if UUID.match(q.lower()) and console.ledger.get_message(q.lower()) is not None:
         return RedirectResponse(f"/console/messages/{q.lower()}", status_code=303)
     filters = MessageFilter(
-        since=parse_moment(since),
-        until=parse_moment(until),
+        since=parse_moment(request, since),
+        until=parse_moment(request, until),
         participant=participant.strip() or None,
         doctype=type or None,
         state=state or None,
@@ -422,23 +453,100 @@ def timeline_page(request: Request, key: str) -> HTMLResponse:
 # -- deliveries ------------------------------------------------------------------------------------
 
 
+@dataclass
+class DeliveryRow:
+    """One line of the deliveries page: what is stuck, for whom, since when, what to do."""
+
+    delivery: Any
+    message: Any
+    recipient_name: str
+    failing_since: datetime | None
+    failure: str | None  # a hints class, None when the delivery has not failed
+    can_retry: bool
+
+
+def delivery_rows(console: Console, found: list[Any]) -> list[DeliveryRow]:
+    participants = console.runtime.hub.participants
+    rows = []
+    for d in found:
+        events = [e for e in console.ledger.list_events(d.message_id) if e.delivery_id == d.id]
+        failed = [e for e in events if e.kind in ("delivery.retrying", "delivery.dead")]
+        permanent = any(e.kind == "delivery.dead" and e.data.get("permanent") for e in events[-3:])
+        failure = hints.failure_class(d.last_error, permanent) if failed else None
+        known = participants.get(d.recipient)
+        rows.append(
+            DeliveryRow(
+                delivery=d,
+                message=console.ledger.get_message(d.message_id),
+                recipient_name=known.name if known else "",
+                failing_since=failed[0].at if failed else None,
+                failure=failure,
+                can_retry=d.state in ("dead", "retrying") and hints.RETRYABLE.get(failure or "", True),
+            )
+        )
+    return rows
+
+
 @router.get("/deliveries")
-def deliveries_page(request: Request, state: str = "dead", adapter: str = "") -> HTMLResponse:
+def deliveries_page(
+    request: Request, state: str = "dead", adapter: str = "", recipient: str = ""
+) -> HTMLResponse:
     who = signed_in(request)
     console = console_of(request)
     state = state if state in DELIVERY_STATES else "dead"
-    found = console.ledger.list_deliveries(state=state, adapter=adapter or None, limit=200)
-    messages = {d.message_id: console.ledger.get_message(d.message_id) for d in found}
+    found = console.ledger.list_deliveries(
+        state=state, adapter=adapter or None, recipient=recipient.strip() or None, limit=200
+    )
     return page(
         request,
         "deliveries.html",
         who=who,
-        deliveries=found,
-        messages=messages,
+        rows=delivery_rows(console, found),
         state=state,
         states=DELIVERY_STATES,
+        form={"adapter": adapter, "recipient": recipient.strip()},
+        adapters=sorted({*console.runtime.adapters.names(), "inbox"}),
+        participants=sorted(console.runtime.hub.participants, key=lambda p: p.id),
         retried=request.query_params.get("retried"),
+        retried_count=request.query_params.get("retried_count"),
+        refresh=30,
     )
+
+
+@router.post("/deliveries/retry")
+async def retry_many(request: Request) -> Response:
+    """Bulk retry: every dead (or retrying) delivery matching the page's filter."""
+    operator, session = signed_in(request)
+    form = await posted_form(request, session.csrf)
+    console = console_of(request)
+    state = form.get("state", "dead")
+    recipient, adapter = form.get("recipient", "").strip() or None, form.get("adapter", "") or None
+    requeued = await run_in_threadpool(
+        lambda: retry_matching(
+            console.runtime.engine,
+            state=state,
+            recipient=recipient,
+            adapter=adapter,
+            limit=200,
+            by=operator.id,
+        )
+    )
+    await run_in_threadpool(
+        console.record,
+        "bulk-retry",
+        operator.id,
+        state=state,
+        recipient=recipient,
+        adapter=adapter,
+        count=len(requeued),
+    )
+    query = {
+        "state": state,
+        "adapter": adapter or "",
+        "recipient": recipient or "",
+        "retried_count": len(requeued),
+    }
+    return RedirectResponse(f"/console/deliveries?{urlencode(query)}", status_code=303)
 
 
 @router.post("/deliveries/{delivery_id}/retry")
@@ -457,16 +565,139 @@ async def retry(request: Request, delivery_id: str) -> Response:
 # -- alerts and the ledger -------------------------------------------------------------------------
 
 
+@dataclass
+class AlertRow:
+    event: Any
+    status: str  # open, acknowledged, resolved
+    resolved: Any | None
+    acknowledged: Any | None
+
+
 @router.get("/alerts")
 def alerts_page(request: Request) -> HTMLResponse:
     who = signed_in(request)
     ledger = console_of(request).ledger
+    resolutions = {
+        e.data.get("raised_event"): e for e in ledger.events_of_kinds([alerts.RESOLVED], limit=1000)
+    }
+    acks = {e.data.get("raised_event"): e for e in ledger.events_of_kinds([alerts.ACKNOWLEDGED], limit=1000)}
+    rows = []
+    for event in ledger.events_of_kinds([], prefix="alert.", limit=200):
+        resolved, acknowledged = resolutions.get(event.id), acks.get(event.id)
+        status = "resolved" if resolved else "acknowledged" if acknowledged else "open"
+        rows.append(AlertRow(event, status, resolved, acknowledged))
     return page(
         request,
         "alerts.html",
         who=who,
-        alerts=ledger.events_of_kinds([], prefix="alert.", limit=100),
-        actions=ledger.events_of_kinds([], prefix="operator.", limit=100),
+        rows=rows,
+        open_count=sum(1 for r in rows if r.status == "open"),
+        actions=ledger.events_of_kinds([alerts.ACKNOWLEDGED], prefix="operator.", limit=100),
+        refresh=30,
+    )
+
+
+@router.post("/alerts/{event_id}/acknowledge")
+async def acknowledge_alert(request: Request, event_id: str) -> Response:
+    """An operator takes an alert in hand: recorded (alert-acknowledged, with who and a note)."""
+    operator, session = signed_in(request)  # first: a stranger learns nothing, not even a 400
+    form = await posted_form(request, session.csrf)
+    hub = console_of(request).runtime.hub
+    alert_id = int(event_id) if event_id.isdigit() else -1
+    found = [e for e in hub.ledger.events_of_kinds([], prefix="alert.", limit=1000) if e.id == alert_id]
+    if not found:
+        raise Problem("not-found", f"no alert {event_id}")
+    await run_in_threadpool(
+        lambda: alerts.acknowledge(hub, alert_id, by=operator.id, note=form.get("note", "").strip())
+    )
+    return RedirectResponse("/console/alerts", status_code=303)
+
+
+# -- peers and setup (read-only) -------------------------------------------------------------------
+
+
+@dataclass
+class AdapterHealth:
+    name: str
+    endpoints: list[dict[str, Any]]  # PeerWatch.report() rows of this adapter
+    last_success: Any | None  # the most recently delivered delivery
+    last_failure: Any | None  # the most recently failed (retrying or dead) delivery
+
+
+@router.get("/peers")
+def peers_page(request: Request) -> HTMLResponse:
+    """Every adapter's outside endpoints (reachable now?), its last success and its last error."""
+    who = signed_in(request)
+    console = console_of(request)
+    report = console.runtime.peers.report()
+    for row in report:  # shown on the province's clock like every other time
+        since = row.get("down_since")
+        row["down_since_at"] = datetime.fromisoformat(str(since)) if since else None
+    ledger = console.ledger
+    rows = []
+    for name in sorted({*console.runtime.adapters.names(), "inbox"}):
+        failures = [
+            d
+            for state in ("retrying", "dead")
+            for d in ledger.list_deliveries(state=state, adapter=name, limit=1)
+        ]
+        rows.append(
+            AdapterHealth(
+                name=name,
+                endpoints=[r for r in report if r["adapter"] == name],
+                last_success=next(
+                    iter(ledger.list_deliveries(state="delivered", adapter=name, limit=1)), None
+                ),
+                last_failure=max(failures, key=lambda d: d.updated_at, default=None),
+            )
+        )
+    return page(request, "peers.html", who=who, rows=rows, refresh=30)
+
+
+@dataclass
+class CertificateRow:
+    role: str
+    subject: str
+    serial: str
+    not_after: datetime
+    days_left: int
+
+
+def certificate_rows(console: Console) -> list[CertificateRow]:
+    hub = console.runtime.hub
+    watched = [("hub", hub.identity.certificate)]
+    watched += [("trust anchor", c) for c in hub.trust.anchors]
+    watched += [("intermediate", c) for c in hub.trust.intermediates]
+    now = datetime.now(UTC)
+    return [
+        CertificateRow(
+            role=role,
+            subject=cert.subject.rfc4514_string(),
+            serial=format(cert.serial_number, "x"),
+            not_after=cert.not_valid_after_utc,
+            days_left=int((cert.not_valid_after_utc - now).total_seconds() // 86400),
+        )
+        for role, cert in watched
+    ]
+
+
+@router.get("/setup/{section}")
+def setup_page(request: Request, section: str) -> HTMLResponse:
+    """Read-only views of the configuration: participants, routes, certificates."""
+    who = signed_in(request)
+    console = console_of(request)
+    if section not in ("participants", "routes", "certificates"):
+        raise Problem("not-found", f"no setup page {section!r}")
+    hub = console.runtime.hub
+    return page(
+        request,
+        "setup.html",
+        who=who,
+        section=section,
+        participants=sorted(hub.participants, key=lambda p: p.id),
+        routes=hub.routes.routes,
+        certificates=certificate_rows(console),
+        warn_days=hub.settings.alert_certificate_days,
     )
 
 

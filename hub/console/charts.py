@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta, timezone
+from datetime import tzinfo
 
 from markupsafe import Markup, escape
 
@@ -11,7 +11,6 @@ from hub.ledger.queries import Bucket
 
 PALETTE = ("#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777", "#4b5563")
 FAILED = "#dc2626"
-LOCAL_TIME = timezone(timedelta(hours=7))  # the province's clock (ICT) for axis labels
 
 
 def type_colours(buckets: Sequence[Bucket]) -> dict[str, str]:
@@ -19,7 +18,9 @@ def type_colours(buckets: Sequence[Bucket]) -> dict[str, str]:
     return {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(types)}
 
 
-def activity_chart(buckets: Sequence[Bucket], *, width: int = 900, height: int = 220) -> Markup:
+def activity_chart(
+    buckets: Sequence[Bucket], zone: tzinfo, zone_label: str, *, width: int = 900, height: int = 220
+) -> Markup:
     """Stacked bars of messages received per bucket by type, with failures as red ticks below."""
     colours = type_colours(buckets)
     top = max([b.received for b in buckets] + [b.failed for b in buckets] + [1])
@@ -51,7 +52,10 @@ def activity_chart(buckets: Sequence[Bucket], *, width: int = 900, height: int =
                 f' fill="{FAILED}"><title>failed: {bucket.failed}</title></rect>'
             )
         if i % 6 == 0:
-            label = bucket.start.astimezone(LOCAL_TIME).strftime("%H:%M")
+            label = bucket.start.astimezone(zone).strftime("%H:%M")
             parts.append(f'<text x="{x:.1f}" y="{height - 8}" class="axis">{label}</text>')
+    caption = escape(zone_label)
+    end = f'x="{width - right}" y="{height - 8}" text-anchor="end"'
+    parts.append(f'<text {end} class="axis">{caption}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

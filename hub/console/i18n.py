@@ -19,10 +19,46 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "overview": ("Tổng quan", "Overview"),
     "exchange_log": ("Nhật ký trao đổi", "Exchange log"),
     "timeline": ("Dòng thời gian hồ sơ", "Dossier timeline"),
-    "dead_deliveries": ("Chuyển phát lỗi", "Dead deliveries"),
+    "dead_deliveries": ("Gửi không thành công", "Failed deliveries"),
     "deliveries": ("Chuyển phát", "Deliveries"),
     "alerts": ("Cảnh báo", "Alerts"),
     "reports": ("Báo cáo", "Reports"),
+    "peers": ("Hệ thống bên ngoài", "Peers"),
+    "setup": ("Cấu hình", "Setup"),
+    "setup_participants": ("Đơn vị tham gia", "Participants"),
+    "setup_routes": ("Tuyến chuyển", "Routes"),
+    "setup_certificates": ("Chứng thư số", "Certificates"),
+    "setup_hint": (
+        "Chỉ để xem. Thay đổi cấu hình trong thư mục config/ rồi khởi động lại trục.",
+        "Read only. Change the files in config/ and restart the hub.",
+    ),
+    "participant_id": ("Mã định danh", "Id"),
+    "participant_name": ("Tên đơn vị", "Name"),
+    "participant_kind": ("Loại", "Kind"),
+    "receives_by": ("Nhận qua địa chỉ", "Receives at"),
+    "profile": ("Mức kiểm tra đầu vào", "Inbound profile"),
+    "kind_agency": ("Cơ quan, đơn vị", "Agency"),
+    "kind_partner": ("Đối tác bên ngoài", "Partner"),
+    "kind_operator": ("Người vận hành", "Operator"),
+    "kind_hub": ("Trục liên thông", "The hub"),
+    "route_name": ("Tên tuyến", "Route"),
+    "cert_role": ("Vai trò", "Role"),
+    "role_hub": ("Chứng thư của trục", "The hub's certificate"),
+    "role_trust_anchor": ("CA gốc tin cậy", "Trust anchor"),
+    "role_intermediate": ("CA trung gian", "Intermediate CA"),
+    "days_left": ("Số ngày còn hiệu lực", "Days left"),
+    "peers_hint": (
+        "Tình trạng kết nối tới các hệ thống bên ngoài mà trục gọi đến. Hệ thống bên ngoài ngừng hoạt động "
+        "không làm trục ngừng tiếp nhận; văn bản chờ và được gửi lại.",
+        "Reachability of the outside systems the hub calls. An outside system down does not stop intake; "
+        "documents wait and are retried.",
+    ),
+    "endpoint": ("Địa chỉ", "Endpoint"),
+    "reachable": ("Kết nối", "Reachable"),
+    "up": ("Hoạt động", "Up"),
+    "down": ("Không phản hồi", "Down"),
+    "last_success": ("Gửi thành công gần nhất", "Last success"),
+    "inbox_adapter": ("đơn vị tự lấy văn bản", "recipients pull their documents"),
     "ledger": ("Sổ cái", "Ledger"),
     "logout": ("Đăng xuất", "Log out"),
     "signed_in_as": ("Đăng nhập:", "Signed in as"),
@@ -45,14 +81,19 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "per_minute": ("mỗi phút", "per minute"),
     "failures_last_hour": ("Lỗi chuyển phát trong 1 giờ qua", "Delivery failures in the last hour"),
     "queue_depth": ("Đang chờ chuyển", "Queue depth"),
-    "oldest_undelivered": ("Chờ lâu nhất", "Oldest undelivered"),
-    "dead_now": ("Chuyển phát lỗi hiện có", "Dead deliveries now"),
+    "oldest_undelivered": ("Chờ gửi lâu nhất", "Oldest undelivered push"),
+    "dead_now": ("Đang gửi không thành công", "Failed deliveries now"),
+    "waiting_in_inbox": ("Chờ đơn vị tự lấy lâu nhất", "Oldest waiting in a pull inbox"),
+    "waiting": ("Đang chờ", "Waiting"),
+    "times_in": ("Giờ hiển thị:", "Times shown in"),
+    "auto_refresh": ("Tự làm mới mỗi 30 giây", "Refreshes every 30 seconds"),
     "ledger_events": ("Sự kiện trong sổ cái", "Ledger events"),
     "last_hours": ("6 giờ qua (mỗi cột 10 phút)", "Last 6 hours (10-minute bars)"),
     "by_type": ("Theo loại văn bản", "By document type"),
     "by_adapter": ("Theo bộ kết nối", "By adapter"),
     "received": ("Đã nhận", "Received"),
     "failed": ("Lỗi", "Failed"),
+    "last_hour": ("trạng thái hiện tại và kết quả 1 giờ qua", "now waiting, and outcomes of the last hour"),
     "recent_alerts": ("Cảnh báo gần đây", "Recent alerts"),
     "none": ("Không có", "None"),
     "seconds": ("giây", "seconds"),
@@ -82,7 +123,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "digest": ("SHA-256 bản gốc", "SHA-256 of the original"),
     "document_digest": ("SHA-256 bản chuyển", "SHA-256 as delivered"),
     "size": ("Kích thước", "Size"),
-    "warnings": ("Cảnh báo hồ sơ", "Warnings"),
+    "warnings": ("Lưu ý về định dạng", "Format notes"),
     "signature": ("Chữ ký số", "Signature"),
     "signature_valid": ("Hợp lệ", "Valid"),
     "signature_invalid": ("Không hợp lệ", "Not valid"),
@@ -105,11 +146,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "download_document": ("Tải văn bản", "Download document"),
     "download_receipt": ("Tải biên nhận", "Download receipt"),
     "events": ("Sự kiện", "Events"),
-    "replay": ("Chạy lại", "Replay"),
-    "replay_confirm": ("Chạy lại thông điệp này thành thông điệp mới?", "Replay this message as a new one?"),
+    "replay": ("Xử lý lại", "Replay"),
+    "replay_confirm": (
+        "Xử lý lại văn bản gốc thành một thông điệp mới (theo tuyến và tin cậy hiện hành)?",
+        "Run the original document through the hub again as a new message?",
+    ),
     "retry": ("Gửi lại", "Retry"),
     "see_timeline": ("Xem dòng thời gian hồ sơ", "See the dossier timeline"),
-    "replay_of": ("Chạy lại từ", "Replay of"),
+    "replay_of": ("Xử lý lại từ", "Replay of"),
     # timeline
     "timeline_of": ("Dòng thời gian của", "Timeline of"),
     "nothing_about": ("Không có gì về", "Nothing about"),
@@ -121,9 +165,54 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "recipient": ("Nơi nhận", "Recipient"),
     "no_deliveries": ("Không có chuyển phát nào.", "No delivery."),
     "retried": ("Đã xếp hàng gửi lại", "Queued again"),
+    "retried_many": ("Đã xếp hàng gửi lại {count} chuyển phát", "{count} deliveries queued again"),
+    "recipient_name": ("Đơn vị nhận", "Recipient"),
+    "failing_since": ("Lỗi từ", "Failing since"),
+    "next_attempt": ("Lần thử tiếp theo", "Next attempt"),
+    "what_to_do": ("Cần làm gì", "What to do"),
+    "retry_all": ("Gửi lại tất cả chuyển phát đang lọc", "Retry every delivery matching the filter"),
+    "retry_all_confirm": (
+        "Gửi lại ngay mọi chuyển phát khớp bộ lọc này?",
+        "Send every delivery matching this filter again now?",
+    ),
+    "hint_credentials": (
+        "Trục thiếu hoặc sai tài khoản/khoá để gửi tới hệ thống này: bổ sung trong cấu hình bộ kết nối "
+        "(config/adapters.yaml) cùng đơn vị quản lý hệ thống đó, khởi động lại trục rồi bấm Gửi lại.",
+        "The hub lacks valid credentials for this system: add or correct them in the adapter's "
+        "configuration (config/adapters.yaml) with that system's owner, restart the hub, then Retry.",
+    ),
+    "hint_expired": (
+        "Yêu cầu đã hết hạn: gửi lại cũng không được. Đề nghị đơn vị gửi lập yêu cầu mới.",
+        "The request has expired: sending it again cannot succeed. Ask the sender for a new one.",
+    ),
+    "hint_refused": (
+        "Bên nhận từ chối hẳn văn bản này (xem lý do). Gửi lại sẽ không có tác dụng: liên hệ đơn vị "
+        "gửi để sửa và gửi văn bản mới.",
+        "The receiver refused this document for good (see the reason). Retrying will not help: ask "
+        "the sender to correct it and send a new document.",
+    ),
+    "hint_unreachable": (
+        "Hệ thống nhận không phản hồi (mất kết nối hoặc đang bảo trì). Xem trang Hệ thống bên ngoài; "
+        "khi hệ thống hoạt động lại, bấm Gửi lại.",
+        "The receiving system does not answer (down or unreachable). See the Peers page; once it is "
+        "back, Retry.",
+    ),
+    "hint_peer-error": (
+        "Hệ thống nhận báo lỗi tạm thời. Xem lời trả lời của bên nhận; có thể Gửi lại.",
+        "The receiving system reported a temporary error. Read its answer; Retry may help.",
+    ),
+    "not_found": ("Không tìm thấy", "Not found"),
+    "not_found_detail": ("Không có mục nào với mã này:", "Nothing has this id:"),
+    "back_to_overview": ("Về trang tổng quan", "Back to the overview"),
     # alerts
     "operator_actions": ("Thao tác của người vận hành", "Operators' actions"),
     "no_alerts": ("Không có cảnh báo.", "No alert."),
+    "alert_status": ("Tình trạng", "Status"),
+    "alert_open": ("Đang mở", "Open"),
+    "alert_resolved": ("Đã tự hết", "Resolved"),
+    "alert_acknowledged": ("Đã tiếp nhận xử lý", "Acknowledged"),
+    "acknowledge": ("Tiếp nhận xử lý", "Acknowledge"),
+    "by": ("bởi", "by"),
     # ledger
     "integrity": ("Tính toàn vẹn của sổ cái", "Ledger integrity"),
     "ledger_intact": ("Toàn vẹn", "Intact"),
@@ -135,6 +224,94 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "verified_at": ("Kiểm tra lúc", "Verified at"),
     "verified_by": ("Người kiểm tra", "Verified by"),
 }
+
+# The hub's public words (states, event kinds), glossed; the word itself is shown beside the gloss.
+STATES: dict[str, tuple[str, str]] = {
+    "accepted": ("Đã tiếp nhận", "Accepted"),
+    "refused": ("Bị từ chối", "Refused"),
+    "queued": ("Chờ gửi", "Queued"),
+    "delivering": ("Đang gửi", "Delivering"),
+    "delivered": ("Đã chuyển", "Delivered"),
+    "retrying": ("Đang thử lại", "Retrying"),
+    "dead": ("Gửi không thành công", "Failed"),
+    "overdue": ("Quá hạn", "Overdue"),
+}
+KINDS: dict[str, tuple[str, str]] = {
+    "message.received": ("Đã nhận văn bản", "Document received"),
+    "message.accepted": ("Đã tiếp nhận", "Accepted"),
+    "message.refused": ("Bị từ chối", "Refused"),
+    "message.duplicate": ("Gửi trùng", "Duplicate"),
+    "message.replayed": ("Đã xử lý lại", "Replayed"),
+    "delivery.queued": ("Xếp hàng gửi", "Queued"),
+    "delivery.delivering": ("Đang gửi", "Delivering"),
+    "delivery.delivered": ("Đã chuyển", "Delivered"),
+    "delivery.retrying": ("Lỗi, sẽ thử lại", "Failed, will retry"),
+    "delivery.dead": ("Gửi không thành công", "Delivery failed"),
+    "ledger.verified": ("Kiểm tra sổ cái", "Ledger verified"),
+    "alert.delivery-dead": ("Gửi không thành công", "Delivery failed"),
+    "alert.peer-down": ("Hệ thống bên ngoài không phản hồi", "Outside system not answering"),
+    "alert.certificate-expiring": ("Chứng thư số sắp hết hạn", "Certificate expiring"),
+    "alert.ledger-broken": ("Sổ cái bị sửa đổi", "Ledger tampered with"),
+    "alert.parcel-stalled": ("Bưu gửi bị chậm", "Parcel stalled"),
+    "alert.payment-late": ("Thanh toán về muộn", "Late payment"),
+    "alert.payment-duplicate": ("Thanh toán trùng", "Payment made twice"),
+    "alert.payment-disputed": ("Thanh toán có khiếu nại", "Payment disputed"),
+    "alert.payment-discrepancy": ("Đối soát lệch", "Reconciliation discrepancy"),
+    "operator.login": ("Đăng nhập", "Login"),
+    "operator.logout": ("Đăng xuất", "Logout"),
+    "operator.login-refused": ("Đăng nhập sai", "Login refused"),
+    "operator.login-throttled": ("Tạm khoá đăng nhập", "Login locked"),
+    "operator.retry": ("Gửi lại", "Retry"),
+    "operator.bulk-retry": ("Gửi lại hàng loạt", "Bulk retry"),
+    "operator.replay": ("Xử lý lại", "Replay"),
+    "alert-acknowledged": ("Tiếp nhận cảnh báo", "Alert acknowledged"),
+    "alert-resolved": ("Cảnh báo đã tự hết", "Alert resolved"),
+}
+
+FIELDS: dict[str, tuple[str, str]] = {
+    "recipient": ("Nơi nhận", "Recipient"),
+    "adapter": ("Bộ kết nối", "Adapter"),
+    "attempts": ("Số lần đã thử", "Attempts"),
+    "error": ("Lỗi", "Error"),
+    "dead_event": ("Sự kiện số", "Event no."),
+    "url": ("Địa chỉ", "URL"),
+    "down_since": ("Không phản hồi từ", "Down since"),
+    "detail": ("Chi tiết", "Detail"),
+    "role": ("Vai trò", "Role"),
+    "subject": ("Chủ thể", "Subject"),
+    "serial": ("Số hiệu", "Serial"),
+    "not_after": ("Hết hạn lúc", "Expires at"),
+    "days_left": ("Còn (ngày)", "Days left"),
+    "order_number": ("Mã đơn hàng", "Order number"),
+    "item_code": ("Mã bưu gửi", "Item code"),
+    "dossier_number": ("Số hồ sơ", "Dossier number"),
+    "agency": ("Đơn vị", "Agency"),
+    "deadline": ("Hạn bị trễ", "Deadline missed"),
+    "last_state": ("Trạng thái cuối", "Last state"),
+    "reason": ("Lý do", "Reason"),
+    "operator": ("Người vận hành", "Operator"),
+    "client": ("Máy khách", "Client"),
+    "by": ("Người thực hiện", "By"),
+    "raised_event": ("Cảnh báo số", "Alert no."),
+    "count": ("Số lượng", "Count"),
+    "state": ("Trạng thái", "State"),
+    "seconds": ("Số giây", "Seconds"),
+    "replay": ("Thông điệp mới", "New message"),
+    "note": ("Ghi chú", "Note"),
+}
+
+
+def glossary(lang: str) -> Callable[[str, str], str]:
+    """``gloss("state", "dead")`` / ``gloss("kind", "delivery.dead")``: the word in `lang`, or the
+    word itself when it has no entry (an adapter's own event kinds)."""
+    index = LANGUAGES.index(lang) if lang in LANGUAGES else 0
+    tables = {"state": STATES, "kind": KINDS, "field": FIELDS}
+
+    def gloss(table: str, word: str) -> str:
+        found = tables[table].get(word)
+        return found[index] if found else word
+
+    return gloss
 
 
 def translator(lang: str) -> Callable[[str], str]:

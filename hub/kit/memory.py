@@ -36,6 +36,7 @@ class InMemoryHub:
     state: dict[tuple[str, str], str] = field(default_factory=dict)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    open_conditions: set[str] = field(default_factory=set)
     directories: dict[str, dict[str, str]] = field(default_factory=dict)
     documents: dict[str, bytes] = field(default_factory=dict)
     submitted: list[Submitted] = field(default_factory=list)
@@ -82,9 +83,25 @@ class InMemoryHub:
         self.events.append((kind, {**data, "adapter": self._own(adapter)}))
 
     def raise_alert(
-        self, adapter: str, kind: str, data: dict[str, Any], *, message_id: str | None = None
+        self,
+        adapter: str,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        message_id: str | None = None,
+        condition: str | None = None,
     ) -> None:
+        """Kept in `alerts`; with `condition`, once until :meth:`resolve_alert` (as the core does)."""
+        if condition is not None:
+            if condition in self.open_conditions:
+                return
+            self.open_conditions.add(condition)
         self.alerts.append((kind, {**data, "adapter": self._own(adapter)}))
+
+    def resolve_alert(self, adapter: str, kind: str, condition: str, data: dict[str, Any]) -> None:
+        if condition in self.open_conditions:
+            self.open_conditions.discard(condition)
+            self.alerts.append((f"{kind}:resolved", {**data, "adapter": self._own(adapter)}))
 
     def get_state(self, adapter: str, key: str) -> str | None:
         return self.state.get((self._own(adapter), key))
