@@ -22,7 +22,7 @@ DELIVERED_STATES = {"DELIVERED", "DELIVRD", "5"}
 
 
 # What the SMS gateway reads back (its own answer format), published in the hub's OpenAPI.
-_GATEWAY_ANSWER = {
+_GATEWAY_ANSWER: dict[int | str, dict[str, Any]] = {
     "200": {
         "description": "taken (CodeResult 100), or refused in the gateway's words",
         "content": {
