@@ -25,7 +25,7 @@ from lxml import etree
 from typer.testing import CliRunner
 
 from hub.cli import app
-from hub.devpki import is_development_certificate
+from hub.devpki import dev_token, is_development_certificate
 from hub.problems import PROBLEM_TYPES
 from hub.servers import free_port, run_in_thread
 from hub.settings import PROJECT_ROOT, Settings
@@ -235,8 +235,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
         yield running
 
 
-def hub_env(hub: RunningHub) -> dict[str, str]:
-    return {"LIENTHONG_DATA_DIR": str(hub.settings.data_dir), "LIENTHONG_HUB_URL": hub.url}
+def hub_env(hub: RunningHub, token: str | None = None) -> dict[str, str]:
+    """The environment of a participant's shell: the hub's URL and, if given, its token."""
+    return {"LIENTHONG_HUB_URL": hub.url, **({"LIENTHONG_TOKEN": token} if token else {})}
 
 
 def test_send_prints_the_id_status_shows_it_accepted_and_fetch_writes_the_hub_signed_document(
@@ -247,11 +248,12 @@ def test_send_prints_the_id_status_shows_it_accepted_and_fetch_writes_the_hub_si
     message_id = assert_ok(sent).strip()
     assert UUID_RE.match(message_id), sent.stdout
 
-    status = assert_ok(cli("status", message_id, env=hub_env(hub)))
+    status = assert_ok(cli("status", message_id, "--as", AGENCY, env=hub_env(hub)))
     assert message_id in status and "edxml.document" in status and "accepted" in status
-    assert "→ 000.00.00.H41: queued" in status and f"→ {OTHER_AGENCY}: queued" in status
+    assert "→ 000.00.00.H41: queued via agency (0 attempts)" in status
+    assert f"→ {OTHER_AGENCY}: queued via inbox (0 attempts)" in status
 
-    view = json.loads(assert_ok(cli("status", message_id, "--json", env=hub_env(hub))))
+    view = json.loads(assert_ok(cli("status", message_id, "--json", env=hub_env(hub, dev_token(AGENCY)))))
     assert view["state"] == "accepted" and view["sender"] == AGENCY
     assert sorted((d["recipient"], d["state"]) for d in view["deliveries"]) == [
         ("000.00.00.H41", "queued"),
@@ -260,7 +262,7 @@ def test_send_prints_the_id_status_shows_it_accepted_and_fetch_writes_the_hub_si
     assert [e["kind"] for e in view["events"]][:2] == ["message.received", "message.accepted"]
 
     fetched = tmp_path / "fetched.edxml"
-    assert_ok(cli("fetch", message_id, "-o", fetched, "--data-dir", hub.settings.data_dir))
+    assert_ok(cli("fetch", message_id, "-o", fetched, "--as", OTHER_AGENCY, "--hub", hub.url))
     assert fetched.read_bytes() == hub.get(f"/v1/messages/{message_id}/document", as_=AGENCY).content
     verified = script("verify", fetched)
     assert verified.returncode == 0, verified.stderr
@@ -277,7 +279,7 @@ def test_fetch_of_a_json_message_writes_the_body_and_its_jws_beside_it(
         cli("send", write(tmp_path / "order.json", body), "--as", example["sender"], env=hub_env(hub))
     ).strip()
     fetched = tmp_path / "order-fetched.json"
-    assert_ok(cli("fetch", message_id, "-o", fetched, env=hub_env(hub)))
+    assert_ok(cli("fetch", message_id, "-o", fetched, env=hub_env(hub, dev_token(example["sender"]))))
     assert fetched.read_bytes() == body
     jws = (tmp_path / "order-fetched.json.jws").read_text()
     assert "valid signature by lienthong" in assert_ok(cli("verify", "--jws", jws, fetched))
@@ -335,17 +337,28 @@ def test_send_to_something_that_is_not_the_hub_exits_1_with_its_http_status(tmp_
         proxy.stop()
 
 
-def test_status_and_fetch_of_an_unknown_message_exit_1(hub: RunningHub, tmp_path: Path) -> None:
+def test_status_and_fetch_of_an_unknown_message_exit_1_with_the_hubs_problem(
+    hub: RunningHub, tmp_path: Path
+) -> None:
     unknown = str(uuid.uuid4())
-    assert_refused(cli("status", unknown, env=hub_env(hub)), f"no message {unknown}")
-    assert_refused(cli("fetch", unknown, "-o", tmp_path / "x", env=hub_env(hub)), f"no message {unknown}")
+    env = hub_env(hub, dev_token(AGENCY))
+    assert_refused(cli("status", unknown, env=env), "not-found:", f"no message {unknown}")
+    assert_refused(
+        cli("fetch", unknown, "-o", tmp_path / "x", env=env), "not-found:", f"no message {unknown}"
+    )
     assert not (tmp_path / "x").exists()
+
+
+def test_a_message_of_others_is_not_found_for_a_participant_that_is_no_party(hub: RunningHub) -> None:
+    message_id = hub.post(fresh_document(), as_=AGENCY).json()["id"]
+    assert_refused(cli("status", message_id, "--as", "vnpost", env=hub_env(hub)), "not-found")
 
 
 def test_fetch_into_a_directory_that_does_not_exist_exits_1(hub: RunningHub, tmp_path: Path) -> None:
     message_id = hub.post(fresh_document(), as_=AGENCY).json()["id"]
     target = tmp_path / "missing" / "document.edxml"
-    assert_refused(cli("fetch", message_id, "-o", target, env=hub_env(hub)), "cannot write", str(target))
+    refused = cli("fetch", message_id, "-o", target, env=hub_env(hub, dev_token(AGENCY)))
+    assert_refused(refused, "cannot write", str(target))
 
 
 # -- ledger verify -------------------------------------------------------------------------------------
