@@ -278,8 +278,8 @@ def replay(
         if len(message_ids) == 1:
             try:
                 out.print(replay_one(message_ids[0]), highlight=False)
-            except HubRefused as refused:
-                raise refused.exit() from None
+            except HubRefused as why:
+                raise why.exit() from None
             return
         refused = 0
         with progress_bar() as progress:
