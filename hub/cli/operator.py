@@ -9,6 +9,7 @@ an operator on the hub's own machine, or a hub that is not running.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,14 +62,14 @@ class Where:
 
 
 def where(hub_url: str | None, token: str | None, as_participant: str | None, data_dir: Path | None) -> Where:
-    """`--data-dir` means the local ledger; else `--hub`/LIENTHONG_HUB_URL means that hub's API."""
+    """`--data-dir` means the local ledger; else `--hub`/LIENTHONG_HUB_URL means that hub's API; else
+    the local ledger of the settings. A token set in the environment is not needed locally and is
+    ignored; one given on the command line without a hub is a mistake worth saying."""
     if data_dir is not None:
-        if token or as_participant:
-            raise typer.BadParameter("--data-dir opens the ledger itself: no token", param_hint="--data-dir")
         return Where(None, None, data_dir)
     if hub_url:
         return Where(hub_url, authorization(token, as_participant), None)
-    if token or as_participant:
+    if as_participant or (token and token != os.environ.get("LIENTHONG_TOKEN")):
         raise typer.BadParameter(
             "a token goes with --hub (or LIENTHONG_HUB_URL): which hub?", param_hint="--hub"
         )
