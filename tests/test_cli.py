@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 from click.testing import Result
 from cryptography import x509
 from lxml import etree
@@ -725,6 +726,22 @@ def test_version_is_the_installed_distributions() -> None:
     done = script("--version")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"lienthong {version('lienthong')}"
+
+
+def test_core_commands_run_without_loading_adapters_and_help_lists_the_adapters_groups() -> None:
+    from hub.cli import core_commands
+
+    assert core_commands() == set(typer.main.get_command(app).commands)
+    probe = (
+        "import sys\nfrom hub.cli import main\n"
+        f"sys.argv = ['lienthong', 'validate', {str(FIXTURES / 'edxml' / 'document_strict.edxml')!r}]\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    code = done.code\n"
+        "print(code, sorted(m for m in sys.modules if m.startswith('adapters')))"
+    )
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert ran.stdout.strip().splitlines()[-1] == "0 []", ran.stdout + ran.stderr
+    helped = script("--help")
+    assert helped.returncode == 0 and "payments" in plain(helped.stdout)  # the bank adapter's group
 
 
 # -- usage errors --------------------------------------------------------------------------------------

@@ -60,8 +60,18 @@ def _root(
 
 
 def core_commands() -> set[str]:
-    """The names of the core's commands and groups (adapters' groups not loaded)."""
-    return set(getattr(typer.main.get_command(app), "commands", {}))
+    """The names of the core's commands and groups (adapters' groups not loaded), read from the
+    registrations rather than by building the click command, which `app()` does again anyway."""
+    names: set[str] = set()
+    for group in app.registered_groups:
+        if isinstance(group.name, str):
+            names.add(group.name)
+        elif group.typer_instance is not None:  # merged: its commands are top-level ones
+            for command in group.typer_instance.registered_commands:
+                callback_name = command.callback.__name__ if command.callback else ""
+                names.add(command.name or callback_name.replace("_", "-"))
+            names |= {g.name for g in group.typer_instance.registered_groups if isinstance(g.name, str)}
+    return names
 
 
 def with_adapter_commands() -> typer.Typer:
