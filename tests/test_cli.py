@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
 from click.testing import Result
 from cryptography import x509
 from lxml import etree
@@ -729,11 +728,9 @@ def test_version_is_the_installed_distributions() -> None:
 
 
 def test_core_commands_run_without_loading_adapters_and_help_lists_the_adapters_groups() -> None:
-    from hub.cli import core_commands
-
-    assert core_commands() == set(typer.main.get_command(app).commands)
     probe = (
-        "import sys\nfrom hub.cli import main\n"
+        "import sys, typer\nfrom hub.cli import app, core_commands, main\n"
+        "assert core_commands() == set(typer.main.get_command(app).commands), core_commands()\n"
         f"sys.argv = ['lienthong', 'validate', {str(FIXTURES / 'edxml' / 'document_strict.edxml')!r}]\n"
         "try:\n    main()\nexcept SystemExit as done:\n    code = done.code\n"
         "print(code, sorted(m for m in sys.modules if m.startswith('adapters')))"

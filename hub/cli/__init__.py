@@ -27,10 +27,12 @@ from hub.cli.common import make_settings, out
 DISTRIBUTION = "lienthong"
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="lienthong — the province's hub")
-for group in (server.app, documents.app, participant.app, operator.app):
-    app.add_typer(group)  # no name: their commands join the top level
-app.add_typer(ledger.ledger_app, name="ledger")
-app.add_typer(certs.certs_app, name="certs")
+TOP_LEVEL = (server.app, documents.app, participant.app, operator.app)  # their commands join the top
+NAMED_GROUPS = {"ledger": ledger.ledger_app, "certs": certs.certs_app}
+for commands in TOP_LEVEL:
+    app.add_typer(commands)
+for name, group in NAMED_GROUPS.items():
+    app.add_typer(group, name=name)
 
 
 def installed_version() -> str:
@@ -60,17 +62,14 @@ def _root(
 
 
 def core_commands() -> set[str]:
-    """The names of the core's commands and groups (adapters' groups not loaded), read from the
-    registrations rather than by building the click command, which `app()` does again anyway."""
-    names: set[str] = set()
-    for group in app.registered_groups:
-        if isinstance(group.name, str):
-            names.add(group.name)
-        elif group.typer_instance is not None:  # merged: its commands are top-level ones
-            for command in group.typer_instance.registered_commands:
-                callback_name = command.callback.__name__ if command.callback else ""
-                names.add(command.name or callback_name.replace("_", "-"))
-            names |= {g.name for g in group.typer_instance.registered_groups if isinstance(g.name, str)}
+    """The names of the core's commands and groups, read from the core's own modules (so adapters'
+    groups never count, even once added) rather than by building the click command."""
+    names = set(NAMED_GROUPS)
+    for commands in TOP_LEVEL:
+        for command in commands.registered_commands:
+            callback_name = command.callback.__name__ if command.callback else ""
+            names.add(command.name or callback_name.replace("_", "-"))
+        names |= {g.name for g in commands.registered_groups if isinstance(g.name, str)}
     return names
 
 
