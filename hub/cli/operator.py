@@ -208,13 +208,17 @@ def retry_each(place: Where, delivery_ids: list[str]) -> None:
                 out.print(f"{view['id']} queued again for {view['recipient']}", highlight=False)
         return
     hub = local_hub(place)
-    for delivery_id in delivery_ids:
-        try:
-            delivery = hub.ledger.requeue(delivery_id, by="cli")
-        except Problem as problem:
-            raise problem_exit(problem) from None
-        announce_deliveries(hub.settings, [delivery])
-        out.print(f"{delivery.id} queued again for {delivery.recipient}", highlight=False)
+    requeued = []
+    try:
+        for delivery_id in delivery_ids:
+            try:
+                delivery = hub.ledger.requeue(delivery_id, by="cli")
+            except Problem as problem:
+                raise problem_exit(problem) from None
+            requeued.append(delivery)
+            out.print(f"{delivery.id} queued again for {delivery.recipient}", highlight=False)
+    finally:  # those requeued before a refusal are announced too
+        announce_deliveries(hub.settings, requeued)
 
 
 def retry_matching(hub: HubContext, filters: dict[str, str]) -> list[str]:
@@ -248,16 +252,16 @@ def retry_matching(hub: HubContext, filters: dict[str, str]) -> list[str]:
                 types[d.message_id] = message.doctype if message else None
         matching = [d for d in matching if types[d.message_id] == filters["doctype"]]
     retried = []
-    for delivery in matching:
-        try:
-            requeued = ledger.requeue(delivery.id, by="cli", reason="operator retry by filter")
-        except Problem as problem:
-            if problem.slug != "conflict":
-                raise problem_exit(problem) from None
-            continue
-        announce_deliveries(hub.settings, [requeued])
-        retried.append(requeued.id)
-    return retried
+    try:
+        for delivery in matching:
+            try:
+                retried.append(ledger.requeue(delivery.id, by="cli", reason="operator retry by filter"))
+            except Problem as problem:
+                if problem.slug != "conflict":
+                    raise problem_exit(problem) from None
+    finally:  # one queue connection for all of them, not one per delivery
+        announce_deliveries(hub.settings, retried)
+    return [d.id for d in retried]
 
 
 # -- replay ----------------------------------------------------------------------------------------
