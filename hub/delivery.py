@@ -27,7 +27,7 @@ from typing import Any
 
 from hub.adapters import AdapterSet
 from hub.context import HubContext
-from hub.ledger import DeliveryRecord, MessageRecord
+from hub.ledger import DeliveryRecord, Ledger, MessageRecord
 from hub.ledger.work import INBOX_ADAPTER
 from hub.logging import message_context
 from hub.metrics import observe_delivery
@@ -330,7 +330,7 @@ class DeliveryEngine:
 
 
 def retry_matching(
-    engine: DeliveryEngine,
+    ledger: Ledger,
     *,
     state: str = "dead",
     recipient: str | None = None,
@@ -338,12 +338,12 @@ def retry_matching(
     limit: int = 100,
     by: str,
 ) -> list[DeliveryRecord]:
-    """An operator's bulk retry: send again every `state` (dead or retrying) delivery matching the
-    filter, most recent first, at most `limit`, each with a fresh attempt budget. One that changed
-    state meanwhile (another operator, a worker) is skipped, not an error."""
+    """An operator's bulk retry (API, console and CLI): requeue every `state` (dead or retrying)
+    delivery matching the filter, most recent first, at most `limit`, each with a fresh attempt
+    budget. One that changed state meanwhile (another operator, a worker) is skipped, not an error.
+    The caller announces the requeued deliveries to its queue."""
     if state not in ("dead", "retrying"):
         raise Problem("invalid-request", f"only dead or retrying deliveries are retried, not {state!r}")
-    ledger = engine.hub.ledger
     found = ledger.list_deliveries(state=state, recipient=recipient, adapter=adapter, limit=limit)
     requeued = []
     for delivery in found:
@@ -352,5 +352,4 @@ def retry_matching(
         except Problem as problem:
             if problem.slug != "conflict":
                 raise
-    engine.enqueue_deliveries(requeued)
     return requeued

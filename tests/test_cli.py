@@ -25,10 +25,11 @@ from lxml import etree
 from typer.testing import CliRunner
 
 from hub.cli import app
-from hub.devpki import is_development_certificate
+from hub.devpki import dev_token, is_development_certificate
 from hub.problems import PROBLEM_TYPES
 from hub.servers import free_port, run_in_thread
 from hub.settings import PROJECT_ROOT, Settings
+from tests.deliverytest import make_config, wait_for
 from tests.hubtest import EXAMPLES, FIXTURES, SAMPLES, RunningHub, running_hub
 
 LIENTHONG = Path(sys.executable).parent / "lienthong"
@@ -198,6 +199,22 @@ def test_sign_as_a_participant_without_a_key_exits_1_naming_it() -> None:
     assert result.stdout == ""
 
 
+def test_sign_with_key_and_cert_files_uses_that_key(tmp_path: Path) -> None:
+    pki = tmp_path / "pki"  # another PKI than certs/dev: its CA is not in the default trust store
+    assert_ok(cli("certs", "dev", "--target", pki))
+    key, cert = pki / f"{AGENCY}.key", pki / f"{AGENCY}.crt"
+    signed = tmp_path / "signed.edxml"
+    document = FIXTURES / "edxml" / "document_strict.edxml"
+    assert_ok(cli("sign", document, "--key", key, "--cert", cert, "-o", signed))
+    assert_refused(cli("verify", signed), "signer-untrusted", "does not chain to a trusted CA")
+    trusted = cli("verify", signed, env={"LIENTHONG_CERTS_DIR": str(pki)})
+    assert f"valid signature by {AGENCY}" in assert_ok(trusted)
+    mismatched = cli("sign", document, "--key", key, "--cert", pki / "hub.crt")
+    assert_refused(mismatched, "no signing key")
+    alone = cli("sign", document, "--key", key)
+    assert alone.exit_code == 2 and "--key and --cert go together" in plain(alone.output)
+
+
 def test_verify_of_a_tampered_file_exits_1_with_signature_invalid(tmp_path: Path) -> None:
     signed = tmp_path / "signed.edxml"
     assert_ok(cli("sign", FIXTURES / "edxml" / "document_strict.edxml", "-o", signed))
@@ -235,8 +252,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
         yield running
 
 
-def hub_env(hub: RunningHub) -> dict[str, str]:
-    return {"LIENTHONG_DATA_DIR": str(hub.settings.data_dir), "LIENTHONG_HUB_URL": hub.url}
+def hub_env(hub: RunningHub, token: str | None = None) -> dict[str, str]:
+    """The environment of a participant's shell: the hub's URL and, if given, its token."""
+    return {"LIENTHONG_HUB_URL": hub.url, **({"LIENTHONG_TOKEN": token} if token else {})}
 
 
 def test_send_prints_the_id_status_shows_it_accepted_and_fetch_writes_the_hub_signed_document(
@@ -247,11 +265,12 @@ def test_send_prints_the_id_status_shows_it_accepted_and_fetch_writes_the_hub_si
     message_id = assert_ok(sent).strip()
     assert UUID_RE.match(message_id), sent.stdout
 
-    status = assert_ok(cli("status", message_id, env=hub_env(hub)))
+    status = assert_ok(cli("status", message_id, "--as", AGENCY, env=hub_env(hub)))
     assert message_id in status and "edxml.document" in status and "accepted" in status
-    assert "→ 000.00.00.H41: queued" in status and f"→ {OTHER_AGENCY}: queued" in status
+    assert "→ 000.00.00.H41: queued via agency (0 attempts)" in status
+    assert f"→ {OTHER_AGENCY}: queued via inbox (0 attempts)" in status
 
-    view = json.loads(assert_ok(cli("status", message_id, "--json", env=hub_env(hub))))
+    view = json.loads(assert_ok(cli("status", message_id, "--json", env=hub_env(hub, dev_token(AGENCY)))))
     assert view["state"] == "accepted" and view["sender"] == AGENCY
     assert sorted((d["recipient"], d["state"]) for d in view["deliveries"]) == [
         ("000.00.00.H41", "queued"),
@@ -260,7 +279,7 @@ def test_send_prints_the_id_status_shows_it_accepted_and_fetch_writes_the_hub_si
     assert [e["kind"] for e in view["events"]][:2] == ["message.received", "message.accepted"]
 
     fetched = tmp_path / "fetched.edxml"
-    assert_ok(cli("fetch", message_id, "-o", fetched, "--data-dir", hub.settings.data_dir))
+    assert_ok(cli("fetch", message_id, "-o", fetched, "--as", OTHER_AGENCY, "--hub", hub.url))
     assert fetched.read_bytes() == hub.get(f"/v1/messages/{message_id}/document", as_=AGENCY).content
     verified = script("verify", fetched)
     assert verified.returncode == 0, verified.stderr
@@ -277,7 +296,7 @@ def test_fetch_of_a_json_message_writes_the_body_and_its_jws_beside_it(
         cli("send", write(tmp_path / "order.json", body), "--as", example["sender"], env=hub_env(hub))
     ).strip()
     fetched = tmp_path / "order-fetched.json"
-    assert_ok(cli("fetch", message_id, "-o", fetched, env=hub_env(hub)))
+    assert_ok(cli("fetch", message_id, "-o", fetched, env=hub_env(hub, dev_token(example["sender"]))))
     assert fetched.read_bytes() == body
     jws = (tmp_path / "order-fetched.json.jws").read_text()
     assert "valid signature by lienthong" in assert_ok(cli("verify", "--jws", jws, fetched))
@@ -335,17 +354,81 @@ def test_send_to_something_that_is_not_the_hub_exits_1_with_its_http_status(tmp_
         proxy.stop()
 
 
-def test_status_and_fetch_of_an_unknown_message_exit_1(hub: RunningHub, tmp_path: Path) -> None:
+def test_status_and_fetch_of_an_unknown_message_exit_1_with_the_hubs_problem(
+    hub: RunningHub, tmp_path: Path
+) -> None:
     unknown = str(uuid.uuid4())
-    assert_refused(cli("status", unknown, env=hub_env(hub)), f"no message {unknown}")
-    assert_refused(cli("fetch", unknown, "-o", tmp_path / "x", env=hub_env(hub)), f"no message {unknown}")
+    env = hub_env(hub, dev_token(AGENCY))
+    assert_refused(cli("status", unknown, env=env), "not-found:", f"no message {unknown}")
+    assert_refused(
+        cli("fetch", unknown, "-o", tmp_path / "x", env=env), "not-found:", f"no message {unknown}"
+    )
     assert not (tmp_path / "x").exists()
+
+
+def test_a_message_of_others_is_not_found_for_a_participant_that_is_no_party(hub: RunningHub) -> None:
+    message_id = hub.post(fresh_document(), as_=AGENCY).json()["id"]
+    assert_refused(cli("status", message_id, "--as", "vnpost", env=hub_env(hub)), "not-found")
 
 
 def test_fetch_into_a_directory_that_does_not_exist_exits_1(hub: RunningHub, tmp_path: Path) -> None:
     message_id = hub.post(fresh_document(), as_=AGENCY).json()["id"]
     target = tmp_path / "missing" / "document.edxml"
-    assert_refused(cli("fetch", message_id, "-o", target, env=hub_env(hub)), "cannot write", str(target))
+    refused = cli("fetch", message_id, "-o", target, env=hub_env(hub, dev_token(AGENCY)))
+    assert_refused(refused, "cannot write", str(target))
+
+
+def test_send_with_a_token_or_lienthong_token_and_a_wrong_token_is_refused(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    document = write(tmp_path / "document.edxml", fresh_document())
+    token = dev_token(AGENCY)  # the token participants.yaml holds the hash of, as a secret token would be
+    message_id = assert_ok(cli("send", document, "--token", token, "--hub", hub.url)).strip()
+    assert hub.get(f"/v1/messages/{message_id}", as_=AGENCY).json()["sender"] == AGENCY
+    other = write(tmp_path / "other.edxml", fresh_document())
+    assert UUID_RE.match(assert_ok(cli("send", other, env=hub_env(hub, token))).strip())
+    wrong = cli("send", other, "--token", "not-a-token", "--hub", hub.url)
+    assert_refused(wrong, "unauthenticated", "not known")
+    both = cli("send", other, "--token", token, "--as", AGENCY, "--hub", hub.url)
+    assert both.exit_code == 2 and "not both" in plain(both.output)
+
+
+def test_receipt_is_written_with_its_jws_and_verifies_as_signed_by_the_hub(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    message_id = hub.post(fresh_document(), as_=AGENCY).json()["id"]
+    target = tmp_path / "receipt.json"
+    assert_ok(cli("receipt", message_id, "-o", target, "--as", AGENCY, "--hub", hub.url))
+    receipt = json.loads(target.read_text(encoding="utf-8"))
+    assert message_id in json.dumps(receipt)
+    jws = (tmp_path / "receipt.json.jws").read_text()
+    assert "valid signature by lienthong" in assert_ok(cli("verify", "--jws", jws, target))
+
+
+def test_a_pulling_agency_lists_fetches_and_acknowledges_its_inbox(hub: RunningHub, tmp_path: Path) -> None:
+    message_id = hub.post(fresh_document(), as_=AGENCY).json()["id"]
+    env = hub_env(hub, dev_token(OTHER_AGENCY))  # routes.yaml: it pulls from /v1/inbox
+    listed = assert_ok(cli("inbox", "--limit", "500", env=env))
+    (line,) = [line for line in listed.splitlines() if message_id in line]
+    delivery_id, listed_message, doctype, _, sender = line.split()
+    assert (listed_message, doctype, sender) == (message_id, "edxml.document", AGENCY)
+    assert_ok(cli("fetch", message_id, "-o", tmp_path / "doc.edxml", env=env))
+    assert f"{delivery_id} delivered" in assert_ok(cli("inbox", "--ack", delivery_id, env=env))
+    assert message_id not in assert_ok(cli("inbox", "--limit", "500", env=env))
+    status = assert_ok(cli("status", message_id, env=env))
+    assert f"→ {OTHER_AGENCY}: delivered via inbox (1 attempt)" in status
+    assert_refused(cli("inbox", "--ack", delivery_id, env=hub_env(hub, dev_token(AGENCY))), "not-found")
+
+
+def test_timeline_shows_the_messages_about_a_document_to_a_party_only(hub: RunningHub) -> None:
+    message_id = hub.post(fresh_document(), as_=AGENCY).json()["id"]
+    key = hub.get(f"/v1/messages/{message_id}", as_=AGENCY).json()["correlation_key"]
+    assert "/" in key, "an edXML DocumentId holds '/' and ','"
+    shown = assert_ok(cli("timeline", key, "--as", AGENCY, "--hub", hub.url))
+    assert key in shown and message_id in shown and "message.accepted" in shown
+    view = json.loads(assert_ok(cli("timeline", key, "--json", "--as", AGENCY, "--hub", hub.url)))
+    assert [m["id"] for m in view["messages"]] == [message_id]
+    assert_refused(cli("timeline", key, "--as", "vnpost", "--hub", hub.url), "not-found")
 
 
 # -- ledger verify -------------------------------------------------------------------------------------
@@ -490,6 +573,161 @@ def test_an_adapter_timeout_longer_than_the_lease_is_warned_of_in_development(
     warned = sorted(r.getMessage() for r in caplog.records if r.name == "hub.startup")
     assert [w.split(":")[0] for w in warned] == ["adapter agency", "adapter gov_axis"], warned  # both 30 s
     assert all("not shorter than the delivery lease" in w for w in warned)
+
+
+# -- operators: over HTTP with an operator token, or on the local ledger ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def failing_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    """A hub with a delivery worker whose webhook agency (000.00.00.H41) never answers and whose
+    agency deliveries get one attempt each: they go dead at once."""
+    base = tmp_path_factory.mktemp("failing")
+    config = make_config(
+        base / "config", webhook_base=f"http://127.0.0.1:{free_port()}", agency_retry={"max_attempts": 1}
+    )
+    with running_hub(base, config_dir=config, workers=1, poll_interval_seconds=0.1) as running:
+        yield running
+
+
+def dead_delivery(hub: RunningHub) -> tuple[str, str]:
+    """(message id, delivery id) of a new message whose webhook delivery is dead."""
+    message_id = hub.post(fresh_document(), as_=AGENCY).json()["id"]
+
+    def dead() -> str | None:
+        deliveries = hub.get(f"/v1/messages/{message_id}", as_=AGENCY).json()["deliveries"]
+        found = [d["id"] for d in deliveries if d["recipient"] == WEBHOOK_AGENCY and d["state"] == "dead"]
+        return found[0] if found else None
+
+    return message_id, wait_for(dead, timeout=20, what="a dead delivery")
+
+
+WEBHOOK_AGENCY = "000.00.00.H41"
+
+
+def test_status_counts_every_attempt_across_an_operator_retry(failing_hub: RunningHub) -> None:
+    message_id, delivery_id = dead_delivery(failing_hub)
+    env = hub_env(failing_hub, dev_token(AGENCY))
+    assert f"→ {WEBHOOK_AGENCY}: dead via agency (1 attempt)" in assert_ok(cli("status", message_id, env=env))
+    operator = ["--hub", failing_hub.url, "--as", "operator"]
+    assert f"{delivery_id} queued again" in assert_ok(cli("deliveries", "retry", delivery_id, *operator))
+
+    def dead_again() -> bool:
+        deliveries = failing_hub.get(f"/v1/messages/{message_id}", as_=AGENCY).json()["deliveries"]
+        return any(d["id"] == delivery_id and d["state"] == "dead" and d["attempts"] == 1 for d in deliveries)
+
+    wait_for(dead_again, timeout=20, what="the retried delivery to fail again")
+    status = assert_ok(cli("status", message_id, env=env))
+    assert f"→ {WEBHOOK_AGENCY}: dead via agency (2 attempts)" in status, status
+    view = json.loads(assert_ok(cli("status", message_id, "--json", env=env)))
+    (delivery,) = [d for d in view["deliveries"] if d["id"] == delivery_id]
+    assert (delivery["attempts"], delivery["attempts_total"]) == (1, 2)
+
+
+def test_operators_list_and_replay_over_http_and_other_participants_are_forbidden(
+    failing_hub: RunningHub,
+) -> None:
+    message_id, delivery_id = dead_delivery(failing_hub)
+    operator = ["--hub", failing_hub.url, "--token", dev_token("operator")]
+    listed = assert_ok(cli("deliveries", "list", "--state", "dead", "--limit", "500", *operator))
+    assert any(line.startswith(f"{delivery_id}  dead") for line in listed.splitlines())
+    views = json.loads(
+        assert_ok(cli("deliveries", "list", "--recipient", WEBHOOK_AGENCY, "--json", *operator))
+    )
+    assert views and {v["recipient"] for v in views} == {WEBHOOK_AGENCY}
+    replayed = assert_ok(cli("replay", message_id, *operator)).strip()
+    assert UUID_RE.match(replayed) and replayed != message_id
+    assert failing_hub.get(f"/v1/messages/{replayed}", as_=AGENCY).status_code == 200
+    for command in (["deliveries", "list"], ["deliveries", "retry", delivery_id], ["replay", message_id]):
+        assert_refused(cli(*command, "--hub", failing_hub.url, "--as", AGENCY), "forbidden-operator")
+    assert_refused(cli("replay", str(uuid.uuid4()), *operator), "not-found")
+    unnamed = cli("deliveries", "list", "--as", "operator")
+    assert unnamed.exit_code == 2 and "which hub" in plain(unnamed.output)
+
+
+def test_operators_on_the_hubs_machine_use_the_local_ledger_with_data_dir(failing_hub: RunningHub) -> None:
+    message_id, delivery_id = dead_delivery(failing_hub)
+    data_dir = ["--data-dir", str(failing_hub.settings.data_dir)]
+    # an operator's shell may hold a token for remote use: --data-dir works without it all the same
+    env = {"LIENTHONG_CONFIG_DIR": str(failing_hub.settings.config_dir), "LIENTHONG_TOKEN": "remote-only"}
+    listed = assert_ok(cli("deliveries", "list", "--state", "dead", "--limit", "500", *data_dir, env=env))
+    assert delivery_id in listed
+    retried = assert_ok(cli("deliveries", "retry", delivery_id, *data_dir, env=env))
+    assert f"{delivery_id} queued again for {WEBHOOK_AGENCY}" in retried
+    again = cli("deliveries", "retry", "no-such-delivery", *data_dir, env=env)
+    assert_refused(again, "not-found")
+    replayed = assert_ok(cli("replay", message_id, *data_dir, env=env)).strip()
+    assert failing_hub.get(f"/v1/messages/{replayed}", as_=AGENCY).json()["state"] == "accepted"
+
+
+def test_bulk_retry_by_filter_on_the_local_ledger_retries_only_what_matches(failing_hub: RunningHub) -> None:
+    dead = [dead_delivery(failing_hub)[1] for _ in range(2)]
+    data_dir = ["--data-dir", str(failing_hub.settings.data_dir)]
+    env = {"LIENTHONG_CONFIG_DIR": str(failing_hub.settings.config_dir)}
+    other = cli("deliveries", "retry", "--state", "dead", "--recipient", OTHER_AGENCY, *data_dir, env=env)
+    assert assert_ok(other).strip() == "" and "0 deliveries queued again" in plain(other.stderr)
+    result = cli(
+        "deliveries", "retry", "--state", "dead", "--adapter", "agency", "--recipient", WEBHOOK_AGENCY,
+        "--limit", "500", *data_dir, env=env,
+    )  # fmt: skip
+    retried = assert_ok(result).split()
+    assert set(dead) <= set(retried)
+    assert f"{len(retried)} deliveries queued again" in plain(result.stderr)
+    ledger = failing_hub.app.state.runtime.hub.ledger
+    events = [e for d in dead for e in ledger.list_events(ledger.get_delivery(d).message_id)]
+    assert [e.data["by"] for e in events if e.kind == "delivery.queued" and "by" in e.data] == ["cli", "cli"]
+
+
+def test_bulk_retry_over_http_sends_the_filter_to_the_hub_and_prints_the_retried_ids(
+    failing_hub: RunningHub,
+) -> None:
+    dead = [dead_delivery(failing_hub)[1] for _ in range(2)]
+    operator = ["--hub", failing_hub.url, "--as", "operator"]
+    nothing = cli("deliveries", "retry", "--state", "dead", "--recipient", OTHER_AGENCY, *operator)
+    assert assert_ok(nothing).strip() == "" and "0 deliveries queued again" in plain(nothing.stderr)
+    result = cli(
+        "deliveries", "retry", "--state", "dead", "--adapter", "agency", "--recipient", WEBHOOK_AGENCY,
+        "--limit", "500", *operator,
+    )  # fmt: skip
+    retried = assert_ok(result).split()
+    assert set(dead) <= set(retried)
+    assert f"{len(retried)} deliveries queued again" in plain(result.stderr)
+    ledger = failing_hub.app.state.runtime.hub.ledger
+    events = [e for d in dead for e in ledger.list_events(ledger.get_delivery(d).message_id)]
+    assert [e.data["by"] for e in events if e.kind == "delivery.queued" and "by" in e.data] == [
+        "operator",
+        "operator",
+    ]
+    refused = cli("deliveries", "retry", "--state", "dead", "--hub", failing_hub.url, "--as", AGENCY)
+    assert_refused(refused, "forbidden-operator")
+    for args in (["deliveries", "retry"], ["deliveries", "retry", "some-id", "--state", "dead"]):
+        assert cli(*args).exit_code == 2
+    assert "only dead or retrying" in plain(cli("deliveries", "retry", "--state", "delivered").output)
+
+
+# -- version -------------------------------------------------------------------------------------------
+
+
+def test_version_is_the_installed_distributions() -> None:
+    from importlib.metadata import version
+
+    done = script("--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"lienthong {version('lienthong')}"
+
+
+def test_core_commands_run_without_loading_adapters_and_help_lists_the_adapters_groups() -> None:
+    probe = (
+        "import sys, typer\nfrom hub.cli import app, core_commands, main\n"
+        "assert core_commands() == set(typer.main.get_command(app).commands), core_commands()\n"
+        f"sys.argv = ['lienthong', 'validate', {str(FIXTURES / 'edxml' / 'document_strict.edxml')!r}]\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    code = done.code\n"
+        "print(code, sorted(m for m in sys.modules if m.startswith('adapters')))"
+    )
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert ran.stdout.strip().splitlines()[-1] == "0 []", ran.stdout + ran.stderr
+    helped = script("--help")
+    assert helped.returncode == 0 and "payments" in plain(helped.stdout)  # the bank adapter's group
 
 
 # -- usage errors --------------------------------------------------------------------------------------

@@ -140,10 +140,13 @@ def test_documents_of_every_type_go_in_and_come_back_out(hub: RunningHub) -> Non
             assert document.content == body and document.headers["x-jws-signature"]
         else:
             assert b"SignatureValue" in document.content
-        # the operator view reads the same PostgreSQL database
-        status = cli("status", message_id, "--json", database_url=url)
+        # the participant's view over HTTP, and the operators' local view of the same PostgreSQL database
+        status = cli("status", message_id, "--json", "--hub", hub.url, "--as", submitter, database_url=url)
         assert status.exit_code == 0, status.stderr
         assert json.loads(status.stdout)["state"] == "accepted"
+    listed = cli("deliveries", "list", "--state", "queued", "--limit", "1000", "--json", database_url=url)
+    assert listed.exit_code == 0, listed.stderr
+    assert set(accepted) <= {d["message_id"] for d in json.loads(listed.stdout)}
 
     lenient = next(i for i, (_, who, _) in accepted.items() if who == "gov-axis")
     assert hub.get(f"/v1/messages/{lenient}", as_="gov-axis").json()["warnings"], "deviations kept"

@@ -62,9 +62,10 @@ async def retry_deliveries(
             for e in error.errors(include_url=False)
         ]
         raise Problem("invalid-request", "the filter is malformed", errors=errors) from None
+    engine = request.app.state.runtime.engine
     requeued = await run_in_threadpool(
         lambda: retry_matching(
-            request.app.state.runtime.engine,
+            engine.hub.ledger,
             state=wanted.state,
             recipient=wanted.recipient,
             adapter=wanted.adapter,
@@ -72,6 +73,7 @@ async def retry_deliveries(
             by=operator.id,
         )
     )
+    await run_in_threadpool(engine.enqueue_deliveries, requeued)
     return {"retried": [delivery_view(d) for d in requeued], "count": len(requeued)}
 
 

@@ -28,8 +28,9 @@ def get_timeline(
     if not visible:
         raise Problem("not-found", f"nothing about {correlation_key!r} is visible to {participant.id}")
     ids = {m.id for m in visible}
+    events = [e for e in timeline.events if e.message_id in ids]
     return {
         "correlation_key": correlation_key,
-        "messages": [message_summary(m) for m in visible],
-        "events": [event_view(e) for e in timeline.events if e.message_id in ids],
+        "messages": [message_summary(m, events) for m in visible],
+        "events": [event_view(e) for e in events],
     }

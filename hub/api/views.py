@@ -11,8 +11,9 @@ def iso(moment: Any) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def delivery_view(delivery: DeliveryRecord) -> dict[str, Any]:
-    return {
+def delivery_view(delivery: DeliveryRecord, events: list[EventRecord] | None = None) -> dict[str, Any]:
+    """A delivery as the API shows it; given its message's events, also `attempts_total`."""
+    view = {
         "id": delivery.id,
         "message_id": delivery.message_id,
         "recipient": delivery.recipient,
@@ -24,6 +25,25 @@ def delivery_view(delivery: DeliveryRecord) -> dict[str, Any]:
         "peer_reference": delivery.peer_reference,
         "updated_at": iso(delivery.updated_at),
     }
+    if events is not None:
+        view["attempts_total"] = attempts_total(delivery, events)
+    return view
+
+
+def attempts_total(delivery: DeliveryRecord, events: list[EventRecord]) -> int:
+    """Every attempt of a delivery, those before each operator retry included.
+
+    The row's `attempts` is the current round's count: an operator retry gives the delivery a fresh
+    attempt budget and sets it back to 0 (the delivery engine and `ledger verify` rely on that). The
+    ledger's retry event keeps the count it replaced (`previous_attempts`), so the total is the sum of
+    those and the current round.
+    """
+    earlier = sum(
+        int(e.data.get("previous_attempts", 0))
+        for e in events
+        if e.delivery_id == delivery.id and e.kind == "delivery.queued"
+    )
+    return earlier + delivery.attempts
 
 
 def event_view(event: EventRecord) -> dict[str, Any]:
@@ -38,7 +58,7 @@ def event_view(event: EventRecord) -> dict[str, Any]:
     }
 
 
-def message_summary(message: MessageRecord) -> dict[str, Any]:
+def message_summary(message: MessageRecord, events: list[EventRecord] | None = None) -> dict[str, Any]:
     return {
         "id": message.id,
         "type": message.doctype,
@@ -47,7 +67,7 @@ def message_summary(message: MessageRecord) -> dict[str, Any]:
         "recipients": list(message.recipients),
         "correlation_key": message.correlation_key,
         "received_at": iso(message.received_at),
-        "deliveries": [delivery_view(d) for d in message.deliveries],
+        "deliveries": [delivery_view(d, events) for d in message.deliveries],
     }
 
 
@@ -67,6 +87,6 @@ def message_detail(message: MessageRecord, events: list[EventRecord]) -> dict[st
         "warnings": list(message.warnings),
         "received_at": iso(message.received_at),
         "accepted_at": iso(message.accepted_at),
-        "deliveries": [delivery_view(d) for d in message.deliveries],
+        "deliveries": [delivery_view(d, events) for d in message.deliveries],
         "events": [event_view(e) for e in events],
     }

@@ -521,16 +521,13 @@ async def retry_many(request: Request) -> Response:
     console = console_of(request)
     state = form.get("state", "dead")
     recipient, adapter = form.get("recipient", "").strip() or None, form.get("adapter", "") or None
+    engine = console.runtime.engine
     requeued = await run_in_threadpool(
         lambda: retry_matching(
-            console.runtime.engine,
-            state=state,
-            recipient=recipient,
-            adapter=adapter,
-            limit=200,
-            by=operator.id,
+            engine.hub.ledger, state=state, recipient=recipient, adapter=adapter, limit=200, by=operator.id
         )
     )
+    await run_in_threadpool(engine.enqueue_deliveries, requeued)
     await run_in_threadpool(
         console.record,
         "bulk-retry",

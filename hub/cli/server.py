@@ -1,0 +1,244 @@
+"""Running the hub: `serve` (HTTP API), `worker` (delivery workers only), `run` (development).
+
+The three commands are as they were in the single-module CLI; the aliases below keep their bodies
+unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hub.cli.common import DataDir, out
+from hub.cli.common import make_settings as _settings
+from hub.cli.common import refuse as _refuse
+from hub.logging import configure_logging
+
+app = typer.Typer()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8080).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Delivery threads in this process (0: API only).")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the hub's HTTP API (with delivery workers unless --workers 0)."""
+    import uvicorn
+
+    from hub.api import create_app
+    from hub.startup_checks import StartupRefused
+
+    overrides: dict[str, Any] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    if workers is not None:
+        overrides["workers"] = workers
+    settings = _settings(data_dir, **overrides)
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        api = create_app(settings)
+    except StartupRefused as refused:
+        raise _refuse(str(refused)) from None
+    out.print(f"lienthong listening on http://{settings.host}:{settings.port} (docs at /docs)")
+    uvicorn.run(api, host=settings.host, port=settings.port, log_level="info", log_config=None)
+
+
+@app.command()
+def worker(
+    workers: Annotated[int | None, typer.Option(help="Delivery threads (default from settings).")] = None,
+    pollers: Annotated[bool, typer.Option(help="Run the adapters' pollers in this process.")] = True,
+    data_dir: DataDir = None,
+) -> None:
+    """Run delivery workers (and pollers) without the HTTP API: for scale-out beside `serve`."""
+    import signal
+    import threading
+
+    from hub.runtime import Runtime
+    from hub.startup_checks import StartupRefused
+
+    settings = _settings(data_dir)
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        runtime = Runtime.build(settings)
+    except StartupRefused as refused:
+        raise _refuse(str(refused)) from None
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    runtime.start_workers(workers=workers, pollers=pollers)
+    queue = runtime.hub.settings.queue_url if runtime.queue is not None else "embedded (ledger)"
+    out.print(
+        f"lienthong worker {runtime.engine.worker_id}: adapters {runtime.adapters.names()}, queue {queue}"
+    )
+    stopped.wait()
+    runtime.close()
+
+
+SIMULATOR_ENTRY_POINTS = "lienthong.simulators"
+
+
+def _simulator_ports(path: Path) -> dict[str, int]:
+    """The ports config/simulators.yaml gives the simulators (the one place `run` reads them from)."""
+    import yaml
+
+    if not path.exists():
+        return {}
+    try:
+        listed = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("simulators", {}) or {}
+        return {str(name): int(port) for name, port in listed.items()}
+    except (yaml.YAMLError, AttributeError, TypeError, ValueError) as error:
+        raise ConfigError(f"{path}: simulators: {error}") from None
+
+
+class ConfigError(ValueError):
+    """A configuration mistake `run` reports as one line naming the file and the key."""
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _config_for_ports(config_dir: Path, moved: dict[int, int], target: Path) -> Path:
+    """`config_dir` itself, or when simulators had to move to other ports a copy in `target` whose
+    URLs (participants' webhooks, adapters' base URLs) follow them: simulators.yaml stays the one
+    place where their ports are configured."""
+    import re
+    import shutil
+
+    if not moved:
+        return config_dir
+    target.mkdir(parents=True, exist_ok=True)
+    for source in config_dir.glob("*.yaml"):
+        text = source.read_text(encoding="utf-8")
+        for old, new in moved.items():
+            text = re.sub(rf"(//(?:127\.0\.0\.1|localhost)):{old}\b", rf"\g<1>:{new}", text)
+        (target / source.name).write_text(text, encoding="utf-8")
+    for extra in config_dir.iterdir():  # anything else the config dir holds (e.g. certificates)
+        if extra.suffix != ".yaml" and extra.is_file():
+            shutil.copy(extra, target / extra.name)
+    return target
+
+
+def _one_line(error: BaseException, config_dir: Path) -> str:
+    """A configuration error as one line naming the file and the key."""
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):
+        files = {
+            "ParticipantsFile": "participants.yaml",
+            "RoutesFile": "routes.yaml",
+            "OperatorsFile": "operators.yaml",
+            "Settings": "the LIENTHONG_* settings",
+        }
+        where = files.get(error.title, error.title)
+        where = str(config_dir / where) if where.endswith(".yaml") else where
+        first = error.errors(include_url=False)[0]
+        key = ".".join(str(part) for part in first["loc"])
+        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+        return f"{where}: {key}: {first['msg']}{more}"
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+@app.command()
+def run(
+    port: Annotated[int, typer.Option(help="Port of the hub's API.")] = 8080,
+    data_dir: DataDir = None,
+) -> None:
+    """Development: the hub (embedded SQLite ledger) plus the bundled simulators of outside systems.
+
+    Simulators are found through the `lienthong.simulators` entry points (each names a callable that
+    returns an ASGI app), so an integrator's own package can add one without touching the core. Their
+    ports come from config/simulators.yaml; one that is busy (another `make run`) is replaced by a
+    free port, and the hub's configuration follows it.
+    """
+    import time
+    from importlib.metadata import entry_points
+
+    import yaml
+    from pydantic import ValidationError
+
+    from hub.adapters import AdapterConfigError
+    from hub.api import create_app
+    from hub.doctypes import DocTypeConfigError
+    from hub.servers import run_in_thread
+    from hub.startup_checks import StartupRefused
+
+    try:
+        settings = _settings(data_dir, port=port)
+    except ValidationError as error:
+        raise _refuse(_one_line(error, Path("config"))) from None
+    configure_logging(settings.log_format, settings.log_level)
+    if not _port_free(settings.host, port):
+        raise _refuse(f"port {port} is busy (another hub?): choose another with --port")
+    try:
+        configured = _simulator_ports(settings.config_dir / "simulators.yaml")
+    except ConfigError as error:
+        raise _refuse(str(error)) from None
+    servers = []
+    lines = []
+    moved: dict[int, int] = {}
+    for entry in sorted(entry_points(group=SIMULATOR_ENTRY_POINTS), key=lambda e: e.name):
+        wanted = configured.get(entry.name, 0)
+        chosen = wanted if wanted and _port_free(settings.host, wanted) else 0
+        simulator = run_in_thread(entry.load()(), host=settings.host, port=chosen)
+        servers.append(simulator)
+        note = ""
+        if wanted and not chosen:
+            moved[wanted] = simulator.port
+            note = f"  ({wanted} was busy)"
+        lines.append(f"  simulator {entry.name:<20} {simulator.base_url}{note}")
+    config_dir = _config_for_ports(settings.config_dir, moved, settings.data_dir / "run-config")
+    if config_dir != settings.config_dir:
+        settings = _settings(data_dir, port=port, config_dir=config_dir)
+    try:
+        hub_server = run_in_thread(create_app(settings), host=settings.host, port=port)
+    except (
+        StartupRefused,
+        AdapterConfigError,
+        DocTypeConfigError,
+        ValidationError,
+        yaml.YAMLError,
+        ValueError,
+        OSError,
+        RuntimeError,
+    ) as refused:
+        for server in servers:
+            server.stop()
+        raise _refuse(_one_line(refused, settings.config_dir)) from None
+    servers.insert(0, hub_server)
+    base = hub_server.base_url
+    out.print(f"[bold]lienthong[/bold] hub API {base}", highlight=False)
+    out.print(f"  console     {base}/console   (development login: operator / dev-password-operator)")
+    out.print(
+        f"  API docs    {base}/docs  ·  {base}/redoc  ·  problem types {base}/problems", highlight=False
+    )
+    out.print(f"  ledger: {settings.effective_database_url}   queue: {settings.queue_url}", highlight=False)
+    if moved:
+        out.print(f"  configuration with moved ports: {config_dir}", highlight=False)
+    for line in lines:
+        out.print(line, highlight=False)
+    out.print("Development tokens: 'Authorization: Bearer dev-token-<participant id>'. Ctrl-C stops.")
+    try:
+        while all(server.thread.is_alive() for server in servers):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for server in reversed(servers):
+            server.stop()
