@@ -30,7 +30,11 @@ class Delivery(BaseModel):
     recipient: str
     adapter: str | None
     state: DeliveryState
-    attempts: int
+    attempts: int = Field(description="attempts in the current round (an operator's retry starts a new one)")
+    attempts_total: int | None = Field(
+        default=None,
+        description="every attempt, across operator retries (in a message's or a timeline's view)",
+    )
     next_attempt_at: str | None = Field(description="ISO 8601; when the next attempt is due")
     last_error: str | None = Field(description="the peer's words or the transport error of the last attempt")
     peer_reference: str | None = Field(description="the id the receiving system gave the document")
