@@ -229,6 +229,7 @@ def verify_enveloped(
         raise Problem("signature-invalid", "the signature has no SignedInfo")
     _check_reference(signed_info)
     method = _check_algorithms(signed_info, allow_sha1)
+    _check_signature_value(signature)
     leaf, chain = _certificates(signature)
     signer = trust.identify(leaf, at=at, intermediates=chain)
 
@@ -237,7 +238,8 @@ def verify_enveloped(
         config = dataclasses.replace(config, verification_time=at)
     try:
         result = XMLVerifier().verify(root, x509_cert=leaf, expect_config=config, parser=_hardened_parser())
-    except (SignXMLException, InvalidSignature, ValueError) as exc:
+    except (SignXMLException, InvalidSignature, ValueError, TypeError, etree.LxmlError) as exc:
+        # signxml raises TypeError or lxml errors on some malformed signatures: still a bad signature
         raise Problem("signature-invalid", f"the XML signature does not verify: {exc}") from exc
     if isinstance(result, list) or result.signed_xml is None:  # pragma: no cover - excluded by config
         raise Problem("signature-invalid", "the signed content cannot be read back as XML")
@@ -288,6 +290,19 @@ def _check_algorithms(signed_info: etree._Element, allow_sha1: bool) -> Signatur
         hint = " (SHA-1 is refused unless allowed by setting)" if digest_uri and "sha1" in digest_uri else ""
         raise Problem("signature-algorithm-forbidden", f"digest method {digest_uri!r} is not accepted{hint}")
     return method
+
+
+def _check_signature_value(signature: etree._Element) -> None:
+    """Exactly one non-empty, base64 SignatureValue (signxml fails with a TypeError on an empty one)."""
+    values = signature.findall(f"{{{DS_NS}}}SignatureValue")
+    if len(values) != 1:
+        raise Problem("signature-invalid", f"the signature has {len(values)} SignatureValue elements; one")
+    text = "".join((values[0].text or "").split())
+    try:
+        if not base64.b64decode(text, validate=True):
+            raise Problem("signature-invalid", "the SignatureValue is empty")
+    except binascii.Error:
+        raise Problem("signature-invalid", "the SignatureValue is not base64") from None
 
 
 def _certificates(signature: etree._Element) -> tuple[x509.Certificate, list[x509.Certificate]]:
