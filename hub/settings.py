@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     hub_participant_id: str = "lienthong"
     hub_key_file: Path | None = None
     hub_cert_file: Path | None = None
+    hub_previous_cert_files: list[Path] = Field(
+        default_factory=list,
+        description="the hub's earlier signing certificates, still published so older receipts check",
+    )
     trust_anchor_files: list[Path] = Field(default_factory=list)
     revoked_serials_file: Path | None = None
 

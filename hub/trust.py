@@ -195,6 +195,13 @@ class TrustStore:
             )
         return _Verdict(participant_id, not_before, not_after)
 
+    def chain_of(self, cert: x509.Certificate) -> tuple[x509.Certificate, ...]:
+        """The CA certificates from ``cert``'s issuer up to a trust anchor; ValueError if none."""
+        path = self._chain(cert, list(self.intermediates))
+        if path is None:
+            raise ValueError(f"{_describe(cert)} does not chain to a trust anchor")
+        return tuple(path[1:])
+
     def _chain(
         self, cert: x509.Certificate, intermediates: list[x509.Certificate]
     ) -> list[x509.Certificate] | None:

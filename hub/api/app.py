@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from hub.api import deliveries, inbox, messages, meta, timeline
+from hub.api import certificates, deliveries, inbox, messages, meta, timeline
 from hub.api.errors import install_error_handlers
 from hub.api.limits import RequestLimits
 from hub.console.app import mount_console
@@ -60,7 +60,15 @@ def create_app(
         max_header_bytes=settings.max_header_bytes,
     )
     install_error_handlers(app)
-    for router in (messages.router, inbox.router, deliveries.router, timeline.router, meta.router):
+    routers = (
+        messages.router,
+        inbox.router,
+        deliveries.router,
+        timeline.router,
+        meta.router,
+        certificates.router,
+    )
+    for router in routers:
         app.include_router(router)
     mount_console(app, runtime)
     for adapter in runtime.adapters:
