@@ -527,10 +527,34 @@ def _wait_for_deliveries(message_url: str, authorization: str, timeout: float) -
 # -- operator views of the ledger ------------------------------------------------------------------
 
 
+def _require_ledger(settings: Settings) -> None:
+    """Commands that read a ledger refuse a place that holds none ("no ledger at …") rather than
+    create an empty one there and report on it: a mistyped --data-dir must not look "intact"."""
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite":
+        if not url.database or not Path(url.database).is_file():
+            raise _refuse(f"no ledger at {url.database or url}")
+        return
+    shown = url.render_as_string(hide_password=True)
+    engine = sa.create_engine(url)
+    try:
+        found = sa.inspect(engine).has_table("events")
+    except sa.exc.SQLAlchemyError as error:
+        raise _refuse(f"cannot open the ledger at {shown}: {str(error).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+    if not found:
+        raise _refuse(f"no ledger at {shown}")
+
+
 def _ledger(data_dir: Path | None):  # type: ignore[no-untyped-def]
     from hub.context import HubContext
 
-    return HubContext(_settings(data_dir)).ledger
+    settings = _settings(data_dir)
+    _require_ledger(settings)
+    return HubContext(settings).ledger
 
 
 @app.command()
@@ -648,7 +672,9 @@ def deliveries_retry(delivery_id: str, data_dir: DataDir = None) -> None:
     """Send a dead (or retrying) delivery again now, with a fresh attempt budget."""
     from hub.context import HubContext
 
-    hub = HubContext(_settings(data_dir))
+    settings = _settings(data_dir)
+    _require_ledger(settings)
+    hub = HubContext(settings)
     try:
         delivery = hub.ledger.requeue(delivery_id, by="cli")
     except Problem as problem:
@@ -667,7 +693,9 @@ def replay(
     from hub.context import HubContext
     from hub.intake import Intake
 
-    hub = HubContext(_settings(data_dir))
+    settings = _settings(data_dir)
+    _require_ledger(settings)
+    hub = HubContext(settings)
     intake = Intake(hub)
     if len(message_ids) == 1:
         try:
