@@ -139,7 +139,12 @@ class TrustStore:
             if verdict is not None:
                 self._cache.move_to_end(key)
         if verdict is None:
-            verdict = self._judge(cert, intermediates)
+            try:
+                verdict = self._judge(cert, intermediates)
+            except ValueError as error:  # cryptography parses fields lazily: a malformed one fails here
+                raise Problem(
+                    "signer-untrusted", f"a certificate of the signer cannot be read: {error}"
+                ) from None
             with self._lock:
                 self._cache[key] = verdict
                 while len(self._cache) > CACHE_SIZE:

@@ -301,7 +301,7 @@ def _check_signature_value(signature: etree._Element) -> None:
     try:
         if not base64.b64decode(text, validate=True):
             raise Problem("signature-invalid", "the SignatureValue is empty")
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or non-ASCII text
         raise Problem("signature-invalid", "the SignatureValue is not base64") from None
 
 
@@ -315,7 +315,9 @@ def _certificates(signature: etree._Element) -> tuple[x509.Certificate, list[x50
     for element in elements:
         try:
             der = base64.b64decode("".join((element.text or "").split()), validate=True)
-            certs.append(x509.load_der_x509_certificate(der))
-        except (binascii.Error, ValueError) as exc:
+            cert = x509.load_der_x509_certificate(der)
+            _ = (cert.subject, cert.issuer, cert.extensions, cert.public_key())  # parsed lazily: now
+            certs.append(cert)
+        except (binascii.Error, ValueError) as exc:  # ValueError: non-ASCII text, bad DER
             raise Problem("signature-invalid", f"the certificate in KeyInfo cannot be read: {exc}") from exc
     return certs[0], certs[1:]
