@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     public_base_url: str | None = None
+    tls_cert_file: Path | None = Field(default=None, description="serve HTTPS with this certificate (PEM)")
+    tls_key_file: Path | None = Field(default=None, description="its private key (default: in the cert file)")
+    tls_client_ca_file: Path | None = Field(
+        default=None, description="CAs of participants' TLS client certificates (default: first trust anchor)"
+    )
+    require_client_certificate: bool = Field(
+        default=False, description="participants must present a TLS client certificate (mutual TLS)"
+    )
 
     # identity of the hub
     hub_participant_id: str = "lienthong"

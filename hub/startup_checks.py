@@ -33,6 +33,11 @@ def lease_hazards(lease_seconds: float, adapters: Iterable[Adapter]) -> list[str
 def production_hazards(hub: HubContext) -> list[str]:
     """Every reason this configuration is unfit for production (empty when fit)."""
     hazards: list[str] = []
+    if hub.settings.require_client_certificate and hub.settings.tls_cert_file is None:
+        hazards.append(
+            "LIENTHONG_REQUIRE_CLIENT_CERTIFICATE is set but the hub serves no TLS (LIENTHONG_TLS_CERT_FILE):"
+            " no participant could authenticate"
+        )
     if is_development_certificate(hub.identity.certificate):
         hazards.append(
             f"the hub's certificate {hub.settings.effective_hub_cert_file} is from the development PKI"
