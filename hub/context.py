@@ -54,7 +54,18 @@ class HubContext:
 
     @cached_property
     def identity(self) -> SigningIdentity:
-        return load_identity(self.settings.effective_hub_key_file, self.settings.effective_hub_cert_file)
+        settings = self.settings
+        if settings.hub_key_pkcs11_module is not None:  # the key stays in the HSM
+            from hub.signing.pkcs11 import load_pkcs11_identity
+
+            return load_pkcs11_identity(
+                settings.hub_key_pkcs11_module,
+                settings.hub_key_pkcs11_token,
+                settings.hub_key_pkcs11_key,
+                settings.hub_key_pkcs11_user_pin,
+                settings.effective_hub_cert_file,
+            )
+        return load_identity(settings.effective_hub_key_file, settings.effective_hub_cert_file)
 
     @cached_property
     def hub_certificates(self) -> HubCertificates:
