@@ -1,6 +1,6 @@
 """The hub's own certificates, as published for outsiders who check its signatures.
 
-Receipts, checkpoints and documents signed by the hub can be checked by anyone who holds the hub's
+Receipts and documents signed by the hub can be checked by anyone who holds the hub's
 certificate and the CA that issued it. The hub publishes both (``GET /v1/hub/certificates.pem`` and
 ``GET /v1/hub/jwks.json``): the current signing certificate, the previous ones (set with
 ``LIENTHONG_HUB_PREVIOUS_CERT_FILES`` after a key roll-over, so older receipts still check), and the
