@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from hub.settings import Settings
 TLS_EXTENSION = "tls"
 
 
-def client_certificate(scope: dict[str, Any]) -> x509.Certificate | None:
+def client_certificate(scope: Mapping[str, Any]) -> x509.Certificate | None:
     """The TLS client certificate of the request's connection (ASGI TLS extension), if any."""
     tls = (scope.get("extensions") or {}).get(TLS_EXTENSION) or {}
     chain = tls.get("client_cert_chain") or []
@@ -70,7 +71,7 @@ class TlsScopeMixin:
 
     app: Any
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:

@@ -71,11 +71,11 @@ class Pkcs11RsaPrivateKey(rsa.RSAPrivateKey):
         self._token_key = token_key
         self._public = public
 
-    def sign(self, data: bytes, padding: Any, algorithm: Any) -> bytes:
+    def sign(self, data: Any, padding: Any, algorithm: Any) -> bytes:
         mechanism = _RSA_MECHANISMS.get(getattr(algorithm, "name", ""))
         if not isinstance(padding, PKCS1v15) or mechanism is None:
             raise ValueError(f"the HSM key signs PKCS#1 v1.5 with SHA-2 only, not {padding.name}/{algorithm}")
-        return self._token_key.sign(data, mechanism)
+        return self._token_key.sign(bytes(data), mechanism)
 
     def public_key(self) -> rsa.RSAPublicKey:
         return self._public
@@ -84,7 +84,7 @@ class Pkcs11RsaPrivateKey(rsa.RSAPrivateKey):
     def key_size(self) -> int:
         return self._public.key_size
 
-    decrypt = private_numbers = private_bytes = _never_leaves  # type: ignore[assignment]
+    decrypt = private_numbers = private_bytes = _never_leaves
 
     def __copy__(self) -> Pkcs11RsaPrivateKey:
         return self
@@ -100,11 +100,11 @@ class Pkcs11EcPrivateKey(ec.EllipticCurvePrivateKey):
         self._token_key = token_key
         self._public = public
 
-    def sign(self, data: bytes, signature_algorithm: Any) -> bytes:
+    def sign(self, data: Any, signature_algorithm: Any) -> bytes:
         algorithm = getattr(signature_algorithm, "algorithm", None)
         if not isinstance(signature_algorithm, ec.ECDSA) or not isinstance(algorithm, hashes.HashAlgorithm):
             raise ValueError("the HSM key signs ECDSA with a hash algorithm only")
-        raw = self._token_key.sign(hashlib.new(algorithm.name, data).digest(), Mechanism.ECDSA)
+        raw = self._token_key.sign(hashlib.new(algorithm.name, bytes(data)).digest(), Mechanism.ECDSA)
         half = len(raw) // 2
         return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
 
@@ -119,7 +119,7 @@ class Pkcs11EcPrivateKey(ec.EllipticCurvePrivateKey):
     def key_size(self) -> int:
         return self._public.curve.key_size
 
-    exchange = private_numbers = private_bytes = _never_leaves  # type: ignore[assignment]
+    exchange = private_numbers = private_bytes = _never_leaves
 
     def __copy__(self) -> Pkcs11EcPrivateKey:
         return self
