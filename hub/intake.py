@@ -31,6 +31,7 @@ from hub.parsing import JsonLimits, XmlLimits, parse_json, parse_xml
 from hub.participants import Participant
 from hub.problems import Problem
 from hub.signing.jws import sign_detached, verify_detached
+from hub.signing.keys import SigningUnavailable
 from hub.signing.xmldsig import find_signatures, sign_enveloped, verify_enveloped
 
 Format = Literal["xml", "json"]
@@ -60,7 +61,7 @@ def _checking(fmt: Format) -> Iterator[None]:
     """
     try:
         yield
-    except Problem:
+    except (Problem, SigningUnavailable):  # a refusal already, or the hub's trouble (503), not the document's
         raise
     except Exception as error:
         log.warning("a %s document could not be checked: %s: %s", fmt, type(error).__name__, error)

@@ -197,3 +197,44 @@ def test_a_wrong_token_or_key_label_is_a_clear_refusal(
     wrong_token = {**hsm_settings, "hub_key_pkcs11_token": "no-such-token"}
     with pytest.raises(HsmError, match="cannot open token 'no-such-token'"):
         _ = HubContext(Settings(data_dir=tmp_path, **wrong_token)).identity  # type: ignore[arg-type]
+
+
+def test_a_lost_session_is_reopened_and_a_lost_key_answers_503(hub: RunningHub) -> None:
+    """Runs last: it destroys the hub's key on the token."""
+    import pkcs11
+    from pkcs11 import Attribute
+
+    from hub.signing import pkcs11 as hsm
+
+    for session in list(hsm._sessions.values()):  # the HSM dropped the hub's session
+        session.close()
+    again = hub.post(_fresh_document(), as_=AGENCY)
+    assert again.status_code == 202, "a new session was opened and the key found again"
+
+    with pkcs11.lib(str(SOFTHSM_LIBRARY)).get_token(token_label=TOKEN).open(rw=True) as session:
+        for key in session.get_objects({Attribute.LABEL: KEY}):  # the key is gone from the token
+            key.destroy()
+    _, refused_before = _counts(hub)
+    gone = hub.post(_fresh_document(), as_=AGENCY)
+    assert gone.status_code == 503 and gone.json()["type"] == "/problems/not-ready", gone.text
+    assert "HSM cannot sign" in gone.json()["detail"] and gone.headers["Retry-After"]
+    assert _counts(hub)[1] == refused_before, "the hub's trouble is not recorded as the document's refusal"
+    assert hub.client.get("/healthz").status_code == 200
+
+
+def _fresh_document() -> bytes:
+    text = (FIXTURES / "edxml" / "document_strict.edxml").read_bytes()
+    return text.replace(b"123/UBND-VP", f"{uuid.uuid4().int % 10**6}/UBND-VP".encode())
+
+
+def _counts(hub: RunningHub) -> tuple[int, int]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(hub.settings.effective_database_url)
+    with engine.connect() as conn:
+        messages = conn.execute(sa.text("SELECT count(*) FROM messages")).scalar_one()
+        refused = conn.execute(
+            sa.text("SELECT count(*) FROM events WHERE kind = 'message.refused'")
+        ).scalar_one()
+    engine.dispose()
+    return messages, refused

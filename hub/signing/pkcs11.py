@@ -15,9 +15,10 @@ millisecond. RSA (PKCS#1 v1.5 with SHA-256/384/512) and EC (ECDSA, P-256/384/521
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -30,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import decode_ec_public_key
 
-from hub.signing.keys import SigningIdentity, identity_from
+from hub.signing.keys import SigningIdentity, SigningUnavailable, identity_from
 
 _RSA_MECHANISMS = {
     "sha256": Mechanism.SHA256_RSA_PKCS,
@@ -52,16 +53,36 @@ def _never_leaves(*_: object, **__: object) -> NoReturn:
     raise TypeError("the hub's key lives in the HSM and never leaves it")
 
 
-@dataclass
 class _TokenKey:
-    """A private key object on an open session, used under the session's lock."""
+    """The private key object on the token, used under one lock.
 
-    key: Any  # pkcs11.PrivateKey
-    lock: threading.Lock
+    A PKCS#11 session can die under the hub (the HSM restarted, a network HSM's link dropped): a
+    failed signature reopens the session and finds the key again, once; if that fails too, the
+    signature is :class:`SigningUnavailable` — the hub's trouble, not the document's.
+    """
+
+    def __init__(self, find: Callable[[bool], Any]) -> None:
+        self._find = find  # find(reopen) -> the key object, on a fresh session when reopen is true
+        self._key = find(False)
+        self.lock = threading.Lock()
+
+    @property
+    def key(self) -> Any:
+        return self._key
 
     def sign(self, data: bytes, mechanism: Mechanism) -> bytes:
         with self.lock:
-            return bytes(self.key.sign(data, mechanism=mechanism))
+            try:
+                return bytes(self._key.sign(data, mechanism=mechanism))
+            except pkcs11.PKCS11Error:
+                pass
+            try:
+                self._key = self._find(True)
+                return bytes(self._key.sign(data, mechanism=mechanism))
+            except (pkcs11.PKCS11Error, HsmError) as error:
+                raise SigningUnavailable(
+                    f"the HSM cannot sign now: {type(error).__name__}: {error}"
+                ) from None
 
 
 class Pkcs11RsaPrivateKey(rsa.RSAPrivateKey):
@@ -161,26 +182,43 @@ _sessions: dict[tuple[str, str], Any] = {}
 _sessions_lock = threading.Lock()
 
 
+def _session(module: Path, token_label: str, pin: str, *, reopen: bool = False) -> Any:
+    """The process's logged-in session on the token (PKCS#11 logins are per process), opened once."""
+    key = (str(module), token_label)
+    with _sessions_lock:
+        session = _sessions.get(key)
+        if session is not None and reopen:
+            with contextlib.suppress(pkcs11.PKCS11Error):
+                session.close()
+            session = None
+        if session is None:
+            token = pkcs11.lib(str(module)).get_token(token_label=token_label)
+            session = _sessions[key] = token.open(user_pin=pin)
+        return session
+
+
 def load_pkcs11_identity(
     module: Path, token_label: str, key_label: str, pin: str, cert_file: Path
 ) -> SigningIdentity:
     """The hub's identity with its private key on the token; the certificate comes from a file."""
-    try:
-        with _sessions_lock:
-            opened = _sessions.get((str(module), token_label))
-            if opened is None:
-                token = pkcs11.lib(str(module)).get_token(token_label=token_label)
-                opened = _sessions[(str(module), token_label)] = (token.open(user_pin=pin), threading.Lock())
-        session, lock = opened
-        keys = list(
-            session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: key_label})
-        )
-    except pkcs11.PKCS11Error as error:
-        raise HsmError(f"cannot open token {token_label!r} with {module}: {type(error).__name__}") from None
-    if len(keys) != 1:
-        raise HsmError(f"token {token_label!r} holds {len(keys)} private keys labelled {key_label!r}; one")
-    token_key = _TokenKey(keys[0], lock)
-    public = public_key_of(keys[0])
+
+    def find(reopen: bool) -> Any:
+        try:
+            session = _session(module, token_label, pin, reopen=reopen)
+            template = {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: key_label}
+            keys = list(session.get_objects(template))
+        except pkcs11.PKCS11Error as error:
+            raise HsmError(
+                f"cannot open token {token_label!r} with {module}: {type(error).__name__}"
+            ) from None
+        if len(keys) != 1:
+            raise HsmError(
+                f"token {token_label!r} holds {len(keys)} private keys labelled {key_label!r}; one"
+            )
+        return keys[0]
+
+    token_key = _TokenKey(find)
+    public = public_key_of(token_key.key)
     private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
     if isinstance(public, rsa.RSAPublicKey):
         private = Pkcs11RsaPrivateKey(token_key, public)
