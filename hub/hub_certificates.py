@@ -10,6 +10,7 @@ CA chain each leads to. An outsider pins the leaf certificates and checks the ch
 from __future__ import annotations
 
 import base64
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from joserfc.jwk import ECKey, RSAKey
 
 from hub.trust import TrustStore
 
+log = logging.getLogger("hub.certificates")
 _EC_ALG = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 
 
@@ -48,12 +50,12 @@ class HubCertificates:
         previous = [
             cert for path in previous_files for cert in x509.load_pem_x509_certificates(path.read_bytes())
         ]
-        items = [PublishedCertificate(current, "current", trust.chain_of(current))]
+        items = [PublishedCertificate(current, "current", _chain(trust, current))]
         seen = {current.fingerprint(hashes.SHA256())}
         for cert in previous:
             if cert.fingerprint(hashes.SHA256()) not in seen:
                 seen.add(cert.fingerprint(hashes.SHA256()))
-                items.append(PublishedCertificate(cert, "previous", trust.chain_of(cert)))
+                items.append(PublishedCertificate(cert, "previous", _chain(trust, cert)))
         return cls(hub_id, tuple(items))
 
     def leaves(self) -> list[x509.Certificate]:
@@ -75,6 +77,15 @@ class HubCertificates:
     def jwks(self) -> dict[str, Any]:
         """RFC 7517 key set: one key per signing certificate, ``kid`` = ``x5t#S256``, ``x5c`` = chain."""
         return {"keys": [_jwk(item) for item in self.published]}
+
+
+def _chain(trust: TrustStore, certificate: x509.Certificate) -> tuple[x509.Certificate, ...]:
+    """The CA chain from the trust store; none (published alone, with a warning) when it has none."""
+    try:
+        return trust.chain_of(certificate)
+    except ValueError as error:
+        log.warning("the hub's certificate is published without its CA chain: %s", error)
+        return ()
 
 
 def _jwk(item: PublishedCertificate) -> dict[str, Any]:

@@ -168,3 +168,17 @@ def test_lienthong_verify_pins_the_published_certificates(hub: RunningHub, tmp_p
         AGENCY,
     )
     assert code == 1 and "signer-unknown" in said, "only the hub's own certificates count"
+
+
+def test_a_certificate_outside_the_trust_store_is_published_alone(tmp_path: Path) -> None:
+    from hub.devpki import generate_dev_pki
+    from hub.hub_certificates import HubCertificates
+    from hub.trust import TrustStore
+
+    generate_dev_pki(tmp_path, participants=())  # another CA: the hub's certificate does not chain to it
+    other_ca = x509.load_pem_x509_certificate((tmp_path / "ca.crt").read_bytes())
+    hub_cert = x509.load_pem_x509_certificate((DEV_CERTS / "hub.crt").read_bytes())
+    published = HubCertificates.collect("lienthong", hub_cert, [], TrustStore([other_ca], []))
+    assert published.leaves() == [hub_cert]
+    assert len(published.jwks()["keys"][0]["x5c"]) == 1, "the leaf alone, rather than a 500"
+    assert x509.load_pem_x509_certificates(published.pem()) == [hub_cert]
