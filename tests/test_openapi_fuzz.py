@@ -3,7 +3,8 @@
 Every operation the live hub describes at /openapi.json is called with parameters, headers and
 bodies schemathesis generates (conforming to the description and not), with the development tokens
 — an operator's for operator endpoints, an agency's for the rest — and must answer below 500, every
-refusal as problem+json. Bounded by example counts (``EXAMPLES_PER_OPERATION``).
+refusal as problem+json. Cases are drawn from both of schemathesis's modes: conforming to the
+description, and deliberately violating it. Bounded by example counts (``EXAMPLES_PER_OPERATION``).
 
 Driven through schemathesis's Hypothesis strategies rather than its pytest plugin: the schema comes
 from a hub this module starts, and the plugin's fixture loader does not work with pytest 9.
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.hubtest import RunningHub, auth, running_hub
 
@@ -33,7 +35,12 @@ def fuzz(operation: schemathesis.APIOperation, hub: RunningHub, failures: list[s
     """Call one operation with generated cases; note every server error or non-problem refusal."""
     who = "operator" if any(part in operation.path for part in OPERATOR_PATHS) else "000.01.02.H41"
 
-    @given(case=operation.as_strategy())
+    cases = st.one_of(
+        operation.as_strategy(schemathesis.GenerationMode.POSITIVE),
+        operation.as_strategy(schemathesis.GenerationMode.NEGATIVE),
+    )
+
+    @given(case=cases)
     @settings(
         max_examples=EXAMPLES_PER_OPERATION,
         deadline=None,
