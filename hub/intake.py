@@ -70,6 +70,19 @@ def _checking(fmt: Format) -> Iterator[None]:
         ) from None
 
 
+def _refuse_nul_in_keys(extracted: Extracted) -> None:
+    """JSON may escape a NUL (``\\u0000``); no sender, recipient or key the hub records may hold one
+    (XML cannot: NUL is no XML character)."""
+    fields = [
+        extracted.sender,
+        *extracted.recipients,
+        extracted.correlation_key or "",
+        extracted.natural_key or "",
+    ]
+    if any("\x00" in str(value) for value in fields):
+        raise Problem("schema-invalid", "a sender, recipient or key of the document holds a NUL character")
+
+
 def _refuse_header_comments(root: etree._Element) -> None:
     """No comment or processing instruction inside ``edXMLHeader``.
 
@@ -313,6 +326,7 @@ class Intake:
         hub.validator.validate_json(doctype, obj)
         # A detached JWS covers the exact body bytes, so the parsed object *is* the signed data.
         extracted = extract_json(doctype, obj)
+        _refuse_nul_in_keys(extracted)
         context["sender"] = extracted.sender
         if submission.jws_signature:
             verified = verify_detached(submission.body, submission.jws_signature, hub.trust)

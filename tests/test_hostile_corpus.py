@@ -1092,6 +1092,31 @@ CASES: dict[str, Case] = {
     "request: wrong method": Case(
         "media", lambda hub: Sent(method="PUT", path="/v1/messages"), 405, "invalid-request", recorded=False
     ),
+    "request: NUL in the path": Case(
+        "media",
+        lambda hub: Sent(method="GET", path="/v1/messages/%00", content_type=None),
+        400,
+        "invalid-request",
+        recorded=False,
+    ),
+    "request: NUL in the query": Case(
+        "media",
+        lambda hub: Sent(
+            method="GET", path="/v1/deliveries?recipient=a%00b", as_="operator", content_type=None
+        ),
+        400,
+        "invalid-request",
+        recorded=False,
+    ),
+    "request: offset beyond any integer": Case(
+        "media",
+        lambda hub: Sent(
+            method="GET", path=f"/v1/deliveries?offset={10**30}", as_="operator", content_type=None
+        ),
+        400,
+        "invalid-request",
+        recorded=False,
+    ),
     # cross-participant reads and operator endpoints
     "read: another's message": Case(
         "cross-reads",

@@ -90,6 +90,16 @@ def install_error_handlers(app: FastAPI) -> None:
     # Registered for these classes (not Exception), so Starlette answers here and does not re-raise
     # to the server: one log line, no traceback, the connection kept.
     async def _storage(request: Request, error: Exception) -> JSONResponse:
+        if isinstance(error, sa_exc.DataError):  # a value the database refuses: the request's fault
+            log.warning(
+                "the database refused a value of %s %s: %s",
+                request.method,
+                request.url.path,
+                _first_line(error),
+            )
+            return problem_response(
+                Problem("invalid-request", "the request holds a value the ledger cannot take"), request
+            )
         trouble = storage_trouble(error)
         if trouble is None:
             raise error  # not storage: the internal-error handler below answers and logs it
