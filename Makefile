@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check bench bench-scale-out lint fmt clean chromium xmlsec1 oracles
+.PHONY: run test check bench bench-scale-out lint fmt clean chromium xmlsec1 softhsm2 oracles
 VNPAY_ORACLE := tests/oracles/vnpay
 
 $(STAMP): pyproject.toml
@@ -29,6 +29,12 @@ xmlsec1:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xmlsec1 >/dev/null); } || \
 	  echo "note: no xmlsec1 (apt-get install xmlsec1): the xmlsec1 signature checks will be skipped"
 
+# The hub's key in an HSM is tested against SoftHSM2 (Debian's softhsm2), a PKCS#11 token we did not write.
+softhsm2:
+	@command -v softhsm2-util >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null); } || \
+	  echo "note: no softhsm2 (apt-get install softhsm2): the HSM signing tests will be skipped"
+
 # The npm `vnpay` package, the tests' independent oracle for VNPAY's wire format (exact versions from
 # the committed package-lock.json; node and npm are needed).
 $(VNPAY_ORACLE)/node_modules/.package-lock.json: $(VNPAY_ORACLE)/package-lock.json
@@ -47,7 +53,7 @@ check: $(STAMP)
 
 # Every check, then every test with branch coverage and its floor.
 COVERAGE_FLOOR ?= 85
-test: check chromium xmlsec1 oracles
+test: check chromium xmlsec1 softhsm2 oracles
 	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 bench: $(STAMP)

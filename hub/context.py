@@ -8,6 +8,7 @@ from functools import cached_property
 
 from hub.directory import Directories
 from hub.doctypes import DocTypeRegistry
+from hub.hub_certificates import HubCertificates
 from hub.ledger import Ledger
 from hub.participants import Participants
 from hub.routing import RouteTable
@@ -53,7 +54,28 @@ class HubContext:
 
     @cached_property
     def identity(self) -> SigningIdentity:
-        return load_identity(self.settings.effective_hub_key_file, self.settings.effective_hub_cert_file)
+        settings = self.settings
+        if settings.hub_key_pkcs11_module is not None:  # the key stays in the HSM
+            from hub.signing.pkcs11 import load_pkcs11_identity
+
+            return load_pkcs11_identity(
+                settings.hub_key_pkcs11_module,
+                settings.hub_key_pkcs11_token,
+                settings.hub_key_pkcs11_key,
+                settings.hub_key_pkcs11_user_pin,
+                settings.effective_hub_cert_file,
+            )
+        return load_identity(settings.effective_hub_key_file, settings.effective_hub_cert_file)
+
+    @cached_property
+    def hub_certificates(self) -> HubCertificates:
+        """The hub's signing certificates (current and previous) with their CA chains, as published."""
+        return HubCertificates.collect(
+            self.identity.participant_id,
+            self.identity.certificate,
+            self.settings.hub_previous_cert_files,
+            self.trust,
+        )
 
     @cached_property
     def ledger(self) -> Ledger:

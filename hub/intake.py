@@ -11,11 +11,12 @@ propagates, so the caller's error and the ledger's evidence always agree.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,6 +31,7 @@ from hub.parsing import JsonLimits, XmlLimits, parse_json, parse_xml
 from hub.participants import Participant
 from hub.problems import Problem
 from hub.signing.jws import sign_detached, verify_detached
+from hub.signing.keys import SigningUnavailable
 from hub.signing.xmldsig import find_signatures, sign_enveloped, verify_enveloped
 from hub.spi import IntakeDocument
 
@@ -48,6 +50,51 @@ def media_format(content_type: str | None) -> Format:
         "unsupported-media-type",
         f"Content-Type {media or '(none)'!r} is not accepted; send application/xml or application/json",
     )
+
+
+@contextlib.contextmanager
+def _checking(fmt: Format) -> Iterator[None]:
+    """Any failure while a document is being checked or signed is the document's refusal, never a 5xx.
+
+    The checking steps raise :class:`Problem` for every case they know; anything else (a library
+    choking on input nobody foresaw) becomes ``document-unprocessable``: recorded like any refusal,
+    logged on one line so that a developer can give it a problem type of its own.
+    """
+    try:
+        yield
+    except (Problem, SigningUnavailable):  # a refusal already, or the hub's trouble (503), not the document's
+        raise
+    except Exception as error:
+        log.warning("a %s document could not be checked: %s: %s", fmt, type(error).__name__, error)
+        raise Problem(
+            "document-unprocessable", f"the document could not be checked ({type(error).__name__})"
+        ) from None
+
+
+def _refuse_nul_in_keys(extracted: Extracted) -> None:
+    """JSON may escape a NUL (``\\u0000``); no sender, recipient or key the hub records may hold one
+    (XML cannot: NUL is no XML character)."""
+    fields = [
+        extracted.sender,
+        *extracted.recipients,
+        extracted.correlation_key or "",
+        extracted.natural_key or "",
+    ]
+    if any("\x00" in str(value) for value in fields):
+        raise Problem("schema-invalid", "a sender, recipient or key of the document holds a NUL character")
+
+
+def _refuse_header_comments(root: etree._Element) -> None:
+    """No comment or processing instruction inside ``edXMLHeader``.
+
+    Canonicalisation drops comments, so one inserted after signing (``<OrganId>000.01<!--x-->.02</…>``)
+    leaves the signature valid and the hub's routing right, yet shows a naive reader of the delivered
+    bytes another text. The header is the part every receiver reads: it must read one way only.
+    """
+    for header in root.iter("{*}edXMLHeader"):
+        for node in header.iter(etree.Comment, etree.ProcessingInstruction):
+            kind = "comment" if isinstance(node, etree._Comment) else "processing instruction"
+            raise Problem("xml-forbidden-construct", f"a {kind} inside edXMLHeader is not allowed")
 
 
 @dataclass
@@ -174,10 +221,11 @@ class Intake:
                 return self._duplicate(earlier, submitter, "idempotency-key")
 
         fmt = media_format(submission.content_type)
-        if fmt == "xml":
-            checked = self._check_xml(submission, context)
-        else:
-            checked = self._check_json(submission, context)
+        with _checking(fmt):
+            if fmt == "xml":
+                checked = self._check_xml(submission, context)
+            else:
+                checked = self._check_json(submission, context)
 
         extracted = checked.extracted
         deliver_to = self._recipients_to_deliver(submitter, extracted)
@@ -207,7 +255,8 @@ class Intake:
                 ),
             )
 
-        document, signature = checked.signed()
+        with _checking(fmt):
+            document, signature = checked.signed()
         new = NewMessage(
             id=str(uuid.uuid4()),
             doctype=checked.doctype.name,
@@ -249,6 +298,7 @@ class Intake:
         hub, submitter = self.hub, submission.submitted_by
         lenient = submitter.inbound_profile == "lenient"
         parsed = parse_xml(submission.body, limits=self.xml_limits, lenient=lenient)
+        _refuse_header_comments(parsed.root)
         doctype = hub.doctypes.identify_xml(parsed.root)
         context["doctype"] = doctype.name
         issues = hub.validator.validate_xml(doctype, parsed.root, profile=submitter.inbound_profile)
@@ -295,6 +345,7 @@ class Intake:
         hub.validator.validate_json(doctype, obj)
         # A detached JWS covers the exact body bytes, so the parsed object *is* the signed data.
         extracted = extract_json(doctype, obj)
+        _refuse_nul_in_keys(extracted)
         context["sender"] = extracted.sender
         if submission.jws_signature:
             verified = verify_detached(submission.body, submission.jws_signature, hub.trust)

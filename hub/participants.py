@@ -1,4 +1,5 @@
-"""Participants: the systems that may send or receive, and how they authenticate (bearer tokens).
+"""Participants: the systems that may send or receive, and how they authenticate (bearer tokens here;
+TLS client certificates in hub.api.auth).
 
 Tokens are stored only as hex SHA-256 hashes. A participant sends as itself; a relaying participant
 (the national axis adapter) may send for senders listed in ``may_send_as`` (``*`` = any sender that is
@@ -8,6 +9,7 @@ not itself a registered participant, so a relay can never impersonate a local ag
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -71,8 +73,13 @@ class Participants:
         """The participant owning the bearer token in an ``Authorization`` header value."""
         if not authorization or not authorization.lower().startswith("bearer "):
             raise Problem("unauthenticated", "send 'Authorization: Bearer <token>'")
-        # Looking up the hash (not the token) leaks nothing useful through timing.
-        participant = self._by_token_hash.get(hash_token(authorization[7:].strip()))
+        presented = hash_token(authorization[7:].strip())
+        participant = None
+        # Every stored hash is compared, each in constant time, and the loop never stops early: how
+        # long this takes says nothing about how close a guess came, nor which participant matched.
+        for digest, owner in self._by_token_hash.items():
+            if hmac.compare_digest(digest, presented):
+                participant = owner
         if participant is None:
             raise Problem("unauthenticated", "the bearer token is not known")
         return participant

@@ -35,6 +35,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = _types(
     ("headers-too-large", 431, "The request's headers exceed the count or size limit"),
     ("unsupported-media-type", 415, "The content type is not accepted"),
     ("invalid-encoding", 400, "The body is not valid UTF-8"),
+    ("encoding-not-utf8", 400, "The document declares or uses an encoding other than UTF-8"),
     ("invalid-request", 400, "The request is malformed"),
     ("storage-unavailable", 503, "The ledger cannot be written now; try again later"),
     # hardened parsing
@@ -44,6 +45,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = _types(
     ("json-malformed", 400, "The JSON is not well-formed"),
     ("json-duplicate-key", 400, "The JSON object repeats a key"),
     ("json-too-deep", 400, "The JSON nests deeper than allowed"),
+    ("json-invalid-unicode", 400, "A JSON string escapes a lone surrogate, which is no Unicode character"),
     # type and schema
     ("unknown-type", 422, "The document is of no registered type"),
     ("schema-invalid", 422, "The document does not match its schema"),
@@ -66,6 +68,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = _types(
     ("undeliverable", 422, "The adapter routed to this recipient refuses the document at intake"),
     ("forbidden-submitter", 403, "The adapter may not submit documents as this participant"),
     ("conflict", 409, "The resource is not in a state that allows this action"),
+    ("document-unprocessable", 422, "The document could not be checked; nothing was accepted"),
     ("internal-error", 500, "The hub failed; nothing was accepted"),
     ("not-ready", 503, "The hub is not ready to serve"),
 )

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -39,11 +39,31 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     public_base_url: str | None = None
+    tls_cert_file: Path | None = Field(default=None, description="serve HTTPS with this certificate (PEM)")
+    tls_key_file: Path | None = Field(default=None, description="its private key (default: in the cert file)")
+    tls_client_ca_file: Path | None = Field(
+        default=None, description="CAs of participants' TLS client certificates (default: first trust anchor)"
+    )
+    require_client_certificate: bool = Field(
+        default=False, description="participants must present a TLS client certificate (mutual TLS)"
+    )
 
     # identity of the hub
     hub_participant_id: str = "lienthong"
     hub_key_file: Path | None = None
     hub_cert_file: Path | None = None
+    hub_key_pkcs11_module: Path | None = Field(
+        default=None,
+        description="the HSM's PKCS#11 library: when set, the hub's key is on the token, not in a file",
+    )
+    hub_key_pkcs11_token: str = Field(default="lienthong", description="label of the token holding the key")
+    hub_key_pkcs11_key: str = Field(default="hub", description="label of the hub's private key on the token")
+    hub_key_pkcs11_pin: SecretStr | None = Field(default=None, description="the token's user PIN")
+    hub_key_pkcs11_pin_file: Path | None = Field(default=None, description="a file holding the user PIN")
+    hub_previous_cert_files: list[Path] = Field(
+        default_factory=list,
+        description="the hub's earlier signing certificates, still published so older receipts check",
+    )
     trust_anchor_files: list[Path] = Field(default_factory=list)
     revoked_serials_file: Path | None = None
 
@@ -154,6 +174,14 @@ class Settings(BaseSettings):
     @property
     def effective_hub_cert_file(self) -> Path:
         return self.hub_cert_file or self.certs_dir / "hub.crt"
+
+    @property
+    def hub_key_pkcs11_user_pin(self) -> str:
+        if self.hub_key_pkcs11_pin_file is not None:
+            return self.hub_key_pkcs11_pin_file.read_text(encoding="utf-8").strip()
+        if self.hub_key_pkcs11_pin is not None:
+            return self.hub_key_pkcs11_pin.get_secret_value()
+        raise ValueError("the hub's key is in an HSM: set LIENTHONG_HUB_KEY_PKCS11_PIN or _PIN_FILE")
 
     @property
     def effective_trust_anchor_files(self) -> list[Path]:

@@ -33,6 +33,16 @@ def lease_hazards(lease_seconds: float, adapters: Iterable[Adapter]) -> list[str
 def production_hazards(hub: HubContext) -> list[str]:
     """Every reason this configuration is unfit for production (empty when fit)."""
     hazards: list[str] = []
+    if hub.settings.hub_key_pkcs11_module is not None and not hub.settings.console_secret:
+        hazards.append(
+            "the hub's key is in an HSM but LIENTHONG_CONSOLE_SECRET is not set: console sessions would be"
+            " signed with a secret derived from a key file"
+        )
+    if hub.settings.require_client_certificate and hub.settings.tls_cert_file is None:
+        hazards.append(
+            "LIENTHONG_REQUIRE_CLIENT_CERTIFICATE is set but the hub serves no TLS (LIENTHONG_TLS_CERT_FILE):"
+            " no participant could authenticate"
+        )
     if is_development_certificate(hub.identity.certificate):
         hazards.append(
             f"the hub's certificate {hub.settings.effective_hub_cert_file} is from the development PKI"

@@ -139,7 +139,12 @@ class TrustStore:
             if verdict is not None:
                 self._cache.move_to_end(key)
         if verdict is None:
-            verdict = self._judge(cert, intermediates)
+            try:
+                verdict = self._judge(cert, intermediates)
+            except ValueError as error:  # cryptography parses fields lazily: a malformed one fails here
+                raise Problem(
+                    "signer-untrusted", f"a certificate of the signer cannot be read: {error}"
+                ) from None
             with self._lock:
                 self._cache[key] = verdict
                 while len(self._cache) > CACHE_SIZE:
@@ -194,6 +199,13 @@ class TrustStore:
                 ("signer-unknown", f"{_describe(cert)}: {participant_id!r} is not a known participant"),
             )
         return _Verdict(participant_id, not_before, not_after)
+
+    def chain_of(self, cert: x509.Certificate) -> tuple[x509.Certificate, ...]:
+        """The CA certificates from ``cert``'s issuer up to a trust anchor; ValueError if none."""
+        path = self._chain(cert, list(self.intermediates))
+        if path is None:
+            raise ValueError(f"{_describe(cert)} does not chain to a trust anchor")
+        return tuple(path[1:])
 
     def _chain(
         self, cert: x509.Certificate, intermediates: list[x509.Certificate]

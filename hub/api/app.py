@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 
-from hub.api import deliveries, inbox, ledger, messages, meta, schemas, timeline
+from hub.api import certificates, deliveries, inbox, ledger, messages, meta, schemas, timeline
 from hub.api.errors import install_error_handlers
 from hub.api.limits import RequestLimits
 from hub.api.openapi import install_openapi
@@ -72,6 +72,7 @@ def create_app(
         timeline.router,
         schemas.router,
         meta.router,
+        certificates.router,
     ):
         app.include_router(router)
     mount_console(app, runtime)

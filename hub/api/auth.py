@@ -1,4 +1,10 @@
-"""Authentication at the HTTP door: bearer token → participant."""
+"""Authentication at the HTTP door: a TLS client certificate or a bearer token → participant.
+
+A request over mutual TLS (hub.tls puts the client certificate in the ASGI TLS extension) is
+authenticated by its certificate, checked by the trust store like a signer's; a bearer token sent
+beside it must name the same participant. Without a certificate, the bearer token decides — unless
+``LIENTHONG_REQUIRE_CLIENT_CERTIFICATE`` is set, and then a certificate is required.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from hub.ledger import MessageRecord
 from hub.participants import Participant
 from hub.problems import Problem
+from hub.tls import client_certificate
 
 # Declares the bearer scheme on every operation that needs a token (the OpenAPI's `security`); the
 # token itself is checked below, so a missing one is our 401 problem, not FastAPI's 403.
@@ -17,8 +24,26 @@ bearer = HTTPBearer(auto_error=False, scheme_name="bearer")
 def current_participant(
     request: Request, _credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
 ) -> Participant:
-    """FastAPI dependency: the participant owning the request's bearer token (401 otherwise)."""
-    return request.app.state.hub.participants.authenticate(request.headers.get("authorization"))
+    """FastAPI dependency: the authenticated participant (401 otherwise)."""
+    hub = request.app.state.hub
+    authorization = request.headers.get("authorization")
+    certificate = client_certificate(request.scope)
+    if certificate is None:
+        if hub.settings.require_client_certificate:
+            raise Problem("unauthenticated", "a TLS client certificate is required (mutual TLS)")
+        return hub.participants.authenticate(authorization)
+    try:
+        participant_id = hub.trust.identify(certificate)
+    except Problem as refused:
+        raise Problem("unauthenticated", f"the TLS client certificate is refused: {refused.detail}") from None
+    participant = hub.participants.get(participant_id)
+    if participant is None:
+        raise Problem("unauthenticated", f"the TLS client certificate names {participant_id}, no participant")
+    if authorization and hub.participants.authenticate(authorization).id != participant.id:
+        raise Problem(
+            "unauthenticated", "the bearer token and the TLS client certificate name different participants"
+        )
+    return participant
 
 
 def current_operator(participant: Participant = Depends(current_participant)) -> Participant:

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from hub.problems import Problem
+from hub.signing.keys import SigningUnavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("hub.api")
@@ -94,11 +95,29 @@ def install_error_handlers(app: FastAPI) -> None:
     # Registered for these classes (not Exception), so Starlette answers here and does not re-raise
     # to the server: one log line, no traceback, the connection kept.
     async def _storage(request: Request, error: Exception) -> JSONResponse:
+        if isinstance(error, sa_exc.DataError):  # a value the database refuses: the request's fault
+            log.warning(
+                "the database refused a value of %s %s: %s",
+                request.method,
+                request.url.path,
+                _first_line(error),
+            )
+            return problem_response(
+                Problem("invalid-request", "the request holds a value the ledger cannot take"), request
+            )
         trouble = storage_trouble(error)
         if trouble is None:
             raise error  # not storage: the internal-error handler below answers and logs it
         log.error("storage unavailable during %s %s: %s", request.method, request.url.path, trouble)
         response = problem_response(Problem("storage-unavailable", trouble), request)
+        response.headers["Retry-After"] = str(STORAGE_RETRY_AFTER_SECONDS)
+        return response
+
+    @app.exception_handler(SigningUnavailable)
+    async def _signing(request: Request, error: SigningUnavailable) -> JSONResponse:
+        # The hub's key (an HSM) cannot sign now: nothing was accepted; the sender tries again.
+        log.error("signing unavailable during %s %s: %s", request.method, request.url.path, error)
+        response = problem_response(Problem("not-ready", str(error)), request)
         response.headers["Retry-After"] = str(STORAGE_RETRY_AFTER_SECONDS)
         return response
 

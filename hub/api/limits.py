@@ -5,7 +5,9 @@ webhook and callback, and any route added later — is covered without its handl
 
 - a body whose declared ``Content-Length`` exceeds the route's limit is answered 413 at once, unread;
 - a body that streams past the limit stops being read at the limit and is answered 413;
-- more than ``max_header_count`` headers, or more than ``max_header_bytes`` of them, is answered 431.
+- more than ``max_header_count`` headers, or more than ``max_header_bytes`` of them, is answered 431;
+- a NUL character in the path or the query (``%00``) is answered 400 ``invalid-request``: no id, key
+  or filter holds one, and PostgreSQL cannot even compare text with it (a 500 otherwise).
 
 The limit is ``max_body_bytes`` for document intake (``POST /v1/messages``) and ``max_form_bytes``
 for everything else (forms, callbacks and webhooks carry a few kilobytes).
@@ -63,6 +65,11 @@ class RequestLimits:
                 f"{self.max_header_count} headers and {self.max_header_bytes} bytes"
             )
             await _answer(scope, send, Problem("headers-too-large", detail))
+            return
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
+            await _answer(
+                scope, send, Problem("invalid-request", "a NUL character in the URL is not accepted")
+            )
             return
         limit = self.limit_for(scope)
         declared = dict(headers).get(b"content-length", b"")

@@ -205,3 +205,32 @@ def refusal(response: httpx.Response) -> HubRefused:
     return HubRefused(
         f"{slug or response.status_code}: {body['detail']}", errors if isinstance(errors, list) else ()
     )
+
+
+def require_ledger(settings: Settings) -> None:
+    """Commands that read a ledger refuse a place that holds none ("no ledger at …") rather than
+    create an empty one there and report on it: a mistyped --data-dir must not look "intact"."""
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite":
+        if not url.database or not Path(url.database).is_file():
+            raise refuse(f"no ledger at {url.database or url}")
+        return
+    shown = url.render_as_string(hide_password=True)
+    engine = sa.create_engine(url)
+    try:
+        found = sa.inspect(engine).has_table("events")
+    except sa.exc.SQLAlchemyError as error:
+        raise refuse(f"cannot open the ledger at {shown}: {str(error).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+    if not found:
+        raise refuse(f"no ledger at {shown}")
+
+
+def existing_ledger_settings(data_dir: Path | None = None) -> Settings:
+    """The settings of a command that reads the ledger, refused where there is none."""
+    settings = make_settings(data_dir)
+    require_ledger(settings)
+    return settings

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -116,8 +117,27 @@ def sign(
 def verify(
     file: Path,
     jws: Annotated[str | None, typer.Option(help="Detached JWS of a JSON document.")] = None,
+    expect_signer: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-signer",
+            help="The participant id that must have signed. Default for a receipt: the hub itself.",
+        ),
+    ] = None,
+    hub_certificates: Annotated[
+        Path | None,
+        typer.Option(
+            "--hub-certificates",
+            help="The hub's published certificates (GET /v1/hub/certificates.pem): the signer's"
+            " certificate must be one of them, and their CAs are the trust anchors.",
+        ),
+    ] = None,
 ) -> None:
-    """Verify a document's signature against the trust store; prints the signer."""
+    """Verify a document's or a receipt's signature; prints the signer.
+
+    A receipt (JSON with `receipt_version`) must be signed by the hub: a participant's signature,
+    however valid, is refused unless `--expect-signer` names that participant.
+    """
     from hub.context import HubContext
     from hub.parsing import parse_xml
     from hub.signing.jws import verify_detached
@@ -125,18 +145,68 @@ def verify(
 
     hub = HubContext(make_settings())
     data = read_file(file)
+    trust, pinned = hub.trust, None
+    if hub_certificates is not None:
+        trust, pinned = _pinned_trust(hub_certificates)
     try:
         if is_json(data):
             if not jws:
                 raise refuse("a JSON document's signature is detached: pass --jws")
-            verified = verify_detached(data, jws, hub.trust)
-            signer, algorithm = verified.signer, verified.algorithm
+            verified = verify_detached(data, jws, trust)
+            signer, algorithm, certificate = verified.signer, verified.algorithm, verified.certificate
+            if expect_signer is None and _is_receipt(data):
+                expect_signer = hub.settings.hub_participant_id
         else:
             root = parse_xml(data).root
             if not find_signatures(root):
                 raise refuse("the document carries no XMLDSig signature")
-            result = verify_enveloped(root, hub.trust, allow_sha1=hub.settings.allow_sha1_signatures)
-            signer, algorithm = result.signer, result.algorithm
+            result = verify_enveloped(root, trust, allow_sha1=hub.settings.allow_sha1_signatures)
+            signer, algorithm, certificate = result.signer, result.algorithm, result.certificate
     except Problem as problem:
         raise problem_exit(problem) from None
+    if expect_signer is not None and signer != expect_signer:
+        raise refuse(f"signed by {signer}, not by {expect_signer} (--expect-signer)")
+    if pinned is not None and certificate not in pinned:
+        raise refuse(f"signed by {signer} with a certificate that is not one of {hub_certificates}")
     out.print(f"valid signature by {signer} ({algorithm})")
+
+
+def _is_receipt(data: bytes) -> bool:
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and "receipt_version" in parsed
+
+
+def _pinned_trust(path: Path) -> tuple[Any, list[Any]]:
+    """A trust store of the CAs in the hub's published PEM, and its signing certificates to pin."""
+    from cryptography import x509
+
+    from hub.trust import TrustStore, common_name
+
+    try:
+        certificates = x509.load_pem_x509_certificates(read_file(path))
+    except ValueError as error:
+        raise refuse(f"{path}: no PEM certificates ({error})") from None
+    leaves = [c for c in certificates if not _is_ca_certificate(c)]
+    cas = [c for c in certificates if _is_ca_certificate(c)]
+    if not leaves or not cas:
+        raise refuse(
+            f"{path}: expected the hub's signing certificates and their CA (as /v1/hub/certificates.pem)"
+        )
+    anchors = [c for c in cas if c.subject == c.issuer]
+    intermediates = [c for c in cas if c.subject != c.issuer]
+    if not anchors:
+        raise refuse(f"{path}: no self-signed CA certificate to anchor the chain")
+    known = [name for c in leaves if (name := common_name(c))]  # only the hub's own certificates
+    return TrustStore(anchors, known, frozenset(), intermediates), leaves
+
+
+def _is_ca_certificate(certificate: Any) -> bool:
+    from cryptography import x509
+
+    try:
+        return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hub.cli.common import DataDir, err, out
+from hub.cli.common import DataDir, err, existing_ledger_settings, out
 from hub.cli.common import make_settings as _settings
 from hub.cli.common import read_file as _read
 from hub.cli.common import refuse as _refuse
@@ -21,9 +21,10 @@ ledger_app = typer.Typer(no_args_is_help=True, help="The ledger: the Merkle log,
 
 
 def _ledger(data_dir: Path | None) -> Ledger:
+    """The ledger of the local settings; "no ledger at …" where there is none (never a new one)."""
     from hub.context import HubContext
 
-    return HubContext(_settings(data_dir)).ledger
+    return HubContext(existing_ledger_settings(data_dir)).ledger
 
 
 @ledger_app.command("verify")
@@ -44,7 +45,7 @@ def ledger_verify(
     from hub.ledger.proofs import signed_checkpoint
     from hub.runtime import ledger_key, verify_ledger
 
-    settings = _settings(data_dir)
+    settings = existing_ledger_settings(data_dir)
     key = ledger_key(settings)
     held = []
     for path in checkpoint or []:
@@ -87,7 +88,7 @@ def ledger_sequence(data_dir: DataDir = None) -> None:
     from hub.context import HubContext
     from hub.runtime import make_sequencer
 
-    hub = HubContext(_settings(data_dir))
+    hub = HubContext(existing_ledger_settings(data_dir))
     signed = make_sequencer(hub).run_once()
     latest = hub.ledger.latest_checkpoint()
     out.print(

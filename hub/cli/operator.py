@@ -27,7 +27,7 @@ from hub.cli.common import (
     Token,
     authorization,
     err,
-    make_settings,
+    existing_ledger_settings,
     out,
     path_segment,
     plural,
@@ -87,9 +87,10 @@ def hub_client(place: Where) -> Iterator[HubClient]:
 
 
 def local_hub(place: Where) -> HubContext:
+    """The hub of the local settings; "no ledger at …" where there is none (never a new one)."""
     from hub.context import HubContext
 
-    return HubContext(make_settings(place.data_dir))
+    return HubContext(existing_ledger_settings(place.data_dir))
 
 
 def announce_deliveries(settings: Settings, deliveries: Sequence[Any]) -> None:

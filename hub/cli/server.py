@@ -47,8 +47,12 @@ def serve(
         api = create_app(settings)
     except StartupRefused as refused:
         raise _refuse(str(refused)) from None
-    out.print(f"lienthong listening on http://{settings.host}:{settings.port} (docs at /docs)")
-    uvicorn.run(api, host=settings.host, port=settings.port, log_level="info", log_config=None)
+    from hub.tls import uvicorn_tls_options
+
+    tls = uvicorn_tls_options(settings)
+    scheme = "https" if tls else "http"
+    out.print(f"lienthong listening on {scheme}://{settings.host}:{settings.port} (docs at /docs)")
+    uvicorn.run(api, host=settings.host, port=settings.port, log_level="info", log_config=None, **tls)
 
 
 @app.command()

@@ -1,4 +1,9 @@
-"""Hardened JSON parsing: strict UTF-8, bounded size and depth, duplicate keys and NaN refused."""
+"""Hardened JSON parsing: strict UTF-8, bounded size and depth, duplicate keys and NaN refused.
+
+JSON's ``\\uXXXX`` escapes can spell a lone UTF-16 surrogate (``"\\ud800"``): valid JSON syntax, but
+no Unicode character, so the text could be neither recorded nor forwarded as UTF-8. Such strings are
+refused here (``json-invalid-unicode``) rather than failing later while the document is stored.
+"""
 
 from __future__ import annotations
 
@@ -45,6 +50,34 @@ def _check_depth(value: Any, max_depth: int) -> None:
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
 
+def _strings(value: Any) -> Any:
+    """Every key and string value, depth first (the depth is already bounded)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            yield from item.keys()
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _refuse_lone_surrogates(text: str, value: Any) -> None:
+    if "\\u" not in text:  # a surrogate can only come from an escape: the common case costs one scan
+        return
+    for string in _strings(value):
+        try:
+            string.encode("utf-8")
+        except UnicodeEncodeError as bad:
+            raise Problem(
+                "json-invalid-unicode",
+                f"a JSON string holds the lone surrogate U+{ord(string[bad.start]):04X}, which is no"
+                " Unicode character",
+            ) from None
+
+
 def parse_json(data: bytes, *, limits: JsonLimits = JsonLimits()) -> Any:
     """Parse untrusted JSON bytes or raise :class:`Problem`."""
     if len(data) > limits.max_bytes:
@@ -68,4 +101,5 @@ def parse_json(data: bytes, *, limits: JsonLimits = JsonLimits()) -> Any:
     except ValueError as error:  # e.g. an integer longer than Python's digit limit
         raise Problem("json-malformed", str(error)) from None
     _check_depth(value, limits.max_depth)
+    _refuse_lone_surrogates(text, value)
     return value

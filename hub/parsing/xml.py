@@ -6,10 +6,16 @@ the construct ignored, so that what the hub signs is exactly what it validated.
 
 The lenient profile (for packets from the national axis) additionally tolerates stray bytes before
 the first ``<`` (seen in real packets) and reports each such repair as a warning.
+
+Documents must be UTF-8, in both profiles: a UTF-8 byte order mark is tolerated with a warning; any
+other declared encoding (``<?xml … encoding="ISO-8859-1"?>``) or detected one (a UTF-16/32 byte order
+mark, or the zero bytes of UTF-16 around the first ``<``) is refused with ``encoding-not-utf8``. One
+encoding everywhere means the bytes the hub signs, records and forwards read the same to every receiver.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -44,6 +50,34 @@ class ParsedXml:
     root: etree._Element
     data: bytes
     warnings: list[str] = field(default_factory=list)
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+# Longest first: a UTF-32 LE mark begins with the UTF-16 LE one.
+_OTHER_BYTE_ORDER_MARKS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+_DECLARED_ENCODING = re.compile(rb"""\s*<\?xml\s[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
+_UTF8_NAMES = frozenset({"utf-8", "utf8"})
+
+
+def _refuse_other_byte_order(data: bytes) -> None:
+    for mark, name in _OTHER_BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            raise Problem("encoding-not-utf8", f"the document is {name} (byte order mark); send UTF-8")
+    head = data.lstrip(b" \t\r\n")[:4]
+    if head[:2] in (b"\x00<", b"<\x00") or head[:4] in (b"\x00\x00\x00<", b"<\x00\x00\x00"):
+        raise Problem("encoding-not-utf8", "the document is UTF-16 or UTF-32 (zero bytes); send UTF-8")
+
+
+def _refuse_declared_encoding(data: bytes) -> None:
+    declared = _DECLARED_ENCODING.match(data.removeprefix(UTF8_BOM))
+    if declared and declared.group(1).decode("ascii", "replace").strip().lower() not in _UTF8_NAMES:
+        name = declared.group(1).decode("ascii", "replace")
+        raise Problem("encoding-not-utf8", f"the document declares encoding {name!r}; send UTF-8")
 
 
 def _strip_stray_prefix(data: bytes, warnings: list[str]) -> bytes:
@@ -86,13 +120,19 @@ def parse_xml(data: bytes, *, limits: XmlLimits = XmlLimits(), lenient: bool = F
     if len(data) > limits.max_bytes:
         raise Problem("body-too-large", f"{len(data)} bytes exceed the limit of {limits.max_bytes}")
     warnings: list[str] = []
+    _refuse_other_byte_order(data)
     if lenient:
         data = _strip_stray_prefix(data, warnings)
+    _refuse_declared_encoding(data)
+    if data.startswith(UTF8_BOM):
+        warnings.append("a UTF-8 byte order mark precedes the document (tolerated)")
     try:
         root = etree.fromstring(data, _new_parser())
     except etree.XMLSyntaxError as error:
         raise _classify_syntax_error(data, error) from None
     tree = root.getroottree()
+    if (tree.docinfo.encoding or "UTF-8").lower() not in _UTF8_NAMES:  # belt and braces
+        raise Problem("encoding-not-utf8", f"the document is {tree.docinfo.encoding}; send UTF-8")
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise Problem("xml-forbidden-construct", "a DOCTYPE declaration is not allowed")
     for _ in root.iter(etree.Entity):

@@ -20,6 +20,11 @@ from hub.trust import common_name
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
+class SigningUnavailable(RuntimeError):
+    """The hub's key cannot sign now (an HSM unreachable): the hub's trouble, answered 503 and never
+    recorded as the document's refusal."""
+
+
 @dataclass(frozen=True)
 class SigningIdentity:
     """Who signs (participant id = certificate CN), with what key and certificate."""

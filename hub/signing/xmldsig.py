@@ -229,6 +229,7 @@ def verify_enveloped(
         raise Problem("signature-invalid", "the signature has no SignedInfo")
     _check_reference(signed_info)
     method = _check_algorithms(signed_info, allow_sha1)
+    _check_signature_value(signature)
     leaf, chain = _certificates(signature)
     signer = trust.identify(leaf, at=at, intermediates=chain)
 
@@ -237,7 +238,8 @@ def verify_enveloped(
         config = dataclasses.replace(config, verification_time=at)
     try:
         result = XMLVerifier().verify(root, x509_cert=leaf, expect_config=config, parser=_hardened_parser())
-    except (SignXMLException, InvalidSignature, ValueError) as exc:
+    except (SignXMLException, InvalidSignature, ValueError, TypeError, etree.LxmlError) as exc:
+        # signxml raises TypeError or lxml errors on some malformed signatures: still a bad signature
         raise Problem("signature-invalid", f"the XML signature does not verify: {exc}") from exc
     if isinstance(result, list) or result.signed_xml is None:  # pragma: no cover - excluded by config
         raise Problem("signature-invalid", "the signed content cannot be read back as XML")
@@ -290,6 +292,19 @@ def _check_algorithms(signed_info: etree._Element, allow_sha1: bool) -> Signatur
     return method
 
 
+def _check_signature_value(signature: etree._Element) -> None:
+    """Exactly one non-empty, base64 SignatureValue (signxml fails with a TypeError on an empty one)."""
+    values = signature.findall(f"{{{DS_NS}}}SignatureValue")
+    if len(values) != 1:
+        raise Problem("signature-invalid", f"the signature has {len(values)} SignatureValue elements; one")
+    text = "".join((values[0].text or "").split())
+    try:
+        if not base64.b64decode(text, validate=True):
+            raise Problem("signature-invalid", "the SignatureValue is empty")
+    except ValueError:  # binascii.Error, or non-ASCII text
+        raise Problem("signature-invalid", "the SignatureValue is not base64") from None
+
+
 def _certificates(signature: etree._Element) -> tuple[x509.Certificate, list[x509.Certificate]]:
     """The signer's certificate (first X509Certificate) and any further ones sent as a chain."""
     path = f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data/{{{DS_NS}}}X509Certificate"
@@ -300,7 +315,9 @@ def _certificates(signature: etree._Element) -> tuple[x509.Certificate, list[x50
     for element in elements:
         try:
             der = base64.b64decode("".join((element.text or "").split()), validate=True)
-            certs.append(x509.load_der_x509_certificate(der))
-        except (binascii.Error, ValueError) as exc:
+            cert = x509.load_der_x509_certificate(der)
+            _ = (cert.subject, cert.issuer, cert.extensions, cert.public_key())  # parsed lazily: now
+            certs.append(cert)
+        except (binascii.Error, ValueError) as exc:  # ValueError: non-ASCII text, bad DER
             raise Problem("signature-invalid", f"the certificate in KeyInfo cannot be read: {exc}") from exc
     return certs[0], certs[1:]

@@ -1,0 +1,240 @@
+"""The hub's signing key in a hardware security module (PKCS#11), tested against SoftHSM2.
+
+A key pair is generated *on* a fresh SoftHSM2 token (sensitive, not extractable), the development CA
+issues the hub's certificate for its public half, and a hub configured with the token signs
+edXML (XMLDSig), JSON (JWS) and receipts: every signature is checked by the independent verifiers
+(and xmlsec1 when installed) against that certificate, and the key was never out of the token.
+Skipped only when SoftHSM2 is absent (`make test` installs Debian's softhsm2 when it may).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from hub.context import HubContext
+from hub.settings import Settings
+from tests.hubtest import DEV_CERTS, EXAMPLES, FIXTURES, RunningHub, running_hub
+from tests.independent_verify import (
+    XMLSEC1,
+    verify_detached_jws_independently,
+    verify_with_xmlsec1,
+    verify_xmldsig_independently,
+)
+
+SOFTHSM_LIBRARY = next(
+    (
+        Path(p)
+        for p in ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
+        if Path(p).exists()
+    ),
+    None,
+)
+pytestmark = pytest.mark.skipif(
+    SOFTHSM_LIBRARY is None or shutil.which("softhsm2-util") is None,
+    reason="SoftHSM2 is not installed (apt-get install softhsm2)",
+)
+TOKEN, KEY, PIN = "lienthong-test", "hub", "24681357"
+AGENCY = "000.01.02.H41"
+
+
+@pytest.fixture(scope="module")
+def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh SoftHSM2 token of this module's own (its own token directory and configuration)."""
+    directory = tmp_path_factory.mktemp("softhsm")
+    (directory / "tokens").mkdir()
+    conf = directory / "softhsm2.conf"
+    conf.write_text(
+        f"directories.tokendir = {directory / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
+    )
+    previous = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)  # read by the library when the hub first opens it
+    subprocess.run(
+        ["softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--pin", PIN, "--so-pin", "13572468"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield directory
+    finally:
+        if previous is None:
+            os.environ.pop("SOFTHSM2_CONF", None)
+        else:
+            os.environ["SOFTHSM2_CONF"] = previous
+
+
+def _generate_on_token() -> x509.Certificate:
+    """Generate the hub's key pair on the token; return a certificate for it from the development CA."""
+    import pkcs11
+    from pkcs11 import Attribute, KeyType
+
+    from hub.signing.pkcs11 import public_key_of
+
+    session = pkcs11.lib(str(SOFTHSM_LIBRARY)).get_token(token_label=TOKEN).open(user_pin=PIN, rw=True)
+    with session:
+        _public, private = session.generate_keypair(
+            KeyType.RSA,
+            2048,
+            label=KEY,
+            store=True,
+            private_template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False},
+        )
+        public = public_key_of(private)
+    ca_cert = x509.load_pem_x509_certificate((DEV_CERTS / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((DEV_CERTS / "ca.key").read_bytes(), None)
+    now = datetime.now(UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "lienthong")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="module")
+def hsm_settings(token: Path) -> dict[str, object]:
+    certificate = _generate_on_token()
+    cert_file = token / "hub-hsm.crt"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    pin_file = token / "pin"
+    pin_file.write_text(PIN + "\n")
+    return {
+        "hub_cert_file": cert_file,
+        "hub_key_file": token / "no-such.key",  # there is no key file: only the token has the key
+        "hub_key_pkcs11_module": SOFTHSM_LIBRARY,
+        "hub_key_pkcs11_token": TOKEN,
+        "hub_key_pkcs11_key": KEY,
+        "hub_key_pkcs11_pin_file": pin_file,
+        "console_secret": "test-console-secret",
+    }
+
+
+@pytest.fixture(scope="module")
+def hub(hsm_settings: dict[str, object], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    with running_hub(tmp_path_factory.mktemp("hub"), workers=0, **hsm_settings) as running:
+        yield running
+
+
+def hsm_certificate(hsm_settings: dict[str, object]) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(Path(hsm_settings["hub_cert_file"]).read_bytes())  # type: ignore[arg-type]
+
+
+def test_intake_signs_edxml_with_the_token_key(hub: RunningHub, hsm_settings: dict[str, object]) -> None:
+    text = (FIXTURES / "edxml" / "document_strict.edxml").read_bytes()
+    body = text.replace(b"123/UBND-VP", f"{uuid.uuid4().int % 10**6}/UBND-VP".encode())
+    accepted = hub.post(body, as_=AGENCY)
+    assert accepted.status_code == 202, accepted.text
+    document = hub.get(f"/v1/messages/{accepted.json()['id']}/document", as_=AGENCY).content
+    assert verify_xmldsig_independently(document) == hsm_certificate(hsm_settings)
+    if XMLSEC1:
+        verify_with_xmlsec1(document, DEV_CERTS / "ca.crt")
+
+    receipt = hub.get(f"/v1/messages/{accepted.json()['id']}/receipt", as_=AGENCY)
+    assert json.loads(receipt.content)["hub"] == "lienthong"
+    assert verify_detached_jws_independently(
+        receipt.content, receipt.headers["x-jws-signature"], hsm_certificate(hsm_settings)
+    )
+
+
+def test_intake_signs_json_with_the_token_key(hub: RunningHub, hsm_settings: dict[str, object]) -> None:
+    obj = json.loads((EXAMPLES / "ems.order.json").read_text(encoding="utf-8"))
+    obj["dossier_number"] = obj["order"]["OrderNumber"] = f"H41-HSM-{uuid.uuid4().hex[:10]}"
+    body = json.dumps(obj, ensure_ascii=False).encode()
+    accepted = hub.post(body, as_=obj["sender"], content_type="application/json")
+    assert accepted.status_code == 202, accepted.text
+    document = hub.get(f"/v1/messages/{accepted.json()['id']}/document", as_=obj["sender"])
+    assert verify_detached_jws_independently(
+        document.content, document.headers["x-jws-signature"], hsm_certificate(hsm_settings)
+    )
+
+
+def test_the_key_never_leaves_the_token(hub: RunningHub, hsm_settings: dict[str, object]) -> None:
+    import pkcs11
+    from pkcs11 import Attribute, ObjectClass
+
+    from hub.signing.pkcs11 import Pkcs11RsaPrivateKey
+
+    key = hub.app.state.hub.identity.private_key
+    assert isinstance(key, Pkcs11RsaPrivateKey)
+    with pytest.raises(TypeError, match="never leaves"):
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    with pytest.raises(TypeError, match="never leaves"):
+        key.private_numbers()
+    assert not Path(hsm_settings["hub_key_file"]).exists()  # type: ignore[arg-type]
+    # This process is logged in already (the hub's session): PKCS#11 logins are per application.
+    session = pkcs11.lib(str(SOFTHSM_LIBRARY)).get_token(token_label=TOKEN).open()
+    with session:
+        (on_token,) = session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: KEY})
+        assert on_token[Attribute.SENSITIVE] and not on_token[Attribute.EXTRACTABLE]
+        assert on_token[Attribute.NEVER_EXTRACTABLE] and on_token[Attribute.ALWAYS_SENSITIVE]
+
+
+def test_a_wrong_token_or_key_label_is_a_clear_refusal(
+    hsm_settings: dict[str, object], tmp_path: Path
+) -> None:
+    from hub.signing.pkcs11 import HsmError
+
+    wrong_key = {**hsm_settings, "hub_key_pkcs11_key": "nobody"}
+    with pytest.raises(HsmError, match="0 private keys labelled 'nobody'"):
+        _ = HubContext(Settings(data_dir=tmp_path, **wrong_key)).identity  # type: ignore[arg-type]
+    wrong_token = {**hsm_settings, "hub_key_pkcs11_token": "no-such-token"}
+    with pytest.raises(HsmError, match="cannot open token 'no-such-token'"):
+        _ = HubContext(Settings(data_dir=tmp_path, **wrong_token)).identity  # type: ignore[arg-type]
+
+
+def test_a_lost_session_is_reopened_and_a_lost_key_answers_503(hub: RunningHub) -> None:
+    """Runs last: it destroys the hub's key on the token."""
+    import pkcs11
+    from pkcs11 import Attribute
+
+    from hub.signing import pkcs11 as hsm
+
+    for session in list(hsm._sessions.values()):  # the HSM dropped the hub's session
+        session.close()
+    again = hub.post(_fresh_document(), as_=AGENCY)
+    assert again.status_code == 202, "a new session was opened and the key found again"
+
+    with pkcs11.lib(str(SOFTHSM_LIBRARY)).get_token(token_label=TOKEN).open(rw=True) as session:
+        for key in session.get_objects({Attribute.LABEL: KEY}):  # the key is gone from the token
+            key.destroy()
+    _, refused_before = _counts(hub)
+    gone = hub.post(_fresh_document(), as_=AGENCY)
+    assert gone.status_code == 503 and gone.json()["type"] == "/problems/not-ready", gone.text
+    assert "HSM cannot sign" in gone.json()["detail"] and gone.headers["Retry-After"]
+    assert _counts(hub)[1] == refused_before, "the hub's trouble is not recorded as the document's refusal"
+    assert hub.client.get("/healthz").status_code == 200
+
+
+def _fresh_document() -> bytes:
+    text = (FIXTURES / "edxml" / "document_strict.edxml").read_bytes()
+    return text.replace(b"123/UBND-VP", f"{uuid.uuid4().int % 10**6}/UBND-VP".encode())
+
+
+def _counts(hub: RunningHub) -> tuple[int, int]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(hub.settings.effective_database_url)
+    with engine.connect() as conn:
+        messages = conn.execute(sa.text("SELECT count(*) FROM messages")).scalar_one()
+        refused = conn.execute(
+            sa.text("SELECT count(*) FROM events WHERE kind = 'message.refused'")
+        ).scalar_one()
+    engine.dispose()
+    return messages, refused
