@@ -182,7 +182,9 @@ class Intake:
             self.hub.participants,
             self.hub.directories.contains,
         )
-        if extracted.natural_key and replay is None:
+        # Looked up first only when the hub would sign: a repeat must not cost a signature. Otherwise
+        # the unique index answers: recording a repeat raises DuplicateMessage (below), one read less.
+        if extracted.natural_key and replay is None and checked.sign is not None:
             earlier = ledger.find_by_natural_key(
                 extracted.sender, checked.doctype.name, extracted.natural_key
             )
