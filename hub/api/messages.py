@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +18,20 @@ from hub.problems import Problem
 from hub.receipts import signed_receipt
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
+
+#: Intake runs on at most this many threads at once (not Starlette's 40): its work is CPU under the
+#: GIL, so more threads only switch more, while a few still fill the ledger's group commits.
+#: Measured in bench/FINDINGS.md ("a small intake pool").
+INTAKE_THREADS = 6
+
+
+def _intake_threads(request: Request) -> anyio.CapacityLimiter:
+    """The app's intake limiter, made on first use inside its event loop (a limiter belongs to one)."""
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "intake_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.intake_limiter = anyio.CapacityLimiter(INTAKE_THREADS)
+    return limiter
+
 
 _DOCUMENT_BODY = {
     "requestBody": {
@@ -70,7 +85,9 @@ async def submit_message(
         idempotency_key=idempotency_key,
         jws_signature=x_jws_signature,
     )
-    result = await run_in_threadpool(request.app.state.intake.submit, submission)
+    result = await anyio.to_thread.run_sync(
+        request.app.state.intake.submit, submission, limiter=_intake_threads(request)
+    )
     message = result.message
     content = {
         "id": message.id,
