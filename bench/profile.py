@@ -35,7 +35,7 @@ def top(collapsed: Path, count: int = 25) -> tuple[int, list[tuple[str, int]], l
     total = 0
     for line in collapsed.read_text(encoding="utf-8").splitlines():
         stack, _, samples = line.rpartition(" ")
-        if not stack:
+        if not stack or not samples.isdigit():  # a frame name holding a line break continues here
             continue
         n = int(samples)
         total += n
@@ -107,9 +107,14 @@ def main(argv: list[str] | None = None) -> int:
                 hub.stop()
                 worker = start_worker("worker-profile", env, work / "logs")
                 recorder = _record(spy, worker.pid)
+                cpu = worker.cpu_seconds()
                 took = _drain(work, args.count)
+                cpu = worker.cpu_seconds() - cpu
                 worker.stop()
-                print(f"{args.count} delivered in {took:.1f}s ({args.count / took:.0f}/s)")
+                print(
+                    f"{args.count} delivered in {took:.1f}s ({args.count / took:.0f}/s),"
+                    f" worker CPU {1000 * cpu / args.count:.2f} ms per delivery"
+                )
             _stop(recorder)
         finally:
             hub.stop()

@@ -260,10 +260,14 @@ class DeliveryEngine:
         return len(tickets)
 
     def _embedded_loop(self, stop: threading.Event, threads: int) -> None:
-        """Embedded: one claimer keeps `threads` deliveries in flight; it claims as many as are free
-        in one statement, and each runs on the pool (a slow peer holds only its own thread)."""
+        """Embedded: one claimer keeps the pool's `threads` busy. It claims as many due deliveries as
+        there are free places (in flight or waiting for a thread, twice the threads) in one statement
+        and hands each to the pool, where a slow peer holds only its own thread."""
         assert self._pool is not None
-        free = threading.Semaphore(threads)
+        # Twice the threads: while they deliver, the next batch is claimed and waits its turn, so a
+        # claim usually takes several deliveries at once (one statement, one commit).
+        capacity = 2 * threads
+        free = threading.Semaphore(capacity)
         interval = self.hub.settings.poll_interval_seconds
 
         def attempt_then_free(delivery: DeliveryRecord) -> None:
@@ -278,7 +282,7 @@ class DeliveryEngine:
             if not free.acquire(timeout=interval):
                 continue
             slots = 1
-            while slots < threads and free.acquire(blocking=False):
+            while slots < capacity and free.acquire(blocking=False):
                 slots += 1
             try:
                 claimed = self._claim(slots)

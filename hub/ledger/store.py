@@ -84,6 +84,9 @@ _MESSAGE_SUMMARY = sa.select(
     *(c for c in messages.c if c.name not in ("original", "document")),
     sa.func.length(messages.c.original).label("size"),
 )
+_DOCUMENT_BY_ID = sa.select(messages.c.document, messages.c.content_type, messages.c.signature).where(
+    messages.c.id == sa.bindparam("id")
+)
 _MESSAGE_BY_ID = _MESSAGE_SUMMARY.where(messages.c.id == sa.bindparam("id"))
 _MESSAGE_BY_NATURAL_KEY = _MESSAGE_SUMMARY.where(
     messages.c.sender == sa.bindparam("sender"),
@@ -459,11 +462,7 @@ class Ledger:
     def get_document(self, message_id: str) -> tuple[bytes, str, str | None] | None:
         """``(document, content_type, signature)``: the bytes as they are delivered."""
         with self._reader.connect() as conn:
-            row = conn.execute(
-                sa.select(messages.c.document, messages.c.content_type, messages.c.signature).where(
-                    messages.c.id == message_id
-                )
-            ).one_or_none()
+            row = conn.execute(_DOCUMENT_BY_ID, {"id": message_id}).one_or_none()
         if row is None:
             return None
         return bytes(row.document), row.content_type, row.signature
