@@ -8,15 +8,23 @@ from hub.ledger import MessageRecord
 from hub.participants import Participant
 from hub.problems import Problem
 
+# The dependencies are `async def` on purpose: a token check is a hash and a dict lookup, and FastAPI
+# runs a plain `def` dependency on its thread pool, a thread hand-off per request (~10 % of intake's
+# CPU in the profiles, bench/FINDINGS.md).
 
-def current_participant(request: Request) -> Participant:
-    """FastAPI dependency: the participant owning the request's bearer token (401 otherwise)."""
+
+def _authenticated(request: Request) -> Participant:
     return request.app.state.hub.participants.authenticate(request.headers.get("authorization"))
 
 
-def current_operator(request: Request) -> Participant:
+async def current_participant(request: Request) -> Participant:
+    """FastAPI dependency: the participant owning the request's bearer token (401 otherwise)."""
+    return _authenticated(request)
+
+
+async def current_operator(request: Request) -> Participant:
     """FastAPI dependency: an authenticated operator (403 for any other participant)."""
-    participant = current_participant(request)
+    participant = _authenticated(request)
     if participant.kind != "operator":
         raise Problem("forbidden-operator", f"{participant.id} is not an operator")
     return participant
