@@ -14,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lxml import etree
+from uuid6 import uuid7
 
 from hub.context import HubContext
 from hub.doctypes import EDXML_NS, DocType, Extracted, extract_json, extract_xml
@@ -193,7 +193,7 @@ class Intake:
 
         document, signature = checked.signed()
         new = NewMessage(
-            id=str(uuid.uuid4()),
+            id=str(uuid7()),  # time-ordered: inserts land on the indexes' last pages
             doctype=checked.doctype.name,
             sender=extracted.sender,
             submitted_by=submitter.id,

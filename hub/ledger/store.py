@@ -15,7 +15,6 @@ and positions in the log are handed out later by the sequencer.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from uuid6 import uuid7
 
 from hub.ledger import migrate as _migrate
 from hub.ledger import verify as _verify
@@ -196,7 +196,7 @@ class Ledger:
         warnings = list(msg.warnings)
         delivery_rows = [
             {
-                "id": str(uuid.uuid4()),
+                "id": str(uuid7()),
                 "message_id": msg.id,
                 "recipient": recipient,
                 "adapter": msg.adapters.get(recipient),
