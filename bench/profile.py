@@ -49,6 +49,53 @@ def top(collapsed: Path, count: int = 25) -> tuple[int, list[tuple[str, int]], l
     return total, inclusive.most_common(count), own.most_common(count)
 
 
+#: Where a message's time goes: the first bucket whose function is on a sample's stack takes it.
+INTAKE_STEPS = [
+    ("parse", ("parse_xml (hub/parsing/xml.py", "parse_json (hub/parsing/json.py")),
+    (
+        "identify + validate",
+        (
+            "Validator.validate_xml",
+            "Validator.validate_json",
+            "identify_xml (hub/doctypes.py",
+            "identify_json (hub/doctypes.py",
+        ),
+    ),
+    ("verify", ("verify_enveloped (hub/signing/xmldsig.py", "verify_detached (hub/signing/jws.py")),
+    ("sign", ("sign_enveloped (hub/signing/xmldsig.py", "sign_detached (hub/signing/jws.py")),
+    ("ledger (record, group commit)", ("Ledger.record_message",)),
+    ("extract, authorise, route, log", ("Intake.submit (hub/intake.py",)),
+    ("sequencer, checkpoints", ("Sequencer._loop",)),
+    ("auth (bearer token)", ("current_participant (hub/api/auth.py",)),
+    ("HTTP (uvicorn, Starlette, FastAPI, thread hand-off)", ("",)),
+]
+DELIVERY_STEPS = [
+    ("claim", ("DeliveryEngine._claim",)),
+    ("read message + document", ("Ledger.get_message", "Ledger.get_document")),
+    ("delivery HTTP (adapter, httpx)", ("AgencyAdapter.deliver",)),
+    ("outcome (record, group commit)", ("DeliveryEngine._record",)),
+    ("log line, metrics", ("Logger.info", "observe_delivery")),
+    ("sequencer, checkpoints", ("Sequencer._loop",)),
+    ("pool, threads, rest", ("",)),
+]
+
+
+def breakdown(collapsed: Path, steps: list[tuple[str, tuple[str, ...]]]) -> list[tuple[str, float]]:
+    """Share of the samples per step (a sample goes to the first step with a frame on its stack)."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.read_text(encoding="utf-8").splitlines():
+        stack, _, samples = line.rpartition(" ")
+        if not stack or not samples.isdigit():
+            continue
+        total += int(samples)
+        for name, frames in steps:
+            if any(frame in stack for frame in frames):
+                counts[name] += int(samples)
+                break
+    return [(name, counts[name] / total if total else 0.0) for name, _ in steps]
+
+
 def _record(spy: list[str], pid: int) -> subprocess.Popen[bytes]:
     recorder = subprocess.Popen([*spy, "--pid", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(1.0)  # let py-spy attach
@@ -128,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     print("Self:")
     for frame, n in own:
         print(f"  {100 * n / total:5.1f}%  {frame}")
+    print("By step (share of samples; times the process's CPU per message gives ms per message):")
+    for name, share in breakdown(raw, DELIVERY_STEPS if args.delivery else INTAKE_STEPS):
+        print(f"  {100 * share:5.1f}%  {name}")
     return 0
 
 
