@@ -44,6 +44,24 @@ class Proc:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14, 15)
 
+    def io_counters(self) -> dict[str, int]:
+        """Bytes written: `write_bytes` reached the storage layer (the disk), `wchar` went through write()."""
+        fields = dict(line.split(": ", 1) for line in Path(f"/proc/{self.pid}/io").read_text().splitlines())
+        return {"write_bytes": int(fields["write_bytes"]), "wchar": int(fields["wchar"])}
+
+    def voluntary_switches(self) -> int:
+        """Voluntary context switches of all the process's live threads (each thread counts its own)."""
+        total = 0
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                status = (task / "status").read_text()
+            except OSError:  # the thread ended meanwhile
+                continue
+            for line in status.splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+        return total
+
     def _status_kib(self, key: str) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith(key + ":"):

@@ -35,7 +35,7 @@ def top(collapsed: Path, count: int = 25) -> tuple[int, list[tuple[str, int]], l
     total = 0
     for line in collapsed.read_text(encoding="utf-8").splitlines():
         stack, _, samples = line.rpartition(" ")
-        if not stack:
+        if not stack or not samples.isdigit():  # a frame name holding a line break continues here
             continue
         n = int(samples)
         total += n
@@ -47,6 +47,53 @@ def top(collapsed: Path, count: int = 25) -> tuple[int, list[tuple[str, int]], l
             inclusive[frame] += n
         own[frames[-1]] += n
     return total, inclusive.most_common(count), own.most_common(count)
+
+
+#: Where a message's time goes: the first bucket whose function is on a sample's stack takes it.
+INTAKE_STEPS = [
+    ("parse", ("parse_xml (hub/parsing/xml.py", "parse_json (hub/parsing/json.py")),
+    (
+        "identify + validate",
+        (
+            "Validator.validate_xml",
+            "Validator.validate_json",
+            "identify_xml (hub/doctypes.py",
+            "identify_json (hub/doctypes.py",
+        ),
+    ),
+    ("verify", ("verify_enveloped (hub/signing/xmldsig.py", "verify_detached (hub/signing/jws.py")),
+    ("sign", ("sign_enveloped (hub/signing/xmldsig.py", "sign_detached (hub/signing/jws.py")),
+    ("ledger (record, group commit)", ("Ledger.record_message",)),
+    ("extract, authorise, route, log", ("Intake.submit (hub/intake.py",)),
+    ("sequencer, checkpoints", ("Sequencer._loop",)),
+    ("auth (bearer token)", ("current_participant (hub/api/auth.py",)),
+    ("HTTP (uvicorn, Starlette, FastAPI, thread hand-off)", ("",)),
+]
+DELIVERY_STEPS = [
+    ("claim", ("DeliveryEngine._claim",)),
+    ("read message + document", ("Ledger.get_message", "Ledger.get_document")),
+    ("delivery HTTP (adapter, httpx)", ("AgencyAdapter.deliver",)),
+    ("outcome (record, group commit)", ("DeliveryEngine._record",)),
+    ("log line, metrics", ("Logger.info", "observe_delivery")),
+    ("sequencer, checkpoints", ("Sequencer._loop",)),
+    ("pool, threads, rest", ("",)),
+]
+
+
+def breakdown(collapsed: Path, steps: list[tuple[str, tuple[str, ...]]]) -> list[tuple[str, float]]:
+    """Share of the samples per step (a sample goes to the first step with a frame on its stack)."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.read_text(encoding="utf-8").splitlines():
+        stack, _, samples = line.rpartition(" ")
+        if not stack or not samples.isdigit():
+            continue
+        total += int(samples)
+        for name, frames in steps:
+            if any(frame in stack for frame in frames):
+                counts[name] += int(samples)
+                break
+    return [(name, counts[name] / total if total else 0.0) for name, _ in steps]
 
 
 def _record(spy: list[str], pid: int) -> subprocess.Popen[bytes]:
@@ -107,9 +154,14 @@ def main(argv: list[str] | None = None) -> int:
                 hub.stop()
                 worker = start_worker("worker-profile", env, work / "logs")
                 recorder = _record(spy, worker.pid)
+                cpu = worker.cpu_seconds()
                 took = _drain(work, args.count)
+                cpu = worker.cpu_seconds() - cpu
                 worker.stop()
-                print(f"{args.count} delivered in {took:.1f}s ({args.count / took:.0f}/s)")
+                print(
+                    f"{args.count} delivered in {took:.1f}s ({args.count / took:.0f}/s),"
+                    f" worker CPU {1000 * cpu / args.count:.2f} ms per delivery"
+                )
             _stop(recorder)
         finally:
             hub.stop()
@@ -123,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     print("Self:")
     for frame, n in own:
         print(f"  {100 * n / total:5.1f}%  {frame}")
+    print("By step (share of samples; times the process's CPU per message gives ms per message):")
+    for name, share in breakdown(raw, DELIVERY_STEPS if args.delivery else INTAKE_STEPS):
+        print(f"  {100 * share:5.1f}%  {name}")
     return 0
 
 

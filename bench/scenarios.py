@@ -74,6 +74,23 @@ def _cpu_delta(before: dict[str, float], procs: Sequence[Proc]) -> dict[str, flo
     return {p.name: p.cpu_seconds() - before[p.name] for p in procs}
 
 
+def _bookkeeping(procs: Sequence[Proc]) -> dict[str, int]:
+    """What the processes wrote to disk and how often their threads gave up the CPU, so far."""
+    totals = {"disk_write_bytes": 0, "write_call_bytes": 0, "voluntary_switches": 0}
+    for p in procs:
+        io = p.io_counters()
+        totals["disk_write_bytes"] += io["write_bytes"]
+        totals["write_call_bytes"] += io["wchar"]
+        totals["voluntary_switches"] += p.voluntary_switches()
+    return totals
+
+
+def _per_message(before: dict[str, int], procs: Sequence[Proc], count: int) -> dict[str, float | None]:
+    """Per message since `before`: bytes written to disk and by write(), voluntary context switches."""
+    after = _bookkeeping(procs)
+    return {f"{key}_per_message": (after[key] - before[key]) / count if count else None for key in after}
+
+
 @dataclass
 class Load:
     """How much to send in one intake case."""
@@ -111,9 +128,10 @@ def measure_intake(
     warm = loadgen.saturate(urls, take(load.warmup), connections=min(4, load.connections))
     if warm.statuses[202] != load.warmup:
         raise RuntimeError(f"{documents.name}: warm-up answered {dict(warm.statuses)} {warm.errors[:1]}")
-    before = _cpu(watched)
+    before, books = _cpu(watched), _bookkeeping(watched)
     saturated = loadgen.saturate(urls, take(load.saturation), connections=load.connections)
     saturation = _load_figures(saturated, _cpu_delta(before, watched))
+    saturation.update(_per_message(books, watched, saturation["accepted_202"]))
     rate = min(load.rate, 0.7 * saturation["accepted_per_s"]) if saturation["accepted_per_s"] else load.rate
     rate = max(1.0, round(rate))
     before = _cpu(watched)
@@ -163,7 +181,7 @@ def measure_end_to_end(
         requests = requests_for(hub.url, documents, position, count)
         position += count
         since = datetime.now(UTC)
-        before = _cpu(procs)
+        before, books = _cpu(procs), _bookkeeping(procs)
         began = time.perf_counter()
         if phase == "saturation":
             sent = loadgen.saturate(urls, requests, connections=16)
@@ -188,6 +206,7 @@ def measure_end_to_end(
             "intake_to_delivery": latency_summary([t.seconds for t in timings]),
             "cpu_s": cpu,
             "cpu_s_per_message": sum(cpu.values()) / done if done else None,
+            **_per_message(books, procs, done),
         }
     return results
 

@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ from hub.logging import message_context
 from hub.metrics import observe_delivery
 from hub.problems import Problem
 from hub.queue import QueueUnavailable, Ticket, WorkQueue
+from hub.queue.breaker import PublishBreaker
 from hub.spi import (
     Delivered,
     DeliveryOutcome,
@@ -75,6 +77,8 @@ class DeliveryEngine:
         self.worker_id = worker_id or new_worker_id()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._pool: ThreadPoolExecutor | None = None  # embedded: the threads a claimed batch runs on
+        self.breaker = PublishBreaker()  # AMQP: while the broker is away, publish nothing
 
     # -- intake side -------------------------------------------------------------------------------
 
@@ -220,12 +224,10 @@ class DeliveryEngine:
             except Exception:
                 log.exception("adapter %s failed to observe delivery %s", adapter.name, delivery.id)
 
-    @staticmethod
-    def _quietly(publish: Callable[..., None], *args: Any) -> None:
-        try:
-            publish(*args)
-        except QueueUnavailable:
-            log.warning("queue unavailable; the sweeper will catch up with %s", args[0])
+    def _quietly(self, publish: Callable[..., None], *args: Any) -> None:
+        """Publish unless the broker is known to be away; the ledger holds the delivery either way
+        and the sweeper republishes what was not published (see hub.queue.breaker)."""
+        self.breaker.call(publish, *args)
 
     # -- workers -----------------------------------------------------------------------------------
 
@@ -238,16 +240,27 @@ class DeliveryEngine:
             self.attempt(claimed)
 
     def run_once(self, limit: int = 16) -> int:
-        """Embedded: claim and attempt what is due now; returns how many were attempted."""
-        claimed = self.hub.ledger.claim_due(
+        """Embedded: claim and attempt what is due now; returns how many were attempted.
+
+        A batch is attempted concurrently on the engine's threads once they run (see :meth:`start`),
+        so one slow peer does not hold the others' deliveries; their outcomes meet in the ledger's
+        group commit and are recorded together.
+        """
+        claimed = self._claim(limit)
+        if self._pool is None or len(claimed) < 2:
+            for delivery in claimed:
+                self.attempt(delivery)
+        else:
+            list(self._pool.map(self.attempt, claimed))
+        return len(claimed)
+
+    def _claim(self, limit: int) -> list[DeliveryRecord]:
+        return self.hub.ledger.claim_due(
             self.worker_id,
             lease_seconds=self.hub.settings.lease_seconds,
             limit=limit,
             adapters=self.adapters.names(),
         )
-        for delivery in claimed:
-            self.attempt(delivery)
-        return len(claimed)
 
     def sweep(self) -> int:
         """AMQP: republish deliveries that are long overdue (their ticket was lost)."""
@@ -257,20 +270,52 @@ class DeliveryEngine:
         stale = self.hub.ledger.stale_deliveries(due_before=datetime.now(UTC) - grace)
         tickets = [Ticket(d.id, d.message_id, d.adapter or "", d.attempts) for d in stale]
         if tickets:
-            self.queue.publish(tickets)
+            try:
+                self.queue.publish(tickets)
+            except QueueUnavailable as error:
+                self.breaker.failed(error)
+                raise
+            self.breaker.succeeded()  # the broker is back: intake publishes again
             log.info("sweeper republished %d overdue deliveries", len(tickets))
         return len(tickets)
 
-    def _embedded_loop(self, stop: threading.Event) -> None:
+    def _embedded_loop(self, stop: threading.Event, threads: int) -> None:
+        """Embedded: one claimer keeps the pool's `threads` busy. It claims as many due deliveries as
+        there are free places (in flight or waiting for a thread, twice the threads) in one statement
+        and hands each to the pool, where a slow peer holds only its own thread."""
+        assert self._pool is not None
+        # Twice the threads: while they deliver, the next batch is claimed and waits its turn, so a
+        # claim usually takes several deliveries at once (one statement, one commit).
+        capacity = 2 * threads
+        free = threading.Semaphore(capacity)
         interval = self.hub.settings.poll_interval_seconds
-        while not stop.is_set():
+
+        def attempt_then_free(delivery: DeliveryRecord) -> None:
             try:
-                if self.run_once(limit=1):
-                    continue
+                self.attempt(delivery)
             except Exception:
-                log.exception("delivery worker failed; going on")
-            self._wake.wait(interval)
-            self._wake.clear()
+                log.exception("delivery worker failed on %s; going on", delivery.id)
+            finally:
+                free.release()
+
+        while not stop.is_set():
+            if not free.acquire(timeout=interval):
+                continue
+            slots = 1
+            while slots < capacity and free.acquire(blocking=False):
+                slots += 1
+            try:
+                claimed = self._claim(slots)
+            except Exception:
+                log.exception("delivery claimer failed; going on")
+                claimed = []
+            for _ in range(slots - len(claimed)):
+                free.release()
+            for delivery in claimed:
+                self._pool.submit(attempt_then_free, delivery)
+            if not claimed:
+                self._wake.wait(interval)
+                self._wake.clear()
 
     def _consume_loop(self, stop: threading.Event) -> None:
         assert self.queue is not None
@@ -298,12 +343,16 @@ class DeliveryEngine:
     def start(self, stop: threading.Event, *, workers: int | None = None, pollers: bool = True) -> None:
         """Start worker threads (and the adapters' pollers); they end when `stop` is set."""
         count = self.hub.settings.workers if workers is None else workers
-        loop = self._embedded_loop if self.queue is None else self._consume_loop
-        targets = [(loop, f"delivery-{i}") for i in range(count)]
-        if self.queue is not None and count:
-            targets.append((self._sweep_loop, "delivery-sweeper"))
-        for target, name in targets:
-            thread = threading.Thread(target=target, args=(stop,), name=name, daemon=True)
+        targets: list[tuple[Callable[..., None], str, tuple[Any, ...]]] = []
+        if self.queue is None and count:
+            self._pool = ThreadPoolExecutor(count, thread_name_prefix="delivery")
+            targets.append((self._embedded_loop, "delivery-claimer", (stop, count)))
+        elif self.queue is not None:
+            targets += [(self._consume_loop, f"delivery-{i}", (stop,)) for i in range(count)]
+            if count:
+                targets.append((self._sweep_loop, "delivery-sweeper", (stop,)))
+        for target, name, args in targets:
+            thread = threading.Thread(target=target, args=args, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
         if pollers:
@@ -323,6 +372,9 @@ class DeliveryEngine:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        if self._pool is not None:  # the claimer has stopped: let the attempts under way finish
+            self._pool.shutdown(wait=True)
+            self._pool = None
         try:
             self.hub.ledger.release_leases(self.worker_id)
         except Exception:  # shutting down: the leases will simply expire

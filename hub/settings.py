@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     )
     log_format: Literal["json", "text"] = Field(default="json", description="serve/worker/run log lines")
     log_level: str = Field(default="INFO")
+    access_log: bool = Field(
+        default=False, description="serve: a log line per HTTP request (uvicorn's access log; costs CPU)"
+    )
     readiness_cache_seconds: float = Field(default=5.0, ge=0, description="how long a peer check is reused")
     alert_interval_seconds: float = Field(default=60.0, gt=0, description="how often the alert watcher looks")
     alert_peer_down_seconds: float = Field(default=300.0, gt=0, description="a peer down this long raises")

@@ -81,3 +81,12 @@ def create_app(
             app.include_router(router, prefix=f"/adapters/{adapter.name}", tags=[f"adapter: {adapter.name}"])
     install_openapi(app)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """`serve --processes N`: each uvicorn process builds its app from LIENTHONG_* settings."""
+    from hub.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)

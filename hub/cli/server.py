@@ -26,9 +26,18 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="Delivery threads in this process (0: API only).")
     ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="API processes sharing the port (each with its delivery threads); > 1 needs PostgreSQL.",
+        ),
+    ] = 1,
     data_dir: DataDir = None,
 ) -> None:
     """Run the hub's HTTP API (with delivery workers unless --workers 0)."""
+    import os
+
     import uvicorn
 
     from hub.api import create_app
@@ -43,8 +52,13 @@ def serve(
         overrides["workers"] = workers
     settings = _settings(data_dir, **overrides)
     configure_logging(settings.log_format, settings.log_level)
+    if processes > 1 and settings.effective_database_url.startswith("sqlite"):
+        raise _refuse(
+            "--processes > 1 needs a PostgreSQL ledger (LIENTHONG_DATABASE_URL): processes sharing one"
+            " SQLite file wait on its lock and are no faster than one"
+        )
     try:
-        api = create_app(settings)
+        api = create_app(settings)  # with several processes: checks and migrates once, here
     except StartupRefused as refused:
         raise _refuse(str(refused)) from None
     from hub.tls import uvicorn_tls_options
@@ -52,7 +66,28 @@ def serve(
     tls = uvicorn_tls_options(settings)
     scheme = "https" if tls else "http"
     out.print(f"lienthong listening on {scheme}://{settings.host}:{settings.port} (docs at /docs)")
-    uvicorn.run(api, host=settings.host, port=settings.port, log_level="info", log_config=None, **tls)
+    options: dict[str, Any] = {
+        "log_level": "info",
+        "log_config": None,
+        "access_log": settings.access_log,
+        **tls,
+    }
+    if processes == 1:
+        uvicorn.run(api, host=settings.host, port=settings.port, **options)
+        return
+    api.state.runtime.close()
+    # uvicorn starts each process afresh: it reads the same settings from the environment.
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    os.environ.update({f"LIENTHONG_{key.upper()}": str(value) for key, value in overrides.items()})
+    uvicorn.run(
+        "hub.api.app:app_from_environment",
+        factory=True,
+        workers=processes,
+        host=settings.host,
+        port=settings.port,
+        **options,
+    )
 
 
 @app.command()

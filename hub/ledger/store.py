@@ -15,7 +15,6 @@ and positions in the log are handed out later by the sequencer.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from uuid6 import uuid7
 
 from hub.ledger import migrate as _migrate
 from hub.ledger import verify as _verify
@@ -83,6 +83,9 @@ _INSERT_DELIVERIES = sa.insert(deliveries)
 _MESSAGE_SUMMARY = sa.select(
     *(c for c in messages.c if c.name not in ("original", "document")),
     sa.func.length(messages.c.original).label("size"),
+)
+_DOCUMENT_BY_ID = sa.select(messages.c.document, messages.c.content_type, messages.c.signature).where(
+    messages.c.id == sa.bindparam("id")
 )
 _MESSAGE_BY_ID = _MESSAGE_SUMMARY.where(messages.c.id == sa.bindparam("id"))
 _MESSAGE_BY_NATURAL_KEY = _MESSAGE_SUMMARY.where(
@@ -193,7 +196,7 @@ class Ledger:
         warnings = list(msg.warnings)
         delivery_rows: list[dict[str, Any]] = [
             {
-                "id": str(uuid.uuid4()),
+                "id": str(uuid7()),
                 "message_id": msg.id,
                 "recipient": recipient,
                 "adapter": msg.adapters.get(recipient),
@@ -459,11 +462,7 @@ class Ledger:
     def get_document(self, message_id: str) -> tuple[bytes, str, str | None] | None:
         """``(document, content_type, signature)``: the bytes as they are delivered."""
         with self._reader.connect() as conn:
-            row = conn.execute(
-                sa.select(messages.c.document, messages.c.content_type, messages.c.signature).where(
-                    messages.c.id == message_id
-                )
-            ).one_or_none()
+            row = conn.execute(_DOCUMENT_BY_ID, {"id": message_id}).one_or_none()
         if row is None:
             return None
         return bytes(row.document), row.content_type, row.signature

@@ -42,6 +42,27 @@ def _now() -> datetime:
 
 
 _DELIVERY_FOR_UPDATE = sa.select(deliveries).where(deliveries.c.id == sa.bindparam("id")).with_for_update()
+# Built once: the hot path's statements, so a claim or an outcome does not rebuild (and re-key for
+# the compiled cache) its SQL expression each time. The SET clause is whatever the parameters name.
+_UPDATE_DELIVERY = sa.update(deliveries).where(deliveries.c.id == sa.bindparam("b_id"))
+_CLAIMABLE = sa.and_(
+    sa.or_(
+        sa.and_(
+            deliveries.c.state.in_(("queued", "retrying")),
+            deliveries.c.next_attempt_at <= sa.bindparam("now"),
+        ),
+        sa.and_(deliveries.c.state == "delivering", deliveries.c.lease_until < sa.bindparam("now")),
+    ),
+    deliveries.c.adapter.is_not(None),
+    deliveries.c.adapter != INBOX_ADAPTER,
+)
+_CLAIM_DUE = (
+    sa.select(deliveries)
+    .where(_CLAIMABLE, deliveries.c.adapter.in_(sa.bindparam("adapters", expanding=True)))
+    .order_by(deliveries.c.next_attempt_at)
+    .limit(sa.bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
 
 
 @dataclass(frozen=True)
@@ -115,7 +136,7 @@ class DeliveryWork:
                 "lease_until": lease_until,
                 "updated_at": now,
             }
-            conn.execute(sa.update(deliveries).where(deliveries.c.id == row.id).values(**changes))
+            conn.execute(_UPDATE_DELIVERY, {"b_id": row.id, **changes})
             data = {
                 "recipient": row.recipient,
                 "adapter": row.adapter,
@@ -141,12 +162,18 @@ class DeliveryWork:
     ) -> list[DeliveryRecord]:
         """Claim up to `limit` due deliveries (embedded mode: the ledger is the queue)."""
         now = now or _now()
-        query = sa.select(deliveries).where(self._claimable(now))
-        if adapters is not None:
-            query = query.where(deliveries.c.adapter.in_(list(adapters)))
-        query = query.order_by(deliveries.c.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
         with self._engine.begin() as conn:
-            rows = conn.execute(query).all()
+            if adapters is None:
+                query = sa.select(deliveries).where(self._claimable(now))
+                query = (
+                    query.order_by(deliveries.c.next_attempt_at)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+                rows = conn.execute(query).all()
+            else:
+                params = {"now": now, "adapters": list(adapters), "limit": limit}
+                rows = conn.execute(_CLAIM_DUE, params).all()
             return self._claim_rows(conn, rows, owner, lease_seconds, now)
 
     def claim_delivery(
@@ -218,7 +245,7 @@ class DeliveryWork:
             changes["last_error"] = error
         if peer_reference is not None:
             changes["peer_reference"] = peer_reference
-        conn.execute(sa.update(deliveries).where(deliveries.c.id == attempt.delivery_id).values(**changes))
+        conn.execute(_UPDATE_DELIVERY, {"b_id": attempt.delivery_id, **changes})
         event_data = {  # the ledger's own keys last: `verify` recomputes the row from them
             **(attempt.data or {}),
             "recipient": row.recipient,
