@@ -40,7 +40,6 @@ from hub.ledger import ChainReport, EventRecord
 if TYPE_CHECKING:
     from hub.context import HubContext
     from hub.peers import PeerWatch
-    from hub.runtime import Runtime
 
 log = logging.getLogger("hub.alerts")
 
@@ -55,18 +54,6 @@ VERIFIED = "ledger.verified"
 STATE_OWNER = "alerts"  # adapter_state rows of the watcher
 
 
-def raise_alert(
-    runtime: Runtime,
-    kind: str,
-    data: dict[str, Any],
-    *,
-    message_id: str | None = None,
-    delivery_id: str | None = None,
-) -> EventRecord:
-    """Record an alert in the ledger, then POST it to the operators' webhook, if any."""
-    return record_alert(runtime.hub, kind, data, message_id=message_id, delivery_id=delivery_id)
-
-
 def record_alert(
     hub: HubContext,
     kind: str,
@@ -75,7 +62,7 @@ def record_alert(
     message_id: str | None = None,
     delivery_id: str | None = None,
 ) -> EventRecord:
-    """:func:`raise_alert` for a caller that holds only the hub's context (e.g. an adapter's alert)."""
+    """Record an alert in the ledger, then POST it to the operators' webhook, if any."""
     event = hub.ledger.append_event(kind, message_id=message_id, delivery_id=delivery_id, data=data)
     log.warning("%s: %s", kind, json.dumps(data, ensure_ascii=False, default=str))
     _post_webhook(hub, event)
@@ -182,11 +169,11 @@ def acknowledge(hub: HubContext, alert_id: int, *, by: str, note: str = "") -> E
     )
 
 
-def record_verification(runtime: Runtime, *, by: str) -> ChainReport:
+def record_verification(hub: HubContext, *, by: str) -> ChainReport:
     """Verify the whole ledger, record the verdict (``ledger.verified``) and alert when broken."""
     from hub.runtime import verify_ledger
 
-    report = verify_ledger(runtime.hub.ledger, runtime.hub.settings)
+    report = verify_ledger(hub.ledger, hub.settings)
     verdict = {
         "ok": report.ok,
         "events_checked": report.events_checked,
@@ -196,37 +183,37 @@ def record_verification(runtime: Runtime, *, by: str) -> ChainReport:
         "fault_count": len(report.faults),
         "by": by,
     }
-    runtime.hub.ledger.append_event(VERIFIED, data=verdict)
+    hub.ledger.append_event(VERIFIED, data=verdict)
     if report.ok:
-        resolve_condition(runtime.hub, LEDGER_BROKEN, "chain", {"events_checked": report.events_checked})
+        resolve_condition(hub, LEDGER_BROKEN, "chain", {"events_checked": report.events_checked})
     else:
-        raise_condition(runtime.hub, LEDGER_BROKEN, "chain", verdict)
+        raise_condition(hub, LEDGER_BROKEN, "chain", verdict)
     return report
 
 
 class AlertWatcher:
     """Looks for what deserves an alert; one :meth:`run_once` per interval in a daemon thread."""
 
-    def __init__(self, runtime: Runtime, peers: PeerWatch) -> None:
-        self.runtime = runtime
+    def __init__(self, hub: HubContext, peers: PeerWatch) -> None:
+        self.hub = hub
         self.peers = peers
-        self.settings = runtime.hub.settings
+        self.settings = hub.settings
         self._last_verified = time.monotonic()
         self._thread: threading.Thread | None = None
         if self._seen("dead-cursor") is None:  # first start: what died before is no news
-            events = str(runtime.hub.ledger.queue_figures().ledger_events)
-            runtime.hub.ledger.compare_and_set_state(STATE_OWNER, "dead-cursor", None, events)
+            events = str(hub.ledger.queue_figures().ledger_events)
+            hub.ledger.compare_and_set_state(STATE_OWNER, "dead-cursor", None, events)
 
     # -- the checks --------------------------------------------------------------------------------
 
     def _seen(self, key: str) -> str | None:
-        return self.runtime.hub.ledger.get_state(STATE_OWNER, key)
+        return self.hub.ledger.get_state(STATE_OWNER, key)
 
     def dead_deliveries(self) -> list[EventRecord]:
         """An alert for every delivery that died since the last look (one per delivery, however many
         processes look), and a resolution for every alerted delivery since delivered."""
-        ledger = self.runtime.hub.ledger
-        hub = self.runtime.hub
+        ledger = self.hub.ledger
+        hub = self.hub
         cursor = int(self._seen("dead-cursor") or 0)
         raised = []
         while True:
@@ -267,14 +254,14 @@ class AlertWatcher:
             current = self._seen(key)
             if current is not None and int(current) >= cursor:
                 return
-            if self.runtime.hub.ledger.compare_and_set_state(STATE_OWNER, key, current, str(cursor)):
+            if self.hub.ledger.compare_and_set_state(STATE_OWNER, key, current, str(cursor)):
                 return
 
     def peers_down(self, now: datetime | None = None) -> list[EventRecord]:
         """An alert for a peer down longer than the setting; its resolution when it answers again."""
         now = now or datetime.now(UTC)
         threshold = timedelta(seconds=self.settings.alert_peer_down_seconds)
-        hub = self.runtime.hub
+        hub = self.hub
         raised = []
         for adapter, state in self.peers.check():
             if state.down_since is None:
@@ -296,7 +283,7 @@ class AlertWatcher:
         """An alert per certificate expiring within the setting; resolved once it no longer does."""
         now = now or datetime.now(UTC)
         horizon = now + timedelta(days=self.settings.alert_certificate_days)
-        hub = self.runtime.hub
+        hub = self.hub
         watched: list[tuple[str, x509.Certificate]] = [("hub", hub.identity.certificate)]
         watched += [("trust anchor", anchor) for anchor in hub.trust.anchors]
         raised = []
@@ -323,9 +310,9 @@ class AlertWatcher:
         due = time.monotonic() - self._last_verified >= self.settings.alert_verify_interval_seconds
         if verify or (verify is None and due):
             self._last_verified = time.monotonic()
-            report = record_verification(self.runtime, by="alert-watcher")
+            report = record_verification(self.hub, by="alert-watcher")
             if not report.ok:
-                raised += self.runtime.hub.ledger.events_of_kinds([LEDGER_BROKEN], limit=1)
+                raised += self.hub.ledger.events_of_kinds([LEDGER_BROKEN], limit=1)
         return raised
 
     # -- the thread --------------------------------------------------------------------------------

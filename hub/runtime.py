@@ -112,7 +112,7 @@ class Runtime:
         self.sequencer.start(self.stop)
         self.engine.start(self.stop, workers=workers, pollers=pollers)
         if pollers:
-            self.watcher = AlertWatcher(self, self.peers)
+            self.watcher = AlertWatcher(self.hub, self.peers)
             self.watcher.start(self.stop)
 
     def close(self) -> None:

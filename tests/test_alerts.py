@@ -86,7 +86,7 @@ def test_a_dead_delivery_raises_one_alert_posted_to_the_webhook(
     runtime: Runtime, webhook: tuple[RunningServer, list[dict[str, Any]]]
 ) -> None:
     _, received = webhook
-    watcher = AlertWatcher(runtime, PeerWatch({}))
+    watcher = AlertWatcher(runtime.hub, PeerWatch({}))
     result = runtime.intake.submit(submission(runtime))
     checkpoint = runtime.sequencer.run_once()[-1]  # the ledger's checkpoint so far
     runtime.engine.run_once()
@@ -102,7 +102,7 @@ def test_a_dead_delivery_raises_one_alert_posted_to_the_webhook(
         "whoever keeps alerts holds the log's history"
     )
     assert watcher.dead_deliveries() == [], "an alert is raised once"
-    again = AlertWatcher(runtime, PeerWatch({}))  # a restarted process remembers what it reported
+    again = AlertWatcher(runtime.hub, PeerWatch({}))  # a restarted process remembers what it reported
     assert again.dead_deliveries() == []
 
 
@@ -111,7 +111,7 @@ def test_a_peer_down_longer_than_the_setting_raises_one_alert_and_resolves_once(
 ) -> None:
     _, received = webhook
     url = f"http://127.0.0.1:{free_port()}"
-    watcher = AlertWatcher(runtime, PeerWatch({"post_ems": [url]}, cache_seconds=0))
+    watcher = AlertWatcher(runtime.hub, PeerWatch({"post_ems": [url]}, cache_seconds=0))
     assert watcher.peers_down() == []  # just noticed: not down long enough yet
     time.sleep(0.3)
     raised = watcher.peers_down()
@@ -132,7 +132,7 @@ def test_a_peer_down_longer_than_the_setting_raises_one_alert_and_resolves_once(
 
 
 def test_certificates_expiring_within_the_setting_raise_one_alert_each(runtime: Runtime) -> None:
-    watcher = AlertWatcher(runtime, PeerWatch({}))
+    watcher = AlertWatcher(runtime.hub, PeerWatch({}))
     assert watcher.certificates() == []  # the development certificates last years
     runtime.hub.settings.alert_certificate_days = 365 * 30
     raised = watcher.certificates()
@@ -147,7 +147,7 @@ def test_certificates_expiring_within_the_setting_raise_one_alert_each(runtime: 
 
 def test_a_broken_ledger_raises_an_alert(runtime: Runtime) -> None:
     runtime.hub.ledger.append_event("test.note", data={"n": 1})
-    watcher = AlertWatcher(runtime, PeerWatch({}))
+    watcher = AlertWatcher(runtime.hub, PeerWatch({}))
     watcher.run_once(verify=True)
     assert LEDGER_BROKEN not in alert_kinds(runtime)
     with runtime.hub.ledger.engine.begin() as conn:

@@ -39,9 +39,10 @@ def spec(hub: RunningHub) -> dict[str, Any]:
     return answer.json()
 
 
-# Open to anyone by design: the document types' schemas, and the ledger's checkpoints and consistency
-# proofs (an outsider holding an earlier checkpoint checks the log with them; docs/ledger.md).
-PUBLIC_PATHS = ("/v1/schemas", "/v1/ledger/checkpoint", "/v1/ledger/consistency")
+# Open to anyone by design: the document types' schemas, the ledger's checkpoints and consistency
+# proofs (an outsider holding an earlier checkpoint checks the log with them; docs/ledger.md), and the
+# hub's certificates (an outsider checks a receipt with them; docs/api.md).
+PUBLIC_PATHS = ("/v1/schemas", "/v1/ledger/checkpoint", "/v1/ledger/consistency", "/v1/hub/")
 
 
 def check(spec: dict[str, Any], answer: httpx.Response, path: str, method: str = "get") -> None:

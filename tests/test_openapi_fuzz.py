@@ -52,7 +52,8 @@ def fuzz(operation: schemathesis.APIOperation, hub: RunningHub, failures: list[s
         where = f"{case.method} {case.formatted_path}"
         if response.status_code >= 500:
             failures.append(f"{where}: {response.status_code} {response.text[:300]}")
-        elif response.status_code >= 400:
+        elif response.status_code >= 400 and not case.path.startswith("/adapters/"):
+            # (an adapter's callback answers its gateway in the gateway's own format, as documented)
             media = (response.headers.get("content-type") or [""])[0]
             if not media.startswith("application/problem+json"):
                 failures.append(f"{where}: {response.status_code} as {media!r}")

@@ -19,7 +19,9 @@ class AgencyOptions(AdapterOptions):
 
     connect_timeout_seconds: float = Field(default=5.0, gt=0, description="connecting to the webhook")
     max_payload_bytes: int = Field(
-        default=20 * 1024 * 1024, gt=0, description="larger documents fail permanently, unsent"
+        default=32 * 1024 * 1024,
+        gt=0,
+        description="larger documents are refused at intake (the hub's own default limit: 32 MiB)",
     )
     webhook_tokens: dict[str, SecretSpec] = Field(
         default_factory=dict,

@@ -16,15 +16,51 @@ router = APIRouter(prefix="/v1/hub", tags=["hub identity"])
 
 CACHE = "public, max-age=300"
 
+_PEM: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "PEM certificates",
+        "content": {"application/x-pem-file": {"schema": {"type": "string"}}},
+    }
+}
+_JWKS_SCHEMA = {
+    "type": "object",
+    "required": ["keys"],
+    "properties": {
+        "keys": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["kty", "kid", "x5c"],
+                "properties": {
+                    "kty": {"type": "string"},
+                    "kid": {"type": "string"},
+                    "use": {"type": "string"},
+                    "alg": {"type": "string"},
+                    "x5c": {"type": "array", "items": {"type": "string"}},
+                    "x5t#S256": {"type": "string"},
+                    "status": {"type": "string", "enum": ["current", "previous"]},
+                    "not_after": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+_JWKS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "a JSON Web Key Set (RFC 7517)",
+        "content": {"application/json": {"schema": _JWKS_SCHEMA}},
+    }
+}
 
-@router.get("/certificates.pem", response_class=Response)
+
+@router.get("/certificates.pem", response_class=Response, responses=_PEM)
 def hub_certificates_pem(request: Request) -> Response:
     """The hub's signing certificates (current first, then previous), then their CA chain, as PEM."""
     pem = request.app.state.hub.hub_certificates.pem()
     return Response(pem, media_type="application/x-pem-file", headers={"Cache-Control": CACHE})
 
 
-@router.get("/jwks.json")
+@router.get("/jwks.json", responses=_JWKS)
 def hub_jwks(request: Request, response: Response) -> dict[str, Any]:
     """The same certificates as a JSON Web Key Set: ``kid`` = ``x5t#S256``, ``x5c`` = leaf then CAs,
     ``status`` = current or previous."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -73,8 +73,14 @@ def latest_checkpoint(request: Request) -> PlainTextResponse:
     return PlainTextResponse(checkpoint.signed_note, media_type="text/plain; charset=utf-8")
 
 
+# A tree size the database can hold (SQLite's integers are 64-bit): larger is a 400, not an overflow.
+MAX_TREE_SIZE = 2**62
+
+
 @router.get("/v1/ledger/checkpoints/{tree_size}")
-def checkpoint_of_size(request: Request, tree_size: int) -> dict[str, Any]:
+def checkpoint_of_size(
+    request: Request, tree_size: Annotated[int, Path(ge=0, le=MAX_TREE_SIZE)]
+) -> dict[str, Any]:
     """One stored checkpoint, with its RFC 3161 time-stamp (base64 TimeStampResp) if it has one."""
     checkpoint = _ledger(request).log.checkpoint(tree_size)
     if checkpoint is None:
@@ -85,8 +91,8 @@ def checkpoint_of_size(request: Request, tree_size: int) -> dict[str, Any]:
 @router.get("/v1/ledger/consistency")
 async def consistency(
     request: Request,
-    first: Annotated[int, Query(alias="from", ge=0)],
-    second: Annotated[int | None, Query(alias="to", ge=0)] = None,
+    first: Annotated[int, Query(alias="from", ge=0, le=MAX_TREE_SIZE)],
+    second: Annotated[int | None, Query(alias="to", ge=0, le=MAX_TREE_SIZE)] = None,
 ) -> dict[str, Any]:
     """RFC 9162 consistency proof from tree size `from` to `to` (a checkpoint's size; default the
     latest), with the checkpoints of both sizes when they exist."""

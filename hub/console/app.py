@@ -709,5 +709,5 @@ def ledger_page(request: Request) -> HTMLResponse:
 async def verify_ledger(request: Request) -> Response:
     operator, session = signed_in(request)
     await posted_form(request, session.csrf)
-    await run_in_threadpool(record_verification, console_of(request).runtime, by=operator.id)
+    await run_in_threadpool(record_verification, console_of(request).runtime.hub, by=operator.id)
     return RedirectResponse("/console/ledger", status_code=303)

@@ -18,5 +18,5 @@ class SimulatorConfig(BaseModel):
     require_signature_for_json: bool = Field(
         default=True, description="refuse (400) a JSON delivery without an x-jws-signature header"
     )
-    max_body_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="larger bodies get 413")
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0, description="larger bodies get 413")
     reference_prefix: str = Field(default="VBDEN", min_length=1, description="prefix of the answered ids")
