@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from hub.context import HubContext
 from hub.settings import Settings
+from tests import independent_tlog as ind
 from tests.hubtest import DEV_CERTS, EXAMPLES, FIXTURES, RunningHub, running_hub
 from tests.independent_verify import (
     XMLSEC1,
@@ -31,6 +32,7 @@ from tests.independent_verify import (
     verify_with_xmlsec1,
     verify_xmldsig_independently,
 )
+from tests.test_cli import LIENTHONG
 
 SOFTHSM_LIBRARY = next(
     (
@@ -184,6 +186,58 @@ def test_the_key_never_leaves_the_token(hub: RunningHub, hsm_settings: dict[str,
         (on_token,) = session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: KEY})
         assert on_token[Attribute.SENSITIVE] and not on_token[Attribute.EXTRACTABLE]
         assert on_token[Attribute.NEVER_EXTRACTABLE] and on_token[Attribute.ALWAYS_SENSITIVE]
+
+
+def test_checkpoints_are_signed_on_the_token_and_verify_with_the_hub_certificate(
+    hub: RunningHub, hsm_settings: dict[str, object]
+) -> None:
+    """The sequencer signs with the token's key; an outsider checks the checkpoint, a message's proof
+    and the receipt's checkpoint with only the hub's certificate, and `lienthong ledger verify` needs
+    neither the token nor its PIN."""
+    from hub.signing.pkcs11 import Pkcs11RsaPrivateKey
+
+    runtime = hub.app.state.runtime
+    signer_key = runtime.sequencer.signer.key
+    assert isinstance(signer_key, Pkcs11RsaPrivateKey) and signer_key is runtime.hub.identity.private_key
+    origin = hub.settings.effective_ledger_origin
+    hub_key = hsm_certificate(hsm_settings).public_key()
+    dev_key = x509.load_pem_x509_certificate((DEV_CERTS / "hub.crt").read_bytes()).public_key()
+
+    message_id = hub.post(_fresh_document(), as_=AGENCY).json()["id"]
+    size = hub.wait_sequenced()
+    note = hub.client.get("/v1/ledger/checkpoint").text
+    assert ind.checkpoint_signed_by(note, origin, hub_key) is not None  # type: ignore[arg-type]
+    assert ind.checkpoint_signed_by(note, origin, dev_key) is None, "signed by the token's key only"  # type: ignore[arg-type]
+    assert ind.checkpoint_signed_by(note, origin, hub_key)[0] == size  # type: ignore[arg-type,index]
+
+    proof = hub.get(f"/v1/messages/{message_id}/proof", as_=AGENCY).json()
+    assert proof["pending"] == [] and ind.message_proof_ok(proof, origin, hub_key)  # type: ignore[arg-type]
+    receipt = hub.get(f"/v1/messages/{message_id}/receipt", as_=AGENCY).json()
+    assert ind.checkpoint_signed_by(receipt["ledger"]["checkpoint"], origin, hub_key) is not None  # type: ignore[arg-type]
+
+    # An auditor's `ledger verify`: the hub's certificate, the production settings' HSM module, but no
+    # PIN, no SoftHSM configuration (so no token) and no key file. Every checkpoint (the database's
+    # and the checkpoint file's) is checked against the certificate.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIENTHONG_", "SOFTHSM2_"))}
+    env |= {
+        "LIENTHONG_DATA_DIR": str(hub.settings.data_dir),
+        "LIENTHONG_HUB_CERT_FILE": str(hsm_settings["hub_cert_file"]),
+        "LIENTHONG_HUB_KEY_FILE": str(hsm_settings["hub_key_file"]),
+        "LIENTHONG_HUB_KEY_PKCS11_MODULE": str(SOFTHSM_LIBRARY),
+    }
+    verified = subprocess.run(
+        [str(LIENTHONG), "ledger", "verify"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert "ledger intact" in verified.stdout
+    assert hub.settings.effective_checkpoint_file.read_text(encoding="utf-8").count(origin) >= 1
+
+    # The same ledger against another certificate (the development hub's): every checkpoint is forged.
+    env["LIENTHONG_HUB_CERT_FILE"] = str(DEV_CERTS / "hub.crt")
+    other = subprocess.run(
+        [str(LIENTHONG), "ledger", "verify"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert other.returncode == 1 and "checkpoint-forged" in other.stderr, other.stderr
 
 
 def test_a_wrong_token_or_key_label_is_a_clear_refusal(
