@@ -212,7 +212,8 @@ def _check_signatures(faults: _Faults, stored: dict[int, Any], key: KeyCheck) ->
         row = stored[size]
         error = _signature_error(size, row, key.origin, key.key)
         if error is None:
-            rotated_at = size if rotated_at is None else rotated_at
+            if rotated_at is None:
+                rotated_at = size
             continue
         retired = [k for k in key.previous if _signature_error(size, row, key.origin, k) is None]
         if retired and rotated_at is None:
