@@ -21,6 +21,7 @@ from hub.peers import PeerWatch
 from hub.queue import WorkQueue
 from hub.services import CoreServices
 from hub.settings import Settings
+from hub.signing.keys import SigningUnavailable
 from hub.startup_checks import check_production_safety
 
 
@@ -36,9 +37,19 @@ def make_queue(settings: Settings) -> WorkQueue | None:
 
 
 def ledger_key(settings: Settings) -> KeyCheck:
-    """Who must have signed the ledger's checkpoints: its origin and the hub certificate's key."""
+    """Who must have signed the ledger's checkpoints: its origin and the hub certificate's key, or for
+    checkpoints from before a key rotation, the key of a previous certificate.
+
+    Certificates only: verifying never needs the private key, so an auditor's machine (or a hub whose
+    key is in an HSM) checks the ledger without the token or its PIN.
+    """
     certificate = x509.load_pem_x509_certificate(settings.effective_hub_cert_file.read_bytes())
-    return KeyCheck(settings.effective_ledger_origin, certificate.public_key())  # type: ignore[arg-type]
+    previous = tuple(
+        cert.public_key()
+        for path in settings.hub_previous_cert_files
+        for cert in x509.load_pem_x509_certificates(path.read_bytes())
+    )
+    return KeyCheck(settings.effective_ledger_origin, certificate.public_key(), previous)  # type: ignore[arg-type]
 
 
 def verify_ledger(
@@ -75,6 +86,7 @@ def make_sequencer(hub: HubContext) -> Sequencer:
         tsa=TimestampAuthority(settings.tsa_url) if settings.tsa_url else None,
         interval=settings.checkpoint_interval,
         lease_seconds=settings.sequencer_lease_seconds,
+        cannot_sign=(SigningUnavailable,),
     )
 
 

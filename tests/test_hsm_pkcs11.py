@@ -10,9 +10,11 @@ Skipped only when SoftHSM2 is absent (`make test` installs Debian's softhsm2 whe
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from hub.context import HubContext
 from hub.settings import Settings
+from tests import independent_tlog as ind
 from tests.hubtest import DEV_CERTS, EXAMPLES, FIXTURES, RunningHub, running_hub
 from tests.independent_verify import (
     XMLSEC1,
@@ -31,6 +34,7 @@ from tests.independent_verify import (
     verify_with_xmlsec1,
     verify_xmldsig_independently,
 )
+from tests.test_cli import LIENTHONG
 
 SOFTHSM_LIBRARY = next(
     (
@@ -186,6 +190,115 @@ def test_the_key_never_leaves_the_token(hub: RunningHub, hsm_settings: dict[str,
         assert on_token[Attribute.NEVER_EXTRACTABLE] and on_token[Attribute.ALWAYS_SENSITIVE]
 
 
+def test_checkpoints_are_signed_on_the_token_and_verify_with_the_hub_certificate(
+    hub: RunningHub, hsm_settings: dict[str, object]
+) -> None:
+    """The sequencer signs with the token's key; an outsider checks the checkpoint, a message's proof
+    and the receipt's checkpoint with only the hub's certificate, and `lienthong ledger verify` needs
+    neither the token nor its PIN."""
+    from hub.signing.pkcs11 import Pkcs11RsaPrivateKey
+
+    runtime = hub.app.state.runtime
+    signer_key = runtime.sequencer.signer.key
+    assert isinstance(signer_key, Pkcs11RsaPrivateKey) and signer_key is runtime.hub.identity.private_key
+    origin = hub.settings.effective_ledger_origin
+    hub_key = hsm_certificate(hsm_settings).public_key()
+    dev_key = x509.load_pem_x509_certificate((DEV_CERTS / "hub.crt").read_bytes()).public_key()
+
+    message_id = hub.post(_fresh_document(), as_=AGENCY).json()["id"]
+    size = hub.wait_sequenced()
+    note = hub.client.get("/v1/ledger/checkpoint").text
+    assert ind.checkpoint_signed_by(note, origin, hub_key) is not None  # type: ignore[arg-type]
+    assert ind.checkpoint_signed_by(note, origin, dev_key) is None, "signed by the token's key only"  # type: ignore[arg-type]
+    assert ind.checkpoint_signed_by(note, origin, hub_key)[0] == size  # type: ignore[arg-type,index]
+
+    proof = hub.get(f"/v1/messages/{message_id}/proof", as_=AGENCY).json()
+    assert proof["pending"] == [] and ind.message_proof_ok(proof, origin, hub_key)  # type: ignore[arg-type]
+    receipt = hub.get(f"/v1/messages/{message_id}/receipt", as_=AGENCY).json()
+    assert ind.checkpoint_signed_by(receipt["ledger"]["checkpoint"], origin, hub_key) is not None  # type: ignore[arg-type]
+
+    # An auditor's `ledger verify` needs only the certificate: every checkpoint (the database's and
+    # the checkpoint file's) is checked against it.
+    assert hub.settings.effective_checkpoint_file.read_text(encoding="utf-8").count(origin) >= 1
+    env = _auditor_env(hub.settings.data_dir, hsm_settings["hub_cert_file"])
+    verified = _ledger_verify(env)
+    assert verified.returncode == 0 and "ledger intact" in verified.stdout, verified.stderr
+    # The same ledger against another certificate (the development hub's): every checkpoint is forged.
+    other = _ledger_verify(_auditor_env(hub.settings.data_dir, DEV_CERTS / "hub.crt"))
+    assert other.returncode == 1 and "checkpoint-forged" in other.stderr, other.stderr
+
+
+def test_moving_the_key_into_the_hsm_keeps_the_older_checkpoints_verifiable(
+    hsm_settings: dict[str, object], tmp_path: Path
+) -> None:
+    """A hub that signed with a key file moves its key into the HSM (a new key, a new certificate):
+    the checkpoints signed before verify with the previous certificate, those after with the new one,
+    and the retired key cannot vouch for anything signed after the rotation."""
+    import sqlalchemy as sa
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from hub.ledger.note import Checkpoint, sign_note
+
+    data_dir = tmp_path / "hub"
+    with running_hub(data_dir, workers=0) as before:  # the development key file
+        assert before.post(_fresh_document(), as_=AGENCY).status_code == 202
+        before.wait_sequenced()
+        held = before.client.get("/v1/ledger/checkpoint").text
+    dev_cert = DEV_CERTS / "hub.crt"
+    with running_hub(data_dir, workers=0, **hsm_settings, hub_previous_cert_files=[dev_cert]) as after:
+        for _ in range(2):  # two checkpoints signed on the token
+            message_id = after.post(_fresh_document(), as_=AGENCY).json()["id"]
+            after.wait_sequenced()
+        origin = after.settings.effective_ledger_origin
+        hub_key = hsm_certificate(hsm_settings).public_key()
+        proof = after.get(f"/v1/messages/{message_id}/proof", as_=AGENCY).json()
+        assert ind.message_proof_ok(proof, origin, hub_key)  # type: ignore[arg-type]
+        database_url = after.settings.effective_database_url
+
+    (tmp_path / "held.note").write_text(held)
+    rotated = _auditor_env(data_dir, hsm_settings["hub_cert_file"], dev_cert)
+    verified = _ledger_verify(rotated, "--checkpoint", str(tmp_path / "held.note"))
+    assert verified.returncode == 0 and "ledger intact" in verified.stdout, verified.stderr
+    without_previous = _ledger_verify(_auditor_env(data_dir, hsm_settings["hub_cert_file"]))
+    assert without_previous.returncode == 1 and "checkpoint-forged" in without_previous.stderr
+
+    # The latest checkpoint re-signed with the retired key: refused, though that key is trusted for
+    # the checkpoints from before the rotation (the current key signed an earlier one).
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        size, root = conn.execute(
+            sa.text("SELECT tree_size, root_hash FROM checkpoints ORDER BY tree_size DESC LIMIT 1")
+        ).one()
+        retired = serialization.load_pem_private_key((DEV_CERTS / "hub.key").read_bytes(), None)
+        assert isinstance(retired, rsa.RSAPrivateKey)
+        note = sign_note(Checkpoint(origin, size, bytes.fromhex(root)).text(), origin, retired)
+        conn.execute(sa.text("UPDATE checkpoints SET note = :n WHERE tree_size = :s"), {"n": note, "s": size})
+    engine.dispose()
+    forged = _ledger_verify(rotated)
+    assert forged.returncode == 1 and "signed by a retired key after the current key" in forged.stderr, (
+        forged.stderr
+    )
+
+
+def _auditor_env(data_dir: Path, cert_file: object, *previous: Path) -> dict[str, str]:
+    """`lienthong ledger verify`'s environment on an auditor's machine: the hub's certificates and
+    its production settings' HSM module, but no PIN, no SoftHSM configuration and no key file."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LIENTHONG_", "SOFTHSM2_"))}
+    return env | {
+        "LIENTHONG_DATA_DIR": str(data_dir),
+        "LIENTHONG_HUB_CERT_FILE": str(cert_file),
+        "LIENTHONG_HUB_KEY_FILE": str(data_dir / "no-such.key"),
+        "LIENTHONG_HUB_KEY_PKCS11_MODULE": str(SOFTHSM_LIBRARY),
+        "LIENTHONG_HUB_PREVIOUS_CERT_FILES": json.dumps([str(p) for p in previous]),
+    }
+
+
+def _ledger_verify(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LIENTHONG), "ledger", "verify", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
 def test_a_wrong_token_or_key_label_is_a_clear_refusal(
     hsm_settings: dict[str, object], tmp_path: Path
 ) -> None:
@@ -199,7 +312,9 @@ def test_a_wrong_token_or_key_label_is_a_clear_refusal(
         _ = HubContext(Settings(data_dir=tmp_path, **wrong_token)).identity  # type: ignore[arg-type]
 
 
-def test_a_lost_session_is_reopened_and_a_lost_key_answers_503(hub: RunningHub) -> None:
+def test_a_lost_session_is_reopened_and_a_lost_key_answers_503(
+    hub: RunningHub, caplog: pytest.LogCaptureFixture
+) -> None:
     """Runs last: it destroys the hub's key on the token."""
     import pkcs11
     from pkcs11 import Attribute
@@ -210,6 +325,7 @@ def test_a_lost_session_is_reopened_and_a_lost_key_answers_503(hub: RunningHub) 
         session.close()
     again = hub.post(_fresh_document(), as_=AGENCY)
     assert again.status_code == 202, "a new session was opened and the key found again"
+    hub.wait_sequenced()  # and the sequencer signs its checkpoint on the new session
 
     with pkcs11.lib(str(SOFTHSM_LIBRARY)).get_token(token_label=TOKEN).open(rw=True) as session:
         for key in session.get_objects({Attribute.LABEL: KEY}):  # the key is gone from the token
@@ -220,6 +336,30 @@ def test_a_lost_session_is_reopened_and_a_lost_key_answers_503(hub: RunningHub) 
     assert "HSM cannot sign" in gone.json()["detail"] and gone.headers["Retry-After"]
     assert _counts(hub)[1] == refused_before, "the hub's trouble is not recorded as the document's refusal"
     assert hub.client.get("/healthz").status_code == 200
+
+    # A document the agency signed itself needs no signature of the hub's: accepted. Its events wait
+    # unplaced (no checkpoint without the hub's signature); the sequencer says so once, no traceback.
+    ledger = hub.app.state.runtime.hub.ledger
+    checkpoint_before = hub.client.get("/v1/ledger/checkpoint").text
+    with caplog.at_level(logging.ERROR, logger="hub.ledger.sequencer"):
+        assert hub.post(_signed_by_the_agency(), as_=AGENCY).status_code == 202
+        time.sleep(3 * hub.settings.checkpoint_interval + 0.5)
+    assert ledger.log.unsequenced() > 0
+    assert hub.client.get("/v1/ledger/checkpoint").text == checkpoint_before
+    said = [r for r in caplog.records if r.name == "hub.ledger.sequencer"]
+    assert len(said) == 1 and said[0].exc_info is None, [r.getMessage() for r in said]
+    assert "cannot sign checkpoints" in said[0].getMessage() and "HSM cannot sign" in said[0].getMessage()
+
+
+def _signed_by_the_agency() -> bytes:
+    from lxml import etree
+
+    from hub.signing import load_identity, sign_enveloped
+
+    identity = load_identity(DEV_CERTS / f"{AGENCY}.key", DEV_CERTS / f"{AGENCY}.crt")
+    root = etree.fromstring(_fresh_document())
+    header = next(e for e in root.iter() if isinstance(e.tag, str) and e.tag.endswith("}edXMLHeader"))
+    return sign_enveloped(root, identity, parent=header)
 
 
 def _fresh_document() -> bytes:

@@ -49,10 +49,15 @@ def ledger_verify(
     key = ledger_key(settings)
     held = []
     for path in checkpoint or []:
-        try:
-            held.append(signed_checkpoint(_read(path).decode("utf-8"), key.origin, key.key))
-        except ValueError as error:
-            raise _refuse(f"{path} is not a checkpoint signed by {key.origin}: {error}") from None
+        note = _read(path).decode("utf-8")
+        for candidate in (key.key, *key.previous):  # a checkpoint kept from before a key rotation
+            try:
+                held.append(signed_checkpoint(note, key.origin, candidate))
+                break
+            except ValueError as error:
+                refusal = error
+        else:
+            raise _refuse(f"{path} is not a checkpoint signed by {key.origin}: {refusal}") from None
     ledger = _ledger(data_dir)
     with Progress(
         TextColumn("verifying ledger"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err

@@ -44,7 +44,11 @@ class Sequencer:
         lease_seconds: float = 10.0,
         batch: int = DEFAULT_BATCH,
         owner: str | None = None,
+        cannot_sign: tuple[type[Exception], ...] = (),
     ) -> None:
+        """``cannot_sign``: the signer's errors that mean "not now" (an HSM unreachable). The batch rolls
+        back and is retried each round; they are logged in one line when signing stops and when it
+        works again, not with a traceback every round."""
         self.ledger = ledger
         self.signer = signer
         self.file = checkpoint_file
@@ -56,6 +60,8 @@ class Sequencer:
         self.owner = owner or f"sequencer-{uuid.uuid4().hex[:12]}"
         self._thread: threading.Thread | None = None
         self._published: int | None = None  # tree size of the last checkpoint published
+        self.cannot_sign = cannot_sign
+        self._signing_failed = False
 
     def run_once(self) -> list[CheckpointRecord]:
         """One round if this process holds the lease: the checkpoints signed in it."""
@@ -96,8 +102,16 @@ class Sequencer:
         while not stop.is_set():
             try:
                 self.run_once()
+            except self.cannot_sign as error:
+                if not self._signing_failed:
+                    log.error("the sequencer cannot sign checkpoints, events wait unplaced: %s", error)
+                self._signing_failed = True
             except Exception:
                 log.exception("the sequencer failed; trying again")
+            else:
+                if self._signing_failed:
+                    log.warning("the sequencer signs checkpoints again")
+                self._signing_failed = False
             stop.wait(self.interval)
 
     def start(self, stop: threading.Event) -> None:

@@ -62,10 +62,16 @@ DELIVERY_STATES = ("queued", "delivering", "delivered", "retrying", "dead")
 
 @dataclass(frozen=True)
 class KeyCheck:
-    """What checkpoints must be signed by: the log's origin and the hub's public key."""
+    """What checkpoints must be signed by: the log's origin and the hub's public key.
+
+    ``previous`` holds the hub's retired keys (a key moved into an HSM is a new key): a checkpoint
+    signed by one of them is the hub's only while the current key has signed no smaller checkpoint,
+    so a retired key cannot vouch for history written after the rotation.
+    """
 
     origin: str
     key: PublicKey
+    previous: tuple[PublicKey, ...] = ()
 
 
 class _Enough(Exception):
@@ -119,8 +125,7 @@ def _verify_log(
         int(r.tree_size): r for r in conn.execute(sa.select(checkpoints).order_by(checkpoints.c.tree_size))
     }
     if key is not None:
-        for size, row in stored.items():
-            _check_signature(faults, size, row, key)
+        _check_signatures(faults, stored, key)
     wanted: dict[int, list[tuple[str, bytes]]] = {}
     for size, row in stored.items():
         wanted.setdefault(size, []).append((f"checkpoint {size}", bytes.fromhex(row.root_hash)))
@@ -199,15 +204,34 @@ def _compare(faults: _Faults, tree: merkle.CompactRange, wanted: dict[int, list[
             )
 
 
-def _check_signature(faults: _Faults, size: int, row: Any, key: KeyCheck) -> None:
-    expected = Checkpoint(key.origin, size, bytes.fromhex(row.root_hash)).text()
-    try:
-        text = verify_note(row.note, key.origin, key.key)
-    except NoteError as error:
+def _check_signatures(faults: _Faults, stored: dict[int, Any], key: KeyCheck) -> None:
+    """Every stored checkpoint, smallest first, against the current key or, before the current key's
+    first checkpoint, a retired one."""
+    rotated_at: int | None = None  # the size of the first checkpoint the current key signed
+    for size in sorted(stored):
+        row = stored[size]
+        error = _signature_error(size, row, key.origin, key.key)
+        if error is None:
+            if rotated_at is None:
+                rotated_at = size
+            continue
+        retired = [k for k in key.previous if _signature_error(size, row, key.origin, k) is None]
+        if retired and rotated_at is None:
+            continue
+        if retired:
+            error = f"signed by a retired key after the current key signed checkpoint {rotated_at}"
         faults.add(CHECKPOINT_FORGED, size, f"checkpoint {size}: {error}", f"checkpoint {size}")
-        return
-    if text != expected:
-        faults.add(CHECKPOINT_FORGED, size, f"checkpoint {size}'s signed text is not its size and root")
+
+
+def _signature_error(size: int, row: Any, origin: str, key: PublicKey) -> str | None:
+    """Why the row's note is not (origin, key)'s signature of its size and root; None when it is."""
+    try:
+        text = verify_note(row.note, origin, key)
+    except NoteError as error:
+        return str(error)
+    if text != Checkpoint(origin, size, bytes.fromhex(row.root_hash)).text():
+        return "the signed text is not its size and root"
+    return None
 
 
 def _check_entry(faults: _Faults, row: Any) -> dict[str, Any] | None:
