@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from cryptography import x509
 
+from hub.evidence import verify_ledger
 from hub.ledger import ChainReport, EventRecord
 
 if TYPE_CHECKING:
@@ -171,8 +172,6 @@ def acknowledge(hub: HubContext, alert_id: int, *, by: str, note: str = "") -> E
 
 def record_verification(hub: HubContext, *, by: str) -> ChainReport:
     """Verify the whole ledger, record the verdict (``ledger.verified``) and alert when broken."""
-    from hub.runtime import verify_ledger
-
     report = verify_ledger(hub.ledger, hub.settings)
     verdict = {
         "ok": report.ok,

@@ -42,8 +42,8 @@ def ledger_verify(
     the messages' bytes and every state row; report every fault with its kind and position."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from hub.evidence import ledger_key, verify_ledger
     from hub.ledger.proofs import signed_checkpoint
-    from hub.runtime import ledger_key, verify_ledger
 
     settings = existing_ledger_settings(data_dir)
     key = ledger_key(settings)
@@ -91,7 +91,7 @@ def ledger_checkpoint(data_dir: DataDir = None) -> None:
 def ledger_sequence(data_dir: DataDir = None) -> None:
     """Run the sequencer once (if no running hub holds its lease): place new events, sign checkpoints."""
     from hub.context import HubContext
-    from hub.runtime import make_sequencer
+    from hub.evidence import make_sequencer
 
     hub = HubContext(existing_ledger_settings(data_dir))
     signed = make_sequencer(hub).run_once()
