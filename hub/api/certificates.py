@@ -17,7 +17,11 @@ router = APIRouter(prefix="/v1/hub", tags=["hub identity"])
 CACHE = "public, max-age=300"
 
 
-@router.get("/certificates.pem", response_class=Response)
+@router.get(
+    "/certificates.pem",
+    response_class=Response,
+    responses={200: {"content": {"application/x-pem-file": {"schema": {"type": "string"}}}}},
+)
 def hub_certificates_pem(request: Request) -> Response:
     """The hub's signing certificates (current first, then previous), then their CA chain, as PEM."""
     pem = request.app.state.hub.hub_certificates.pem()
