@@ -21,7 +21,7 @@ from hub.settings import PROJECT_ROOT
 
 VENV_BIN = Path(sys.executable).parent
 LIENTHONG = str(VENV_BIN / "lienthong") if (VENV_BIN / "lienthong").exists() else "lienthong"
-DEV_WEBHOOK_BASE = "http://127.0.0.1:8091"
+DEV_WEBHOOK_BASE = "${simulator:agency}"  # what config/participants.yaml's webhook URLs start with
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import atexit
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -22,6 +22,7 @@ from hub.adapter_scope import ScopedServices
 from hub.ledger.work import INBOX_ADAPTER
 from hub.problems import Problem
 from hub.services import CoreServices
+from hub.simulator_refs import resolve_simulators
 from hub.spi import RESERVED_ADAPTER_NAMES, Adapter, IntakeDocument
 
 if TYPE_CHECKING:
@@ -65,13 +66,15 @@ def installed_adapters(wanted: set[str] | None = None) -> dict[str, type[Adapter
     return found
 
 
-def load_options(path: Path) -> dict[str, dict[str, Any]]:
+def load_options(path: Path, simulators: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Each adapter's options in `path`, ``${simulator:NAME}`` replaced from `simulators` (name → URL)."""
     if not path.exists():
         return {}
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     adapters = data.get("adapters") or {}
     if not isinstance(adapters, dict):
         raise ValueError(f"{path}: 'adapters' must be a mapping of adapter name → options")
+    adapters = resolve_simulators(adapters, simulators or {}, path, "adapters")
     return {name: dict(options or {}) for name, options in adapters.items()}
 
 
@@ -94,11 +97,17 @@ class AdapterSet:
         self._adapters = adapters
 
     @classmethod
-    def load(cls, wanted: set[str], options_file: Path, services: CoreServices) -> AdapterSet:
+    def load(
+        cls,
+        wanted: set[str],
+        options_file: Path,
+        services: CoreServices,
+        simulators: Mapping[str, str] | None = None,
+    ) -> AdapterSet:
         """Each adapter with its validated options and its own :class:`ScopedServices`; ValueError for
         a reserved name or an entry point whose name is not the adapter's own."""
-        available = installed_adapters(wanted | set(load_options(options_file)))
-        options = load_options(options_file)
+        options = load_options(options_file, simulators)
+        available = installed_adapters(wanted | set(options))
         unknown_options = set(options) - set(available)
         if unknown_options:
             log.warning("options given for adapters that are not installed: %s", sorted(unknown_options))

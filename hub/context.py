@@ -14,6 +14,7 @@ from hub.participants import Participants
 from hub.routing import RouteTable
 from hub.settings import Settings
 from hub.signing.keys import SigningIdentity, load_identity
+from hub.simulator_refs import configured_simulator_urls
 from hub.trust import TrustStore
 from hub.validation import Validator
 
@@ -23,8 +24,13 @@ class HubContext:
     settings: Settings
 
     @cached_property
+    def simulator_urls(self) -> dict[str, str]:
+        """What ``${simulator:NAME}`` in config/ stands for (hub.simulator_refs)."""
+        return self.settings.simulator_urls or configured_simulator_urls(self.settings.simulators_file)
+
+    @cached_property
     def participants(self) -> Participants:
-        return Participants.load(self.settings.participants_file)
+        return Participants.load(self.settings.participants_file, self.simulator_urls)
 
     @cached_property
     def doctypes(self) -> DocTypeRegistry:

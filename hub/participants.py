@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from hub.problems import Problem
+from hub.simulator_refs import resolve_simulators
 
 
 class Participant(BaseModel):
@@ -53,8 +54,9 @@ class Participants:
         self._by_token_hash = {p.token_sha256.lower(): p for p in participants if p.token_sha256}
 
     @classmethod
-    def load(cls, path: Path) -> Participants:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    def load(cls, path: Path, simulators: Mapping[str, str] | None = None) -> Participants:
+        """The participants of `path`, ``${simulator:NAME}`` in their URLs replaced from `simulators`."""
+        data = resolve_simulators(yaml.safe_load(path.read_text(encoding="utf-8")), simulators or {}, path)
         return cls(ParticipantsFile.model_validate(data).participants)
 
     def __contains__(self, participant_id: object) -> bool:

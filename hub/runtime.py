@@ -49,7 +49,9 @@ class Runtime:
         hub.warm_up()
         intake = Intake(hub)
         services = CoreServices(hub, intake)
-        adapters = AdapterSet.load(hub.routes.adapters(), hub.settings.adapters_file, services)
+        adapters = AdapterSet.load(
+            hub.routes.adapters(), hub.settings.adapters_file, services, hub.simulator_urls
+        )
         intake.adapter_gate = adapters.gate
         check_production_safety(hub, adapters)
         queue = make_queue(hub.settings)

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     config_dir: Path = Field(default=PROJECT_ROOT / "config")
     schemas_dir: Path = Field(default=PROJECT_ROOT / "schemas")
     certs_dir: Path = Field(default=PROJECT_ROOT / "certs" / "dev")
+    simulator_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="where ${simulator:NAME} in config/ points (name → base URL); set by `lienthong run`;"
+        " empty: 127.0.0.1 with the ports of config/simulators.yaml",
+    )
 
     # state
     database_url: str | None = Field(
@@ -169,6 +174,10 @@ class Settings(BaseSettings):
     @property
     def adapters_file(self) -> Path:
         return self.config_dir / "adapters.yaml"
+
+    @property
+    def simulators_file(self) -> Path:
+        return self.config_dir / "simulators.yaml"
 
     @property
     def effective_hub_key_file(self) -> Path:

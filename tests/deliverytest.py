@@ -12,7 +12,7 @@ import yaml
 
 from hub.settings import PROJECT_ROOT
 
-DEV_WEBHOOK_BASE = "http://127.0.0.1:8091"
+DEV_WEBHOOK_BASE = "${simulator:agency}"  # what config/participants.yaml's webhook URLs start with
 T = TypeVar("T")
 
 

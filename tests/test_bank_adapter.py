@@ -33,10 +33,12 @@ from adapters.bank.mapping import (
 from adapters.bank.simulator import create_app
 from adapters.bank.simulator.config import PayPlatformClient, PayPlatformConfig, VnpayConfig, VnpayMerchant
 from adapters.bank.vnpay_wire import order_info
+from hub.adapters import load_options
 from hub.context import HubContext
 from hub.doctypes import DocTypeRegistry
 from hub.servers import RunningServer, run_in_thread
 from hub.settings import PROJECT_ROOT, Settings
+from hub.simulator_refs import configured_simulator_urls
 from hub.spi import (
     Delivered,
     OutboundMessage,
@@ -276,9 +278,10 @@ def test_credentials_are_marked_development_values_are_reported(monkeypatch: pyt
 
 
 def test_the_development_configuration_points_at_the_simulators_and_is_all_development() -> None:
-    configured = yaml.safe_load((PROJECT_ROOT / "config" / "adapters.yaml").read_text())["adapters"]["bank"]
-    ports = yaml.safe_load((PROJECT_ROOT / "config" / "simulators.yaml").read_text())["simulators"]
-    parsed = BankOptions.model_validate(configured)
+    config = PROJECT_ROOT / "config"
+    configured = load_options(config / "adapters.yaml", configured_simulator_urls(config / "simulators.yaml"))
+    ports = yaml.safe_load((config / "simulators.yaml").read_text())["simulators"]
+    parsed = BankOptions.model_validate(configured["bank"])
     assert parsed.vnpay and urlsplit(parsed.vnpay.payment_url).port == ports["bank.vnpay"]
     assert parsed.payplatform and urlsplit(parsed.payplatform.base_url).port == ports["bank.payplatform"]
     assert len(parsed.development_secrets()) == 5

@@ -10,6 +10,7 @@ the gateway has its answer (the doors answer only after recording), so "no messa
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -35,6 +36,7 @@ from hub.servers import RunningServer, run_in_thread
 from tests.deliverytest import make_config, wait_for
 from tests.hubtest import DEV_CERTS, RunningHub, running_hub
 from tests.independent_verify import verify_detached_jws_independently
+from tests.test_console_pages import login
 from tests.test_intake_api import json_example
 
 AGENCY = "000.01.02.H41"
@@ -429,6 +431,23 @@ def test_a_payment_never_made_is_expired_after_its_expiry(
         assert document["gateway_response"] == {"vnp_ResponseCode": "91"}
     else:
         assert document["gateway_response"]["status"] == 1  # still pending at the platform
+    # The operators are told once: an open alert on the console, naming the dossier and the agency.
+    time.sleep(0.5)  # several more polls: the expiry is not raised again
+    (alert,) = expired_alerts(polling_hub, payment)
+    assert alert.data["condition"] == f"bank:{gateway}/{payment.reference}"
+    assert alert.data["dossier_number"] == payment.dossier and alert.data["agency"] == AGENCY
+    assert alert.data["amount"] == 205000 and alert.data["expires_at"] == payment.body["expires_at"]
+    console = login(polling_hub)
+    row = console.get("/console/alerts").text.split(f'data-testid="alert-{alert.id}"')[1].split("</tr>")[0]
+    assert 'data-status="open"' in row and "Yêu cầu thanh toán đã hết hạn" in row and payment.dossier in row
+    console.get("/console/lang/en", params={"next": "/console/alerts"})
+    assert "Payment request expired" in console.get("/console/alerts").text
+
+
+def expired_alerts(hub: RunningHub, payment: Payment) -> list[Any]:
+    """The alert.payment-expired events the hub recorded about `payment`."""
+    found = hub.app.state.hub.ledger.events_of_kinds(["alert.payment-expired"], limit=500)
+    return [e for e in found if e.message_id == payment.message_id]
 
 
 def test_a_down_gateway_at_query_time_is_recorded_then_resolved(

@@ -230,9 +230,17 @@ def test_a_payment_after_the_request_expired_is_a_late_payment_with_an_alert(
         assert payment.play(gateways, "pay") == [vnpay_answer("00")]
     finally:
         merchant.ipn_url = ipn_url
+    (expired,) = [
+        e for e in events(polling_hub, "alert.payment-expired") if e.message_id == payment.message_id
+    ]
     wait_for(lambda: len(statuses(agency_sim, payment)) == 2, what="the late payment")
     assert statuses(agency_sim, payment) == ["expired", "late-payment"]
     assert [e for e in events(polling_hub, "alert.payment-late") if e.message_id == payment.message_id]
+    # the fee came after all: the expiry alert resolves (once), the late payment's is the one to act on
+    (resolved,) = [e for e in events(polling_hub, "alert-resolved") if e.data["raised_event"] == expired.id]
+    assert resolved.data["alert"] == "alert.payment-expired" and resolved.data["reason"] == "paid late"
+    row = login(polling_hub).get("/console/alerts").text.split(f'data-testid="alert-{expired.id}"')[1]
+    assert 'data-status="resolved"' in row.split("</tr>")[0]
 
 
 def successful_ipn(payment: Payment, transaction_no: str, order_info: str) -> dict[str, str]:

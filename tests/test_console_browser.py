@@ -83,7 +83,10 @@ def hub(agency_sim: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> 
     dead_port = str(free_port())
     text = adapters_file.read_text(encoding="utf-8")
     adapters_file.write_text(
-        text.replace(":8094", f":{dead_port}").replace(":8095", f":{dead_port}"), "utf-8"
+        text.replace("${simulator:bank.vnpay}", f"http://127.0.0.1:{dead_port}").replace(
+            "${simulator:bank.payplatform}", f"http://127.0.0.1:{dead_port}"
+        ),
+        "utf-8",
     )
     with running_hub(
         base, config_dir=config, workers=2, poll_interval_seconds=0.1, alert_interval_seconds=0.3

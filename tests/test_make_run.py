@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,9 +14,11 @@ from pathlib import Path
 
 import httpx
 
-from hub.servers import free_port
+from adapters.agency.simulator import create_app as create_agency_simulator
+from hub.servers import free_port, run_in_thread
 from tests.deliverytest import wait_for
-from tests.hubtest import FIXTURES, PROJECT_ROOT
+from tests.hubtest import FIXTURES, PROJECT_ROOT, running_hub
+from tests.test_intake_api import AGENCY, fresh_document
 
 LIENTHONG = str(Path(sys.executable).with_name("lienthong"))
 
@@ -92,19 +95,28 @@ SIMULATOR_PORTS = {
     "vnpost": 8093,
     "bank.vnpay": 8094,
     "bank.payplatform": 8095,
+    "notify.sms": 8096,
 }
 
 
 def own_config(target: Path, ports: dict[str, int]) -> Path:
-    """config/ with the simulators on `ports` (what a second developer's checkout would have)."""
-    target.mkdir(parents=True)
-    for source in (PROJECT_ROOT / "config").glob("*.yaml"):
-        text = source.read_text(encoding="utf-8")
-        for name, default in SIMULATOR_PORTS.items():
-            text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{ports[name]}")
-            text = text.replace(f"{name}: {default}", f"{name}: {ports[name]}")
-        (target / source.name).write_text(text, encoding="utf-8")
+    """config/ with the simulators on `ports` (what a second developer's checkout would have): only
+    simulators.yaml changes, the one place their ports are configured."""
+    shutil.copytree(PROJECT_ROOT / "config", target)
+    simulators = target / "simulators.yaml"
+    text = simulators.read_text(encoding="utf-8")
+    for name, default in SIMULATOR_PORTS.items():
+        assert f"{name}: {default}" in text
+        text = text.replace(f"{name}: {default}", f"{name}: {ports[name]}")
+    simulators.write_text(text, encoding="utf-8")
     return target
+
+
+def test_no_other_configuration_file_repeats_a_simulator_port() -> None:
+    for source in (PROJECT_ROOT / "config").glob("*.yaml"):
+        if source.name != "simulators.yaml":
+            text = source.read_text(encoding="utf-8")
+            assert not [port for port in SIMULATOR_PORTS.values() if f":{port}" in text], source.name
 
 
 def start_run(tmp_path: Path, port: int, config: Path) -> tuple[subprocess.Popen[bytes], Path]:
@@ -144,6 +156,9 @@ def test_a_busy_simulator_port_moves_and_every_shipped_example_ends_delivered(tm
         assert f"{hub}/console" in printed and "operator / dev-password-operator" in printed
         assert f"{hub}/docs" in printed
         assert f"({ports['agency']} was busy)" in printed
+        moved = printed.split("simulator agency")[1].split()[0]  # where the agency simulator went
+        assert moved != f"http://127.0.0.1:{ports['agency']}", printed
+        assert not (tmp_path / "data" / "run-config").exists(), "no rewritten copy of the configuration"
         assert "Traceback" not in printed and "routed to but not installed" not in printed, printed
         for name in SIMULATOR_PORTS:
             assert f"simulator {name}" in printed
@@ -200,3 +215,53 @@ def test_a_configuration_error_is_one_line_naming_the_file_and_key(tmp_path: Pat
     refusal = [line for line in printed.splitlines() if line.startswith("refused:")]
     assert len(refusal) == 1, printed
     assert f"{config / 'adapters.yaml'}: adapters.post_ems.timeout_seconds:" in refusal[0], printed
+
+
+def test_an_unknown_simulator_name_is_one_line_naming_the_file_and_key(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in SIMULATOR_PORTS}
+    config = own_config(tmp_path / "config", ports)
+    options = (config / "adapters.yaml").read_text(encoding="utf-8")
+    (config / "adapters.yaml").write_text(
+        options.replace("${simulator:vnpost}", "${simulator:vnpots}"), encoding="utf-8"
+    )
+    expected = f"{config / 'adapters.yaml'}: adapters.post_ems.base_url: unknown simulator 'vnpots'"
+    (tmp_path / "run").mkdir()
+    run, log = start_run(tmp_path / "run", free_port(), config)
+    run.wait(60)
+    printed = log.read_text()
+    refusal = [line for line in printed.splitlines() if line.startswith("refused:")]
+    assert run.returncode == 1 and "Traceback" not in printed and len(refusal) == 1, printed
+    assert expected in refusal[0] and "lists: agency, bank.payplatform" in refusal[0], printed
+    # `serve` resolves the same names from config/simulators.yaml, and refuses the same way
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIENTHONG_")}
+    env.update(LIENTHONG_DATA_DIR=str(tmp_path / "serve"), LIENTHONG_CONFIG_DIR=str(config))
+    serve = subprocess.run(
+        [LIENTHONG, "serve", "--port", str(free_port()), "--workers", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert serve.returncode == 1 and "Traceback" not in serve.stderr, serve.stderr
+    assert expected in " ".join(serve.stderr.split()), serve.stderr
+
+
+def test_serve_resolves_simulator_names_from_simulators_yaml(tmp_path: Path) -> None:
+    """A hub started as `serve` does (no `run`) delivers to the agency simulator on the port that
+    config/simulators.yaml gives it: the participants' webhooks name the simulator, not a port."""
+    ports = {name: free_port() for name in SIMULATOR_PORTS}
+    config = own_config(tmp_path / "config", ports)
+    with (
+        run_in_thread(create_agency_simulator(), port=ports["agency"]) as agency,
+        running_hub(tmp_path / "data", config_dir=config, workers=1, poll_interval_seconds=0.1) as hub,
+    ):
+        sent = hub.post(fresh_document(), as_=AGENCY)
+        assert sent.status_code == 202, sent.text
+
+        def to_the_agency() -> list[str]:
+            detail = hub.get(f"/v1/messages/{sent.json()['id']}", as_=AGENCY).json()
+            return [d["state"] for d in detail["deliveries"] if d["recipient"] == "000.00.00.H41"]
+
+        wait_for(lambda: to_the_agency() == ["delivered"], what="delivery to the agency simulator")
+        received = httpx.get(f"{agency.base_url}/_sim/received", params={"participant": "000.00.00.H41"})
+        assert [i["message_id"] for i in received.json()["items"]] == [sent.json()["id"]]

@@ -1,6 +1,7 @@
 """The published contract: the OpenAPI document describes what the hub really answers (real answers are
-validated against its schemas), declares the bearer scheme and problem+json errors, lists no 422 the hub
-never sends; its docs pages work without internet; schemas and problem types are served."""
+validated against its schemas), declares the bearer scheme (and mutual TLS where the hub serves TLS) and
+problem+json errors, lists no 422 the hub never sends, and is valid OpenAPI 3.1 by a validator we did not
+write; its docs pages work without internet; schemas and problem types are served."""
 
 from __future__ import annotations
 
@@ -13,11 +14,15 @@ import httpx
 import jsonschema_rs
 import pytest
 import xmlschema
+from openapi_spec_validator import validate as validate_openapi
 
 from hub.servers import free_port
 from tests.deliverytest import make_config, wait_for
 from tests.hubtest import RunningHub, auth, running_hub
 from tests.test_intake_api import AGENCY, OTHER_AGENCY, fresh_document, json_example
+from tests.test_mutual_tls import client as tls_client
+from tests.test_mutual_tls import dev as dev_certificate
+from tests.test_mutual_tls import tls_hub
 
 PULLING_AGENCY = OTHER_AGENCY  # receives through its inbox (config/routes.yaml)
 
@@ -89,6 +94,48 @@ def test_the_document_has_response_schemas_the_bearer_scheme_and_problems_and_no
             elif path.startswith("/v1/"):
                 assert operation.get("security") == [{"bearer": []}], where
                 assert "401" in operation["responses"], where
+    assert "mutualTLS" not in text, "no mutual TLS door without TLS configured"
+    validate_openapi(spec)  # OpenAPI 3.1, by openapi-spec-validator
+
+
+def participant_operations(spec: dict[str, Any]) -> dict[str, list[dict[str, list[str]]]]:
+    """`METHOD path` → security of every operation outside the public ones."""
+    return {
+        f"{method.upper()} {path}": operation.get("security")
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if path.startswith("/v1/") and not path.startswith(PUBLIC_PATHS)
+    }
+
+
+@pytest.mark.parametrize("required", [False, True], ids=["optional", "required"])
+def test_a_hub_serving_tls_declares_mutual_tls_beside_the_bearer_scheme(
+    tmp_path_factory: pytest.TempPathFactory, required: bool
+) -> None:
+    with (
+        tls_hub(tmp_path_factory.mktemp("tls"), require_client_certificate=required) as url,
+        tls_client(dev_certificate(AGENCY)) as client,
+    ):
+        spec = client.get(f"{url}/openapi.json").json()
+        # what the document promises, the hub does: the certificate alone is enough
+        sent = client.post(
+            f"{url}/v1/messages", content=fresh_document(), headers={"Content-Type": "application/xml"}
+        )
+        assert sent.status_code == 202, sent.text
+    validate_openapi(spec)
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["mutualTLS"]["type"] == "mutualTLS" and schemes["bearer"]["scheme"] == "bearer"
+    assert ("a bearer token alone is refused" in schemes["mutualTLS"]["description"]) is required
+    expected = (
+        [{"mutualTLS": []}, {"mutualTLS": [], "bearer": []}]  # a certificate, with or without a token
+        if required
+        else [{"bearer": []}, {"mutualTLS": []}]  # either one
+    )
+    secured = participant_operations(spec)
+    assert "POST /v1/messages" in secured and "GET /v1/deliveries" in secured
+    assert {where: expected for where in secured} == secured
+    public = spec["paths"]["/v1/ledger/checkpoint"]["get"]
+    assert not public.get("security")
 
 
 def test_real_answers_match_the_published_schemas(hub: RunningHub, spec: dict[str, Any]) -> None:

@@ -9,10 +9,11 @@ hub state     gateway vouches        confirmation (and alert)
 ============  =====================  =================================================================
 pending       paid, right amount     ``paid``
 pending       failed                 ``failed``
-pending       nothing, past expiry   ``expired``
+pending       nothing, past expiry   ``expired`` + ``alert.payment-expired`` (the dossier waits)
 paid          paid, same payment     none ("already confirmed")
 paid          paid, another payment  ``duplicate-payment`` + ``alert.payment-duplicate``
-failed/exp.   paid                   ``late-payment`` + ``alert.payment-late`` (refund or reopen)
+failed/exp.   paid                   ``late-payment`` + ``alert.payment-late`` (refund or reopen);
+                                     an expired one's ``alert.payment-expired`` resolves
 paid          failed                 none; ``adapter.callback-conflict`` recorded
 any           another amount paid    none; ``adapter.payment-disputed`` + ``alert.payment-disputed``
 ============  =====================  =================================================================
@@ -20,6 +21,11 @@ any           another amount paid    none; ``adapter.payment-disputed`` + ``aler
 The confirmation enters the hub through the same intake as any document, sent as the gateway's
 participant (``bank.vnpay`` / ``bank.payplatform``); its natural key (request id, transaction reference,
 outcome, payment number) makes a repeat return the original message.
+
+``alert.payment-expired`` is a condition (one per payment, raised once however many processes expire
+it): it resolves when a late payment for the request is confirmed — the operator then acts on
+``alert.payment-late`` instead. Nothing else clears it: a fee left unpaid stays an open question for
+the agency until an operator acknowledges the alert.
 """
 
 from __future__ import annotations
@@ -34,9 +40,16 @@ from .store import ADAPTER, PaymentStore
 
 Resolution = Literal["confirmed", "already", "conflict", "disputed", "duplicate", "late", "ignored"]
 
+PAYMENT_EXPIRED = "payment-expired"  # the operators' alert (alert.payment-expired)
+
 #: Values derived from a gateway secret: never copied into a confirmation, evidence or a log line.
 SECRET_DERIVED_FIELDS = frozenset({"vnp_SecureHash", "vnp_SecureHashType", "check_sum"})
 EVIDENCE_FIELD_LIMIT = 60
+
+
+def expired_condition(record: PaymentRecord) -> str:
+    """The name of one payment's expiry, as an alert condition (raised once, resolved once)."""
+    return f"{record.gateway}/{record.reference}"
 
 
 def evidence_of(message: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +106,21 @@ class Payments:
             current = self.store.get(record.gateway, record.reference) or record
             if current.status != "pending":
                 return "already"
-            self._confirm(current, "expired", answer, status_after="expired")
+            message_id = self._confirm(current, "expired", answer, status_after="expired")
+            self.hub.raise_alert(
+                ADAPTER,
+                PAYMENT_EXPIRED,
+                {
+                    **self._facts(current),
+                    "expires_at": current.expires_at,
+                    "reason": "the fee was not paid before the request expired: the dossier waits on"
+                    " the agency (a new payment request, or closing the dossier)",
+                    "source": source,
+                    "confirmation": message_id,
+                },
+                message_id=current.message_id,
+                condition=expired_condition(current),
+            )
             return "confirmed"
 
     def _paid(self, current: PaymentRecord, answer: StatusAnswer, source: str) -> Resolution:
@@ -117,20 +144,23 @@ class Payments:
         key = f"{outcome}:{answer.payment_no or '-'}"
         if key in current.confirmations:
             return "already"
+        was = current.status
         message_id = self._confirm(current, outcome, answer, status_after="paid")
         if outcome == "late-payment":
             current.payment_no = current.payment_no or answer.payment_no
             self.store.put(current)
+        if outcome == "late-payment" and was == "expired":  # the fee came after all: see alert.payment-late
+            self.hub.resolve_alert(
+                ADAPTER,
+                PAYMENT_EXPIRED,
+                expired_condition(current),
+                {"reference": current.reference, "reason": "paid late", "confirmation": message_id},
+            )
         self.hub.raise_alert(
             ADAPTER,
             alert,
             {
-                "gateway": current.gateway,
-                "reference": current.reference,
-                "dossier_number": current.dossier_number,
-                "request_id": current.request_id,
-                "agency": current.agency,
-                "amount": current.amount,
+                **self._facts(current),
                 "payment_no": answer.payment_no,
                 "reason": why,
                 "source": source,
@@ -139,6 +169,18 @@ class Payments:
             message_id=current.message_id,
         )
         return resolution
+
+    @staticmethod
+    def _facts(record: PaymentRecord) -> dict[str, Any]:
+        """What an operator needs in an alert about `record` to find the payment and the dossier."""
+        return {
+            "gateway": record.gateway,
+            "reference": record.reference,
+            "dossier_number": record.dossier_number,
+            "request_id": record.request_id,
+            "agency": record.agency,
+            "amount": record.amount,
+        }
 
     def _confirm(
         self,

@@ -41,6 +41,7 @@ def serve(
     import uvicorn
 
     from hub.api import create_app
+    from hub.simulator_refs import ConfigReferenceError
     from hub.startup_checks import StartupRefused
 
     overrides: dict[str, Any] = {}
@@ -59,7 +60,7 @@ def serve(
         )
     try:
         api = create_app(settings)  # with several processes: checks and migrates once, here
-    except StartupRefused as refused:
+    except (StartupRefused, ConfigReferenceError) as refused:
         raise _refuse(str(refused)) from None
     from hub.tls import uvicorn_tls_options
 
@@ -101,13 +102,14 @@ def worker(
     import threading
 
     from hub.runtime import Runtime
+    from hub.simulator_refs import ConfigReferenceError
     from hub.startup_checks import StartupRefused
 
     settings = _settings(data_dir)
     configure_logging(settings.log_format, settings.log_level)
     try:
         runtime = Runtime.build(settings)
-    except StartupRefused as refused:
+    except (StartupRefused, ConfigReferenceError) as refused:
         raise _refuse(str(refused)) from None
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -124,23 +126,6 @@ def worker(
 SIMULATOR_ENTRY_POINTS = "lienthong.simulators"
 
 
-def _simulator_ports(path: Path) -> dict[str, int]:
-    """The ports config/simulators.yaml gives the simulators (the one place `run` reads them from)."""
-    import yaml
-
-    if not path.exists():
-        return {}
-    try:
-        listed = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("simulators", {}) or {}
-        return {str(name): int(port) for name, port in listed.items()}
-    except (yaml.YAMLError, AttributeError, TypeError, ValueError) as error:
-        raise ConfigError(f"{path}: simulators: {error}") from None
-
-
-class ConfigError(ValueError):
-    """A configuration mistake `run` reports as one line naming the file and the key."""
-
-
 def _port_free(host: str, port: int) -> bool:
     import socket
 
@@ -151,27 +136,6 @@ def _port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _config_for_ports(config_dir: Path, moved: dict[int, int], target: Path) -> Path:
-    """`config_dir` itself, or when simulators had to move to other ports a copy in `target` whose
-    URLs (participants' webhooks, adapters' base URLs) follow them: simulators.yaml stays the one
-    place where their ports are configured."""
-    import re
-    import shutil
-
-    if not moved:
-        return config_dir
-    target.mkdir(parents=True, exist_ok=True)
-    for source in config_dir.glob("*.yaml"):
-        text = source.read_text(encoding="utf-8")
-        for old, new in moved.items():
-            text = re.sub(rf"(//(?:127\.0\.0\.1|localhost)):{old}\b", rf"\g<1>:{new}", text)
-        (target / source.name).write_text(text, encoding="utf-8")
-    for extra in config_dir.iterdir():  # anything else the config dir holds (e.g. certificates)
-        if extra.suffix != ".yaml" and extra.is_file():
-            shutil.copy(extra, target / extra.name)
-    return target
 
 
 def _one_line(error: BaseException, config_dir: Path) -> str:
@@ -204,7 +168,7 @@ def run(
     Simulators are found through the `lienthong.simulators` entry points (each names a callable that
     returns an ASGI app), so an integrator's own package can add one without touching the core. Their
     ports come from config/simulators.yaml; one that is busy (another `make run`) is replaced by a
-    free port, and the hub's configuration follows it.
+    free port, and ``${simulator:NAME}`` in the configuration resolves to where each really listens.
     """
     import time
     from importlib.metadata import entry_points
@@ -216,6 +180,7 @@ def run(
     from hub.api import create_app
     from hub.doctypes import DocTypeConfigError
     from hub.servers import run_in_thread
+    from hub.simulator_refs import ConfigReferenceError, simulator_ports
     from hub.startup_checks import StartupRefused
 
     try:
@@ -226,25 +191,22 @@ def run(
     if not _port_free(settings.host, port):
         raise _refuse(f"port {port} is busy (another hub?): choose another with --port")
     try:
-        configured = _simulator_ports(settings.config_dir / "simulators.yaml")
-    except ConfigError as error:
+        configured = simulator_ports(settings.simulators_file)
+    except ConfigReferenceError as error:
         raise _refuse(str(error)) from None
     servers = []
     lines = []
-    moved: dict[int, int] = {}
+    urls: dict[str, str] = {}
     for entry in sorted(entry_points(group=SIMULATOR_ENTRY_POINTS), key=lambda e: e.name):
         wanted = configured.get(entry.name, 0)
         chosen = wanted if wanted and _port_free(settings.host, wanted) else 0
         simulator = run_in_thread(entry.load()(), host=settings.host, port=chosen)
         servers.append(simulator)
-        note = ""
-        if wanted and not chosen:
-            moved[wanted] = simulator.port
-            note = f"  ({wanted} was busy)"
+        urls[entry.name] = simulator.base_url
+        note = f"  ({wanted} was busy)" if wanted and not chosen else ""
         lines.append(f"  simulator {entry.name:<20} {simulator.base_url}{note}")
-    config_dir = _config_for_ports(settings.config_dir, moved, settings.data_dir / "run-config")
-    if config_dir != settings.config_dir:
-        settings = _settings(data_dir, port=port, config_dir=config_dir)
+    # ${simulator:NAME} in config/ resolves to where each simulator really listens
+    settings = _settings(data_dir, port=port, simulator_urls=urls)
     try:
         hub_server = run_in_thread(create_app(settings), host=settings.host, port=port)
     except (
@@ -268,8 +230,6 @@ def run(
         f"  API docs    {base}/docs  ·  {base}/redoc  ·  problem types {base}/problems", highlight=False
     )
     out.print(f"  ledger: {settings.effective_database_url}   queue: {settings.queue_url}", highlight=False)
-    if moved:
-        out.print(f"  configuration with moved ports: {config_dir}", highlight=False)
     for line in lines:
         out.print(line, highlight=False)
     out.print("Development tokens: 'Authorization: Bearer dev-token-<participant id>'. Ctrl-C stops.")

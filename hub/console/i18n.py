@@ -253,6 +253,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "alert.certificate-expiring": ("Chứng thư số sắp hết hạn", "Certificate expiring"),
     "alert.ledger-broken": ("Sổ cái bị sửa đổi", "Ledger tampered with"),
     "alert.parcel-stalled": ("Bưu gửi bị chậm", "Parcel stalled"),
+    "alert.payment-expired": ("Yêu cầu thanh toán đã hết hạn", "Payment request expired"),
     "alert.payment-late": ("Thanh toán về muộn", "Late payment"),
     "alert.payment-duplicate": ("Thanh toán trùng", "Payment made twice"),
     "alert.payment-disputed": ("Thanh toán có khiếu nại", "Payment disputed"),
@@ -298,6 +299,14 @@ FIELDS: dict[str, tuple[str, str]] = {
     "seconds": ("Số giây", "Seconds"),
     "replay": ("Thông điệp mới", "New message"),
     "note": ("Ghi chú", "Note"),
+    "gateway": ("Cổng thanh toán", "Payment gateway"),
+    "reference": ("Mã giao dịch", "Transaction reference"),
+    "request_id": ("Mã yêu cầu thanh toán", "Payment request id"),
+    "amount": ("Số tiền (đồng)", "Amount (VND)"),
+    "expires_at": ("Hạn thanh toán", "Pay by"),
+    "payment_no": ("Số giao dịch của cổng", "Gateway's payment number"),
+    "confirmation": ("Thông điệp xác nhận", "Confirmation message"),
+    "source": ("Nguồn", "Source"),
 }
 
 
