@@ -27,6 +27,12 @@ def test_run_starts_hub_and_simulators_and_a_sent_document_is_delivered(tmp_path
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIENTHONG_")}
     env["LIENTHONG_DATA_DIR"] = str(tmp_path / "data")
+    # every server this test starts takes a free port: the simulators' (config/simulators.yaml of
+    # its own) and the mail simulator's SMTP port, so a developer's `make run` is never in the way
+    env["LIENTHONG_CONFIG_DIR"] = str(
+        own_config(tmp_path / "config", {n: free_port() for n in SIMULATOR_PORTS})
+    )
+    env["LIENTHONG_SIM_SMTP_PORT"] = str(free_port())
     log = tmp_path / "run.log"
     with log.open("wb") as output:
         run = subprocess.Popen(
