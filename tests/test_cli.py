@@ -92,7 +92,7 @@ def assert_refused(result: Result, *words: str) -> str:
 
 def fresh_document(sender: str = AGENCY) -> bytes:
     """The strict edXML fixture with a new DocumentId number (a new natural key) from `sender`."""
-    number = uuid.uuid4().int % 10**6
+    number = uuid.uuid4().int % 10**12  # a collision would make a "duplicate" of an unrelated test
     root = etree.fromstring((FIXTURES / "edxml" / "document_strict.edxml").read_bytes())
     for node in root.iterfind(".//e:DocumentId", NS):
         organ, date, _ = node.text.split(",", 2)

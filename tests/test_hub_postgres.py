@@ -48,7 +48,7 @@ def cli(*args: str, database_url: str) -> Result:
 
 def fresh_document() -> bytes:
     """The strict edXML document with a new DocumentId number (a new natural key)."""
-    number = uuid.uuid4().int % 10**6
+    number = uuid.uuid4().int % 10**12  # a collision would make a "duplicate" of an unrelated test
     root = etree.fromstring((FIXTURES / "edxml" / "document_strict.edxml").read_bytes())
     for node in root.iterfind(".//e:DocumentId", NS):
         organ, date, _ = node.text.split(",", 2)
@@ -59,7 +59,7 @@ def fresh_document() -> bytes:
 
 def fresh_status() -> bytes:
     """The strict status packet answering another (new) DocumentId."""
-    number = uuid.uuid4().int % 10**6
+    number = uuid.uuid4().int % 10**12  # a collision would make a "duplicate" of an unrelated test
     root = etree.fromstring((FIXTURES / "edxml" / "status_strict.edxml").read_bytes())
     root.find(".//e:ResponseFor/e:DocumentId", NS).text = f"{AGENCY},2026/11/20,{number}/UBND-VP"
     root.find(".//e:ResponseFor/e:Code", NS).text = f"{number}/UBND-VP"

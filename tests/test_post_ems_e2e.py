@@ -267,10 +267,13 @@ def test_vnpost_down_is_retried_then_delivered(hub: RunningHub, admin: httpx.Cli
     admin.post("/_sim/faults", json={"kind": "down"})
     dossier = new_dossier(WEBHOOK_AGENCY)
     message_id = send_order(hub, WEBHOOK_AGENCY, dossier)
-    wait_for(
-        lambda: vnpost_delivery(hub, message_id, WEBHOOK_AGENCY)["attempts"] >= 2,
-        what="two failed attempts while VNPost is down",
-    )
+
+    def failed_twice() -> bool:  # two attempts ended (not merely begun) while VNPost was down
+        events = hub.get(f"/v1/messages/{message_id}", as_=WEBHOOK_AGENCY).json()["events"]
+        retrying = [e for e in events if e["kind"] == "delivery.retrying"]
+        return len(retrying) >= 2 and vnpost_delivery(hub, message_id, WEBHOOK_AGENCY)["state"] == "retrying"
+
+    wait_for(failed_twice, what="two failed attempts while VNPost is down")
     admin.post("/_sim/faults", json={"kind": "up"})
     delivery = wait_delivered(hub, message_id, WEBHOOK_AGENCY)
     assert delivery["attempts"] >= 3
