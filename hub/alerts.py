@@ -5,7 +5,7 @@
   ``LIENTHONG_ALERT_PEER_DOWN_SECONDS``;
 - ``alert.certificate-expiring``: the hub's certificate or a trust anchor expires within
   ``LIENTHONG_ALERT_CERTIFICATE_DAYS``;
-- ``alert.ledger-broken``: verifying the hash chain found a fault.
+- ``alert.ledger-broken``: verifying the ledger (its log, checkpoints and state rows) found a fault.
 - ``alert.<kind>`` raised by an adapter through ``HubServices.raise_alert`` (e.g. the bank adapter's
   ``alert.payment-duplicate``, ``alert.payment-late``, ``alert.payment-discrepancy``), with the
   adapter's name in its data.

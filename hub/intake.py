@@ -1,8 +1,9 @@
 """Intake: the one path every document walks, up to a durably recorded message.
 
 parse (hardened) → identify type → validate (schema, profile) → verify signature → extract (from
-signed data only) → authorise sender → route (an adapter per recipient) → deduplicate → sign (if
-unsigned) → record (ledger) → tell the listeners (the delivery engine) what was recorded.
+signed data only) → authorise sender → route (an adapter per recipient) → deduplicate → the routed
+adapters' gate (payload size, `check_intake`) → sign (if unsigned) → record (ledger) → tell the
+listeners (the delivery engine) what was recorded.
 
 Authentication happens at the door (HTTP, adapter) before :meth:`Intake.submit`; a replay enters
 here too. Every refusal is a :class:`~hub.problems.Problem` and is recorded in the ledger before it

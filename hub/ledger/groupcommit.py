@@ -2,7 +2,7 @@
 
 Every accepted message must be on disk before its 202. With SQLite (``synchronous=FULL``) each commit
 costs an fsync, and writers queue for one write lock whose busy handler sleeps in steps of up to
-100 ms; with PostgreSQL each commit waits for the WAL flush and holds the chain head's row lock.
+100 ms; with PostgreSQL each commit waits for the WAL flush.
 So concurrent callers do not commit one by one: the first becomes the *leader*, takes every pending
 item (up to a batch limit), writes them in one transaction and wakes the others with their own
 result — each caller still returns only after the commit that holds its item. A caller that arrives

@@ -18,7 +18,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     """Timezone-aware UTC in Python on every backend.
 
     PostgreSQL stores ``timestamptz``; SQLite has no time zones, so naive UTC is stored there.
-    Microseconds survive the round trip on both, which the hash chain relies on.
+    Microseconds survive the round trip on both, which the events' leaf hashes rely on.
     """
 
     impl = sa.DateTime(timezone=True)
