@@ -105,14 +105,10 @@ def events(hub: RunningHub, kind: str) -> list[Any]:  # noqa: F811
     return hub.app.state.hub.ledger.events_of_kinds([kind], limit=500)
 
 
-# -- a callback is a hint --------------------------------------------------------------------------------
-def test_a_platform_callback_claiming_paid_is_refused_when_the_detail_query_says_pending(
-    hub: RunningHub,  # noqa: F811
-    agency_sim: RunningServer,  # noqa: F811
-) -> None:
-    payment = Payment(hub, "payplatform")
-    payment.delivered()
-    forged = {
+def paid_callback(payment: Payment) -> dict[str, object]:
+    """The platform's paymentconfirm body saying `payment` (205,000 VND) is paid, with its true
+    checksum (which does not cover the status)."""
+    return {
         "client_id": DEV_PAYPLATFORM_CLIENT_ID,
         "transaction_id": payment.reference,
         "trans_amount": 205000,
@@ -122,6 +118,16 @@ def test_a_platform_callback_claiming_paid_is_refused_when_the_detail_query_says
         "status": 0,
         "check_sum": platform_checksum(payment.reference),
     }
+
+
+# -- a callback is a hint --------------------------------------------------------------------------------
+def test_a_platform_callback_claiming_paid_is_refused_when_the_detail_query_says_pending(
+    hub: RunningHub,  # noqa: F811
+    agency_sim: RunningServer,  # noqa: F811
+) -> None:
+    payment = Payment(hub, "payplatform")
+    payment.delivered()
+    forged = paid_callback(payment)
     answer = httpx.post(f"{hub.url}/adapters/bank/payplatform/paymentconfirm", json=forged).json()
     assert answer == {"return_code": -1, "return_msg": "the transaction detail says pending, not paid"}
     (refused,) = [
@@ -145,16 +151,7 @@ def test_a_failed_platform_payment_cannot_be_turned_into_paid_by_replaying_its_c
     (failed,) = received(agency_sim, payment.dossier)
     assert "check_sum" not in failed["body_text"]  # the leak of the issue: gone
     assert set(failed["document"]["gateway_response"]) <= PLATFORM_SIGNED
-    replay = {
-        "client_id": DEV_PAYPLATFORM_CLIENT_ID,
-        "transaction_id": payment.reference,
-        "trans_amount": 205000,
-        "addition_fee": 0,
-        "command": "PAY",
-        "version": "3.0",
-        "status": 0,
-        "check_sum": platform_checksum(payment.reference),
-    }
+    replay = paid_callback(payment)
     answer = httpx.post(f"{hub.url}/adapters/bank/payplatform/paymentconfirm", json=replay).json()
     assert answer == {"return_code": -1, "return_msg": "the transaction detail says failed, not paid"}
     assert statuses(agency_sim, payment) == ["failed"]
