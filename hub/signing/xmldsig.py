@@ -13,6 +13,7 @@ import base64
 import binascii
 import codecs
 import dataclasses
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from xml.parsers import expat
@@ -315,9 +316,17 @@ def _certificates(signature: etree._Element) -> tuple[x509.Certificate, list[x50
     for element in elements:
         try:
             der = base64.b64decode("".join((element.text or "").split()), validate=True)
-            cert = x509.load_der_x509_certificate(der)
-            _ = (cert.subject, cert.issuer, cert.extensions, cert.public_key())  # parsed lazily: now
-            certs.append(cert)
+            certs.append(_certificate_from_der(der))
         except (binascii.Error, ValueError) as exc:  # ValueError: non-ASCII text, bad DER
             raise Problem("signature-invalid", f"the certificate in KeyInfo cannot be read: {exc}") from exc
     return certs[0], certs[1:]
+
+
+@functools.lru_cache(maxsize=1024)
+def _certificate_from_der(der: bytes) -> x509.Certificate:
+    """A certificate with every field parsed now (cryptography parses lazily, and a field that breaks
+    later must be a refusal here, not a 500). Cached: a signer sends the same certificate with every
+    document, so each is parsed once per process, not once per message. ValueError when unreadable."""
+    cert = x509.load_der_x509_certificate(der)
+    _ = (cert.subject, cert.issuer, cert.extensions, cert.public_key())
+    return cert
