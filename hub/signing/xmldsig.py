@@ -145,20 +145,14 @@ def sign_enveloped(
         parent.remove(placeholder)
     if received is None:
         return XML_DECLARATION + etree.tostring(signed, encoding="UTF-8", xml_declaration=False)
+    # Intake accepts UTF-8 edXML only (hub.parsing refuses any other encoding before this point).
+    encoding = root.getroottree().docinfo.encoding or "UTF-8"
+    if codecs.lookup(encoding).name != "utf-8":
+        raise ValueError(f"the received bytes are {encoding}; only UTF-8 is signed in place")
     signature = find_signatures(signed)[0]
-    codec = _codec_of(root.getroottree().docinfo.encoding or "UTF-8", received)
-    inserted = etree.tostring(signature, encoding=str, with_tail=False).encode(codec)
-    offset = end_tag_offset(received, _element_index_path(parent), end_tag="</".encode(codec))
+    inserted = etree.tostring(signature, encoding="UTF-8", xml_declaration=False, with_tail=False)
+    offset = end_tag_offset(received, _element_index_path(parent))
     return received[:offset] + inserted + received[offset:]
-
-
-def _codec_of(encoding: str, document: bytes) -> str:
-    """The codec that writes text as ``document`` does: UTF-16/32 in its byte order, without a BOM."""
-    codec = codecs.lookup(encoding).name
-    if codec in ("utf-16", "utf-32"):
-        bom = codecs.BOM_UTF16_LE if codec == "utf-16" else codecs.BOM_UTF32_LE
-        codec += "-le" if document.startswith(bom) else "-be"
-    return codec
 
 
 def _element_index_path(element: etree._Element) -> tuple[int, ...]:
@@ -172,7 +166,7 @@ def _element_index_path(element: etree._Element) -> tuple[int, ...]:
     return (0, *reversed(path))
 
 
-def end_tag_offset(data: bytes, element_path: tuple[int, ...], *, end_tag: bytes = b"</") -> int:
+def end_tag_offset(data: bytes, element_path: tuple[int, ...]) -> int:
     """Byte offset of the end tag ``</…>`` of the element at ``element_path`` in ``data``.
 
     lxml does not report byte offsets; expat does (``CurrentByteIndex``). Only bytes the hardened
@@ -197,7 +191,7 @@ def end_tag_offset(data: bytes, element_path: tuple[int, ...], *, end_tag: bytes
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.Parse(data, True)
-    if not found or data[found[0] : found[0] + len(end_tag)] != end_tag:
+    if not found or data[found[0] : found[0] + 2] != b"</":
         raise ValueError("the element that holds the signature has no end tag in the received bytes")
     return found[0]
 
