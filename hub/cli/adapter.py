@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hub.cli.common import out
-from hub.cli.common import refuse as _refuse
+from hub.cli.common import out, refuse
 
 adapter_app = typer.Typer(no_args_is_help=True, help="Adapters: start a new one from the kit's template.")
 
@@ -25,5 +24,5 @@ def adapter_new(
     try:
         root = write_adapter_package(name, output)
     except (ValueError, FileExistsError) as error:
-        raise _refuse(str(error)) from None
+        raise refuse(str(error)) from None
     out.print(f"created {root}: pip install -e {root} && (cd {root} && pytest)", highlight=False)

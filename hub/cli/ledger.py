@@ -9,10 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hub.cli.common import DataDir, err, existing_ledger_settings, out
-from hub.cli.common import make_settings as _settings
-from hub.cli.common import read_file as _read
-from hub.cli.common import refuse as _refuse
+from hub.cli.common import DataDir, err, existing_ledger_settings, make_settings, out, read_file, refuse
 
 if TYPE_CHECKING:
     from hub.ledger import Ledger
@@ -49,7 +46,7 @@ def ledger_verify(
     key = ledger_key(settings)
     held = []
     for path in checkpoint or []:
-        note = _read(path).decode("utf-8")
+        note = read_file(path).decode("utf-8")
         for candidate in (key.key, *key.previous):  # a checkpoint kept from before a key rotation
             try:
                 held.append(signed_checkpoint(note, key.origin, candidate))
@@ -57,7 +54,7 @@ def ledger_verify(
             except ValueError as error:
                 refusal = error
         else:
-            raise _refuse(f"{path} is not a checkpoint signed by {key.origin}: {refusal}") from None
+            raise refuse(f"{path} is not a checkpoint signed by {key.origin}: {refusal}") from None
     ledger = _ledger(data_dir)
     with Progress(
         TextColumn("verifying ledger"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
@@ -71,10 +68,10 @@ def ledger_verify(
     if not result.ok:
         if first:
             where = f" at event #{result.first_bad_seq}" if result.first_bad_seq is not None else ""
-            raise _refuse(f"ledger broken{where}: {result.reason}")
+            raise refuse(f"ledger broken{where}: {result.reason}")
         for fault in result.faults:
             err.print(f"  {fault}", highlight=False)
-        raise _refuse(f"ledger broken: {len(result.faults)} fault(s), the first {result.faults[0]}")
+        raise refuse(f"ledger broken: {len(result.faults)} fault(s), the first {result.faults[0]}")
     out.print(f"ledger intact: {result.events_checked} events verified")
 
 
@@ -83,7 +80,7 @@ def ledger_checkpoint(data_dir: DataDir = None) -> None:
     """Print the latest signed checkpoint (keep it: it pins the ledger's history up to now)."""
     found = _ledger(data_dir).latest_checkpoint()
     if found is None:
-        raise _refuse("the ledger has signed no checkpoint yet")
+        raise refuse("the ledger has signed no checkpoint yet")
     out.print(found.signed_note, end="", highlight=False, markup=False)
 
 
@@ -117,21 +114,21 @@ def ledger_verify_proof(
 
     from hub.ledger.proofs import check_consistency_proof, check_message_proof
 
-    settings = _settings()
+    settings = make_settings()
     try:
-        document = json.loads(_read(proof))
-        certificate = x509.load_pem_x509_certificate(_read(cert or settings.effective_hub_cert_file))
+        document = json.loads(read_file(proof))
+        certificate = x509.load_pem_x509_certificate(read_file(cert or settings.effective_hub_cert_file))
     except ValueError as error:
-        raise _refuse(f"cannot read the proof or the certificate: {error}") from None
+        raise refuse(f"cannot read the proof or the certificate: {error}") from None
     key = certificate.public_key()
     log_origin = origin or settings.effective_ledger_origin
     if "events" in document:
         verdict = check_message_proof(document, key, origin or document.get("origin") or log_origin)  # type: ignore[arg-type]
     else:
-        held = _read(checkpoint).decode("utf-8") if checkpoint else None
+        held = read_file(checkpoint).decode("utf-8") if checkpoint else None
         verdict = check_consistency_proof(document, key, log_origin, held)  # type: ignore[arg-type]
     for problem in verdict.problems:
         err.print(f"  {problem}", highlight=False)
     if not verdict.ok:
-        raise _refuse(verdict.summary)
+        raise refuse(verdict.summary)
     out.print(verdict.summary, highlight=False)

@@ -11,9 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hub.cli.common import DataDir, out
-from hub.cli.common import make_settings as _settings
-from hub.cli.common import refuse as _refuse
+from hub.cli.common import DataDir, make_settings, out, refuse
 from hub.logging import configure_logging
 
 app = typer.Typer()
@@ -51,17 +49,17 @@ def serve(
         overrides["port"] = port
     if workers is not None:
         overrides["workers"] = workers
-    settings = _settings(data_dir, **overrides)
+    settings = make_settings(data_dir, **overrides)
     configure_logging(settings.log_format, settings.log_level)
     if processes > 1 and settings.effective_database_url.startswith("sqlite"):
-        raise _refuse(
+        raise refuse(
             "--processes > 1 needs a PostgreSQL ledger (LIENTHONG_DATABASE_URL): processes sharing one"
             " SQLite file wait on its lock and are no faster than one"
         )
     try:
         api = create_app(settings)  # with several processes: checks and migrates once, here
     except (StartupRefused, ConfigReferenceError) as refused:
-        raise _refuse(str(refused)) from None
+        raise refuse(str(refused)) from None
     from hub.tls import uvicorn_tls_options
 
     tls = uvicorn_tls_options(settings)
@@ -105,12 +103,12 @@ def worker(
     from hub.simulator_refs import ConfigReferenceError
     from hub.startup_checks import StartupRefused
 
-    settings = _settings(data_dir)
+    settings = make_settings(data_dir)
     configure_logging(settings.log_format, settings.log_level)
     try:
         runtime = Runtime.build(settings)
     except (StartupRefused, ConfigReferenceError) as refused:
-        raise _refuse(str(refused)) from None
+        raise refuse(str(refused)) from None
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
@@ -184,16 +182,16 @@ def run(
     from hub.startup_checks import StartupRefused
 
     try:
-        settings = _settings(data_dir, port=port)
+        settings = make_settings(data_dir, port=port)
     except ValidationError as error:
-        raise _refuse(_one_line(error, Path("config"))) from None
+        raise refuse(_one_line(error, Path("config"))) from None
     configure_logging(settings.log_format, settings.log_level)
     if not _port_free(settings.host, port):
-        raise _refuse(f"port {port} is busy (another hub?): choose another with --port")
+        raise refuse(f"port {port} is busy (another hub?): choose another with --port")
     try:
         configured = simulator_ports(settings.simulators_file)
     except ConfigReferenceError as error:
-        raise _refuse(str(error)) from None
+        raise refuse(str(error)) from None
     servers = []
     lines = []
     urls: dict[str, str] = {}
@@ -206,7 +204,7 @@ def run(
         note = f"  ({wanted} was busy)" if wanted and not chosen else ""
         lines.append(f"  simulator {entry.name:<20} {simulator.base_url}{note}")
     # ${simulator:NAME} in config/ resolves to where each simulator really listens
-    settings = _settings(data_dir, port=port, simulator_urls=urls)
+    settings = make_settings(data_dir, port=port, simulator_urls=urls)
     try:
         hub_server = run_in_thread(create_app(settings), host=settings.host, port=port)
     except (
@@ -221,7 +219,7 @@ def run(
     ) as refused:
         for server in servers:
             server.stop()
-        raise _refuse(_one_line(refused, settings.config_dir)) from None
+        raise refuse(_one_line(refused, settings.config_dir)) from None
     servers.insert(0, hub_server)
     base = hub_server.base_url
     out.print(f"[bold]lienthong[/bold] hub API {base}", highlight=False)
