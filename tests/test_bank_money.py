@@ -254,6 +254,11 @@ def successful_ipn(payment: Payment, transaction_no: str, order_info: str) -> di
     }
 
 
+def npm_signed_ipn(ipn: dict[str, str]) -> dict[str, Any]:
+    """`ipn` signed by the npm `vnpay` library with the development merchant's secret."""
+    return vnpay_npm("sign-ipn", tmn_code=DEV_VNPAY_TMN_CODE, secret=DEV_VNPAY_HASH_SECRET, params=ipn)
+
+
 def test_twenty_concurrent_identical_ipns_confirm_once(
     hub: RunningHub,  # noqa: F811
     agency_sim: RunningServer,  # noqa: F811
@@ -261,7 +266,7 @@ def test_twenty_concurrent_identical_ipns_confirm_once(
     payment = Payment(hub, "vnpay")
     payment.delivered()
     ipn = successful_ipn(payment, "88880003", "Le phi ho so")
-    signed = vnpay_npm("sign-ipn", tmn_code=DEV_VNPAY_TMN_CODE, secret=DEV_VNPAY_HASH_SECRET, params=ipn)
+    signed = npm_signed_ipn(ipn)
     url = f"{hub.url}/adapters/bank/vnpay/ipn?{signed['query']}"
     with ThreadPoolExecutor(max_workers=20) as pool:
         answers = list(pool.map(lambda _: httpx.get(url, timeout=30).json()["RspCode"], range(20)))
@@ -290,7 +295,7 @@ def test_unsigned_ipn_parameters_never_reach_the_signed_confirmation(
         "vnp_TxnRef": payment.reference,
         "vnp_Surprise": "signed but not a field VNPAY defines",
     }
-    signed = vnpay_npm("sign-ipn", tmn_code=DEV_VNPAY_TMN_CODE, secret=DEV_VNPAY_HASH_SECRET, params=ipn)
+    signed = npm_signed_ipn(ipn)
     query = signed["query"] + "&extra=unsigned&note=added+on+the+way"
     answer = httpx.get(f"{hub.url}/adapters/bank/vnpay/ipn?{query}").json()
     assert answer == vnpay_answer("00")
@@ -307,7 +312,7 @@ def test_an_ipn_signed_by_npm_vnpay_with_a_star_in_the_order_info_is_accepted(
     payment.delivered()
     # '*' and '~': the encodings disagree on both
     ipn = successful_ipn(payment, "88880002", "Le phi *ho so* ~ban sao~")
-    signed = vnpay_npm("sign-ipn", tmn_code=DEV_VNPAY_TMN_CODE, secret=DEV_VNPAY_HASH_SECRET, params=ipn)
+    signed = npm_signed_ipn(ipn)
     assert "%2A" not in signed["query"] and "*" in signed["query"]  # the npm library keeps '*'
     assert httpx.get(f"{hub.url}/adapters/bank/vnpay/ipn?{signed['query']}").json() == vnpay_answer("00")
 

@@ -19,6 +19,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from hub.api.errors import PROBLEM_MEDIA_TYPE
 from hub.problems import Problem
 
 Scope = MutableMapping[str, Any]
@@ -107,7 +108,7 @@ async def _answer(scope: Scope, send: Send, problem: Problem) -> None:
             "type": "http.response.start",
             "status": problem.status,
             "headers": [
-                (b"content-type", b"application/problem+json"),
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ],
