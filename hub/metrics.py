@@ -13,19 +13,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from hub.ledger import Ledger
-from hub.ledger.models import deliveries
-from hub.ledger.work import INBOX_ADAPTER
-
-UNDELIVERED = ("queued", "delivering", "retrying")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -83,52 +76,6 @@ def observe_delivery(adapter: str | None, outcome: str, started: float) -> None:
         RETRIES.labels(name).inc()
 
 
-@dataclass(frozen=True)
-class Waiting:
-    """How long deliveries have waited, split between those the hub pushes (a stuck one is the hub's
-    problem) and those waiting in an agency's pull inbox (the agency has not fetched yet: no alarm)."""
-
-    oldest_by_adapter: dict[str, datetime]
-
-    def _age(self, moment: datetime | None, now: datetime | None) -> float:
-        if moment is None:
-            return 0.0
-        return max(0.0, ((now or datetime.now(UTC)) - moment).total_seconds())
-
-    def oldest_pushed_age(self, now: datetime | None = None) -> float:
-        pushed = [m for a, m in self.oldest_by_adapter.items() if a != INBOX_ADAPTER]
-        return self._age(min(pushed, default=None), now)
-
-    def oldest_in_inbox_age(self, now: datetime | None = None) -> float:
-        return self._age(self.oldest_by_adapter.get(INBOX_ADAPTER), now)
-
-    def age_by_adapter(self, now: datetime | None = None) -> dict[str, float]:
-        return {a: self._age(m, now) for a, m in sorted(self.oldest_by_adapter.items())}
-
-
-def waiting_ages(ledger: Ledger) -> Waiting:
-    """The oldest undelivered delivery of every adapter (one aggregate query).
-
-    Read here rather than through ``Ledger.queue_figures``, whose single "oldest undelivered" counts
-    documents waiting in a pull inbox: a commune that does not pull over a weekend would hide a
-    truly stuck push and set off age alerts."""
-    query = (
-        sa.select(deliveries.c.adapter, sa.func.min(deliveries.c.created_at))
-        .where(deliveries.c.state.in_(UNDELIVERED))
-        .group_by(deliveries.c.adapter)
-    )
-    with ledger.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    oldest: dict[str, datetime] = {}
-    for adapter, moment in rows:
-        if moment is None:
-            continue
-        if isinstance(moment, str):  # SQLite returns an aggregate's datetime as text
-            moment = datetime.fromisoformat(moment)
-        oldest[adapter or "-"] = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return Waiting(oldest)
-
-
 class LedgerCollector(Collector):
     """Gauges read from the ledger at scrape time."""
 
@@ -154,24 +101,23 @@ class LedgerCollector(Collector):
             depth.add_metric([adapter], count)
         yield by_state
         yield depth
-        ages = waiting_ages(self.ledger)
         yield GaugeMetricFamily(
             "lienthong_oldest_undelivered_seconds",
             "Age of the oldest delivery the hub pushes that is not yet delivered nor dead (0 when none;"
             " documents waiting in a pull inbox are lienthong_oldest_in_inbox_seconds)",
-            value=ages.oldest_pushed_age(),
+            value=figures.oldest_pushed_age(),
         )
         yield GaugeMetricFamily(
             "lienthong_oldest_in_inbox_seconds",
             "Age of the oldest document waiting for its recipient to pull it from its inbox (0 when none)",
-            value=ages.oldest_in_inbox_age(),
+            value=figures.oldest_in_inbox_age(),
         )
         by_adapter = GaugeMetricFamily(
             "lienthong_oldest_undelivered_by_adapter_seconds",
             "Age of the oldest undelivered delivery, by adapter (inbox included)",
             labels=["adapter"],
         )
-        for adapter, age in ages.age_by_adapter().items():
+        for adapter, age in figures.age_by_adapter().items():
             by_adapter.add_metric([adapter], age)
         yield by_adapter
         yield GaugeMetricFamily(

@@ -214,7 +214,7 @@ def test_the_exchange_log_pages_by_keyset_newest_first_with_filters(ledger: Ledg
     assert len(ledger.search_messages(MessageFilter(state="queued")).items) == 7
     assert not ledger.search_messages(MessageFilter(state="dead")).items
     figures = ledger.queue_figures()
-    assert figures.depth() == 7 and figures.oldest_undelivered_at is not None
+    assert figures.depth() == 7 and figures.oldest_undelivered_by_adapter
     assert figures.ledger_events == 7 * 3
 
 

@@ -33,7 +33,6 @@ from hub.console.signatures import signature_verdict
 from hub.console.throttle import LoginThrottle
 from hub.delivery import retry_matching
 from hub.ledger.queries import MessageFilter, decode_cursor
-from hub.metrics import waiting_ages
 from hub.operators import Operator, Operators
 from hub.problems import Problem
 from hub.receipts import signed_receipt
@@ -263,7 +262,6 @@ def overview(request: Request) -> HTMLResponse:
             by_adapter.setdefault(adapter, {}).setdefault(state, 0)
             by_adapter[adapter][state] += count
     figures = ledger.queue_figures()
-    ages = waiting_ages(ledger)
     zone = console_of(request).zone
     waiting: dict[str, int] = {}
     for (adapter, state), count in figures.deliveries_by_state.items():
@@ -282,8 +280,8 @@ def overview(request: Request) -> HTMLResponse:
         by_type=sorted(by_type.items()),
         by_adapter=sorted(by_adapter.items()),
         figures=figures,
-        oldest_age=int(ages.oldest_pushed_age()),
-        inbox_age=int(ages.oldest_in_inbox_age()),
+        oldest_age=int(figures.oldest_pushed_age()),
+        inbox_age=int(figures.oldest_in_inbox_age()),
         waiting=waiting,
         refresh=30,
         dead_now=dead_now,

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from hub.ledger.models import MESSAGE_STATES, checkpoints, deliveries, events, messages
 from hub.ledger.records import EventRecord, MessageRecord, delivery_record, event_record, message_record
+from hub.ledger.work import INBOX_ADAPTER
 
 UNDELIVERED_STATES = ("queued", "delivering", "retrying")
 
@@ -69,7 +70,7 @@ class QueueFigures:
     """Figures cheap enough to compute on every metrics scrape."""
 
     deliveries_by_state: dict[tuple[str, str], int]  # (adapter, state) → count
-    oldest_undelivered_at: datetime | None
+    oldest_undelivered_by_adapter: dict[str, datetime]  # adapter → when its oldest undelivered was made
     ledger_events: int  # the highest event id: events recorded so far (ids may skip after a rollback)
     unsequenced_events: int = 0  # events the sequencer has not placed yet (stays near zero when it runs)
     tree_size: int = 0  # events covered by the latest signed checkpoint
@@ -77,10 +78,26 @@ class QueueFigures:
     def depth(self) -> int:
         return sum(n for (_, state), n in self.deliveries_by_state.items() if state in UNDELIVERED_STATES)
 
-    def oldest_undelivered_age(self, now: datetime | None = None) -> float:
-        if self.oldest_undelivered_at is None:
-            return 0.0
-        return max(0.0, ((now or datetime.now(UTC)) - self.oldest_undelivered_at).total_seconds())
+    # The hub's pushes and the agencies' pull inboxes are told apart: a commune that does not pull over
+    # a weekend must neither hide a truly stuck push nor set off the age alarms itself.
+
+    def oldest_pushed_age(self, now: datetime | None = None) -> float:
+        """Seconds the oldest undelivered delivery the hub pushes has waited (0 when none)."""
+        pushed = [m for a, m in self.oldest_undelivered_by_adapter.items() if a != INBOX_ADAPTER]
+        return _age(min(pushed, default=None), now)
+
+    def oldest_in_inbox_age(self, now: datetime | None = None) -> float:
+        """Seconds the oldest document waiting in a pull inbox has waited (0 when none)."""
+        return _age(self.oldest_undelivered_by_adapter.get(INBOX_ADAPTER), now)
+
+    def age_by_adapter(self, now: datetime | None = None) -> dict[str, float]:
+        return {a: _age(m, now) for a, m in sorted(self.oldest_undelivered_by_adapter.items())}
+
+
+def _age(moment: datetime | None, now: datetime | None) -> float:
+    if moment is None:
+        return 0.0
+    return max(0.0, ((now or datetime.now(UTC)) - moment).total_seconds())
 
 
 def encode_cursor(received_at: datetime, message_id: str) -> str:
@@ -214,18 +231,21 @@ class LedgerQueries:
                     deliveries.c.adapter, deliveries.c.state
                 )
             ).all()
-            oldest = conn.execute(
-                sa.select(sa.func.min(deliveries.c.created_at)).where(
-                    deliveries.c.state.in_(UNDELIVERED_STATES)
-                )
-            ).scalar_one_or_none()
+            oldest_rows = conn.execute(
+                sa.select(deliveries.c.adapter, sa.func.min(deliveries.c.created_at))
+                .where(deliveries.c.state.in_(UNDELIVERED_STATES))
+                .group_by(deliveries.c.adapter)
+            ).all()
             size = conn.execute(sa.select(sa.func.max(events.c.id))).scalar_one_or_none()
             unsequenced = conn.execute(sa.select(sa.func.count()).where(events.c.seq.is_(None))).scalar_one()
             tree_size = conn.execute(sa.select(sa.func.max(checkpoints.c.tree_size))).scalar_one_or_none()
-        if isinstance(oldest, str):  # SQLite returns an aggregate's datetime as text
-            oldest = datetime.fromisoformat(oldest)
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=UTC)
+        oldest: dict[str, datetime] = {}
+        for adapter, moment in oldest_rows:
+            if moment is None:
+                continue
+            if isinstance(moment, str):  # SQLite returns an aggregate's datetime as text
+                moment = datetime.fromisoformat(moment)
+            oldest[adapter or "-"] = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         return QueueFigures(
             {(a or "-", s): int(n) for a, s, n in counts},
             oldest,
