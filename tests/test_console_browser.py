@@ -183,6 +183,7 @@ def test_an_operator_finds_a_dossier_sees_its_story_and_retries_its_dead_deliver
             page.click("header a[href^='/console/lang/en']")
         assert page.locator("html").get_attribute("lang") == "en"
         assert f"/console/messages/{message_id}" in page.url  # the switch stays on the page
+
         # the watcher resolves the dead delivery's alert on its next look after the retry delivered it
         def alerts_heading_without_open_count() -> bool:
             page.goto(f"{hub.url}/console/alerts")
