@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -150,6 +152,113 @@ def test_record_then_read_back(ledger: Ledger) -> None:
     assert accepted["warnings"] == 1
     assert {e.delivery_id for e in evs[2:]} == {d.id for d in record.deliveries}
     assert ledger.verify_chain().ok
+
+
+def test_a_document_its_sender_signed_is_stored_once(ledger: Ledger) -> None:
+    """Delivered unchanged, the bytes are kept once (``document`` empty); readers still get them."""
+    as_sent = new_message()
+    hub_signed = new_message(document=b"<doc>signed by the hub</doc>")
+    ledger.record_message(as_sent)
+    ledger.record_message(hub_signed)
+    sequence_all(ledger)
+    stored = {
+        r.id: (bytes(r.original), bytes(r.document))
+        for r in ledger.engine.connect().execute(sa.text("SELECT id, original, document FROM messages"))
+    }
+    assert stored[as_sent.id] == (as_sent.original, b""), "one copy"
+    assert stored[hub_signed.id] == (hub_signed.original, hub_signed.document)
+    assert ledger.get_document(as_sent.id) == (as_sent.original, "application/xml", None)
+    assert ledger.get_document(hub_signed.id) == (hub_signed.document, "application/xml", None)
+    assert ledger.get_original(as_sent.id) == (as_sent.original, "application/xml", None, as_sent.sender)
+    accepted = {e.message_id: e.data for e in ledger.events_of_kinds(["message.accepted"], limit=10)}
+    assert accepted[as_sent.id]["signed_by_hub"] is False and accepted[hub_signed.id]["signed_by_hub"] is True
+    assert ledger.verify_chain(key=KEY).ok
+
+    # tampering with either column is still found
+    execute(ledger, "UPDATE messages SET document = :b WHERE id = :i", b=b"<x/>", i=as_sent.id)
+    execute(ledger, "UPDATE messages SET document = :b WHERE id = :i", b=b"", i=hub_signed.id)
+    faults = {(f.kind, f.subject, f.detail.split("'s ")[-1]) for f in ledger.verify_chain(key=KEY).faults}
+    assert faults == {
+        ("message-altered", as_sent.id, "document bytes changed"),
+        ("message-altered", hub_signed.id, "document bytes changed"),
+    }
+    execute(ledger, "UPDATE messages SET document = :b WHERE id = :i", b=b"", i=as_sent.id)
+    execute(ledger, "UPDATE messages SET original = :b WHERE id = :i", b=b"<x/>", i=as_sent.id)
+    faults = {(f.kind, f.subject, f.detail.split("'s ")[-1]) for f in ledger.verify_chain(key=KEY).faults}
+    assert ("message-altered", as_sent.id, "original bytes changed") in faults
+    assert ("message-altered", as_sent.id, "document bytes changed") in faults
+
+
+def test_a_group_commit_writes_its_batch_together_and_answers_duplicates_alone(ledger: Ledger) -> None:
+    """Messages queued behind a busy writer go in one transaction; a duplicate among them (of an
+    older message, or of another in the same batch) is refused alone, the others are recorded."""
+    older = ledger.record_message(new_message(idempotency_key="older"))
+    first_of_pair = new_message(natural_key="pair")
+    batch = [
+        new_message(),
+        new_message(idempotency_key="older"),  # taken by an older message
+        first_of_pair,
+        new_message(natural_key="pair"),  # taken by a message of the same batch
+        new_message(document=b"<doc>signed by the hub</doc>"),
+    ]
+    results: dict[str, object] = {}
+
+    def record(msg: NewMessage) -> None:
+        try:
+            results[msg.id] = ledger.record_message(msg)
+        except DuplicateMessage as duplicate:
+            results[msg.id] = duplicate
+
+    events_before = scalar(ledger, "SELECT count(*) FROM events")
+    batches_before = ledger._committer.batches
+    leader = threading.Thread(target=record, args=(new_message(),))
+    followers = [threading.Thread(target=record, args=(msg,)) for msg in batch]
+    with ledger.engine.begin() as blocker:  # holds the write lock: the leader waits, the others queue
+        if blocker.dialect.name == "postgresql":
+            blocker.execute(sa.text("LOCK TABLE messages IN EXCLUSIVE MODE"))
+        leader.start()
+        time.sleep(0.3)
+        for thread in followers:
+            thread.start()
+        time.sleep(0.5)
+    for thread in (leader, *followers):
+        thread.join(30)
+    assert ledger._committer.batches - batches_before == 2, "the leader's, then the five queued together"
+
+    refused = {i: r for i, r in results.items() if isinstance(r, DuplicateMessage)}
+    assert {(i, r.key, r.existing.id) for i, r in refused.items()} == {
+        (batch[1].id, "idempotency_key", older.id),
+        (batch[3].id, "natural_key", first_of_pair.id),
+    }
+    recorded = [i for i, r in results.items() if not isinstance(r, DuplicateMessage)]
+    assert len(recorded) == 4 and all(ledger.get_message(i) is not None for i in recorded)
+    assert all(ledger.get_message(i) is None for i in refused)
+    assert scalar(ledger, "SELECT count(*) FROM events") == events_before + 4 * 4, "4 events per message"
+    assert ledger.get_document(batch[4].id) == (b"<doc>signed by the hub</doc>", "application/xml", None)
+    sequence_all(ledger)
+    assert ledger.verify_chain(key=KEY).ok
+
+
+def test_events_of_kinds_finds_every_kind(ledger: Ledger) -> None:
+    """ix_events_kind_id leaves out the kinds every message writes; asking for them still works."""
+    record = ledger.record_message(new_message())
+    ledger.update_delivery(record.deliveries[0].id, state="dead", last_error="gone")
+    note = ledger.append_event("operator.note", message_id=record.id, data={"text": "x"})
+    kinds = lambda found: [e.kind for e in found]  # noqa: E731
+    assert kinds(ledger.events_of_kinds(["message.accepted"])) == ["message.accepted"]
+    assert kinds(ledger.events_of_kinds([], prefix="delivery.")) == [
+        "delivery.dead",
+        *["delivery.queued"] * 2,
+    ]
+    assert kinds(ledger.events_of_kinds(["delivery.dead"])) == ["delivery.dead"]
+    assert [e.id for e in ledger.events_of_kinds(["message.received"], prefix="operator.")] == [
+        note.id,
+        ledger.list_events(record.id)[0].id,
+    ]
+    assert kinds(ledger.events_of_kinds(["delivery.dead"], prefix="operator.", after_id=0)) == [
+        "delivery.dead",
+        "operator.note",
+    ]
 
 
 def test_leaf_hash_follows_the_documented_formula(ledger: Ledger) -> None:

@@ -205,3 +205,34 @@ def test_downgrade_rechains_every_event_for_v1(v1_ledger: tuple[str, int]) -> No
         assert row.hash == hashlib.sha256((prev + "\n" + canonical(body)).encode()).hexdigest()
         prev = row.hash
     ledger.dispose()
+
+
+def test_0005_keeps_a_document_delivered_unchanged_once_and_back(v1_ledger: tuple[str, int]) -> None:
+    """Migration 0005 empties ``document`` where it equals ``original``; every reader still gets the
+    same bytes; downgrading writes the copies back."""
+    url, _count = v1_ledger
+    ledger = Ledger(url)
+    ledger_migrate.upgrade(ledger.engine, "0004")
+    hub_signed = new_message(document=b"<doc>signed by the hub</doc>")
+    ledger.record_message(hub_signed)  # the only message whose two columns differ
+
+    def columns() -> dict[str, tuple[bytes, bytes]]:
+        with ledger.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT id, original, document FROM messages")).all()
+        return {r.id: (bytes(r.original), bytes(r.document)) for r in rows}
+
+    before = columns()
+    assert len(before) == 4 and sum(doc == orig for orig, doc in before.values()) == 3
+    ledger.migrate()
+    after = columns()
+    for message_id, (original, document) in before.items():
+        expected = b"" if document == original else document
+        assert after[message_id] == (original, expected)
+        assert ledger.get_document(message_id)[0] == document, "the bytes as delivered, as before"
+        assert ledger.get_original(message_id)[0] == original
+    sequence_all(ledger)
+    assert ledger.verify_chain(key=KEY).ok
+
+    ledger_migrate.downgrade(ledger.engine, "0004")
+    assert columns() == before
+    ledger.dispose()

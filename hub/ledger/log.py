@@ -81,7 +81,8 @@ class MessageProof:
 
 _INSERT_EVENTS = sa.insert(events)
 _INSERT_EVENTS_RETURNING = sa.insert(events).returning(events.c.id, sort_by_parameter_order=True)
-_SIZE = sa.select(sa.func.max(events.c.seq))
+# "seq IS NOT NULL" lets SQLite use uq_events_seq, which is partial (without the unplaced events).
+_SIZE = sa.select(sa.func.max(events.c.seq)).where(events.c.seq.is_not(None))
 _LATEST_CHECKPOINT = sa.select(checkpoints).order_by(checkpoints.c.tree_size.desc()).limit(1)
 _PLACE = sa.update(events).where(events.c.id == sa.bindparam("_id")).values(seq=sa.bindparam("_seq"))
 

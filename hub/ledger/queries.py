@@ -16,7 +16,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.ledger.models import MESSAGE_STATES, checkpoints, deliveries, events, messages
+from hub.ledger.models import (
+    BULK_EVENT_KINDS,
+    MESSAGE_STATES,
+    NOT_BULK_KIND,
+    checkpoints,
+    deliveries,
+    events,
+    messages,
+)
 from hub.ledger.records import EventRecord, MessageRecord, delivery_record, event_record, message_record
 from hub.ledger.work import INBOX_ADAPTER
 
@@ -272,6 +280,11 @@ class LedgerQueries:
         if not match:
             return []
         query = sa.select(events).where(sa.or_(*match))
+        asks_bulk = any(kind in BULK_EVENT_KINDS for kind in kinds) or any(
+            prefix and kind.startswith(prefix) for kind in BULK_EVENT_KINDS
+        )
+        if not asks_bulk:  # implied by what is asked; named so that ix_events_kind_id (partial) serves
+            query = query.where(sa.text(NOT_BULK_KIND))
         if after_id is not None:
             query = query.where(events.c.id > after_id).order_by(events.c.id)
         else:

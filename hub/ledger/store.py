@@ -29,7 +29,7 @@ from hub.ledger import verify as _verify
 from hub.ledger.engine import create_ledger_engine, reader
 from hub.ledger.groupcommit import GroupCommitter
 from hub.ledger.log import EventLog, PendingEvent
-from hub.ledger.models import deliveries, events, messages
+from hub.ledger.models import DELIVERED_DOCUMENT, deliveries, events, messages
 from hub.ledger.note import Checkpoint
 from hub.ledger.queries import LedgerQueries
 from hub.ledger.records import (
@@ -84,7 +84,7 @@ _MESSAGE_SUMMARY = sa.select(
     *(c for c in messages.c if c.name not in ("original", "document")),
     sa.func.length(messages.c.original).label("size"),
 )
-_DOCUMENT_BY_ID = sa.select(messages.c.document, messages.c.content_type, messages.c.signature).where(
+_DOCUMENT_BY_ID = sa.select(DELIVERED_DOCUMENT, messages.c.content_type, messages.c.signature).where(
     messages.c.id == sa.bindparam("id")
 )
 _MESSAGE_BY_ID = _MESSAGE_SUMMARY.where(messages.c.id == sa.bindparam("id"))
@@ -189,7 +189,14 @@ class Ledger:
         the idempotency key is taken, including when another process won the race for it.
         """
         _check_digest("digest", msg.original, msg.digest)
-        _check_digest("document_digest", msg.document, msg.document_digest)
+        # A document its sender signed is delivered as received: stored once (`document` empty).
+        stored_once = msg.document is msg.original or msg.document == msg.original
+        if stored_once:
+            if msg.document_digest.lower() != msg.digest.lower():
+                raise ValueError("document_digest is not the SHA-256 of the bytes given")
+        else:
+            _check_digest("document_digest", msg.document, msg.document_digest)
+        stored_document = b"" if stored_once else msg.document
         now = utcnow()
         received_at = msg.received_at or now
         recipients = list(dict.fromkeys(msg.recipients))
@@ -222,7 +229,7 @@ class Ledger:
             "idempotency_key": msg.idempotency_key,
             "digest": msg.digest,
             "original": msg.original,
-            "document": msg.document,
+            "document": stored_document,
             "document_digest": msg.document_digest,
             "content_type": msg.content_type,
             "signature": msg.signature,
@@ -258,7 +265,7 @@ class Ledger:
                     "recipients": recipients,
                     "correlation_key": msg.correlation_key,
                     "signer": msg.signer,
-                    "signed_by_hub": msg.document != msg.original,
+                    "signed_by_hub": not stored_once,
                     "warnings": len(warnings),
                 },
             ),
@@ -279,44 +286,52 @@ class Ledger:
                 )
             )
         prepared = _PreparedMessage(msg, message_row, delivery_rows, pending)
-        return self._committer.submit(prepared, size=len(msg.original) + len(msg.document))
+        return self._committer.submit(prepared, size=len(msg.original) + len(stored_document))
 
     def _insert_message(self, conn: sa.Connection, p: _PreparedMessage) -> MessageRecord:
         conn.execute(_INSERT_MESSAGE, p.message_row)
         if p.delivery_rows:
             conn.execute(_INSERT_DELIVERIES, p.delivery_rows)
         self.log.append(conn, p.pending)
-        return message_record(
-            {**p.message_row, "size": len(p.msg.original)},
-            tuple(delivery_record(row) for row in p.delivery_rows),
-        )
+        return _record_of(p)
 
     def _write_messages(self, batch: Sequence[_PreparedMessage]) -> list[MessageRecord | BaseException]:
         """Record a batch of messages in one transaction (group commit, see hub.ledger.groupcommit).
 
-        Each message is written under its own savepoint, so a duplicate rolls back alone and is
-        answered with :class:`DuplicateMessage` once the batch (perhaps holding the original) is
-        committed.
+        The batch is written with one multi-row insert per table (three statements, whatever its
+        size). If a key is taken, that transaction rolls back and the batch is written again with
+        each message under its own savepoint, so a duplicate rolls back alone and is answered with
+        :class:`DuplicateMessage` once the batch (perhaps holding the original) is committed.
         """
-        outcomes: list[MessageRecord | BaseException] = []
-        if len(batch) == 1:  # alone: a clash rolls the whole transaction back, no savepoint needed
-            try:
-                with self._engine.begin() as conn:
-                    outcomes.append(self._insert_message(conn, batch[0]))
-            except IntegrityError as clash:
-                outcomes = [clash]
-        else:
+        try:
             with self._engine.begin() as conn:
-                for p in batch:
-                    try:
-                        with conn.begin_nested():
-                            outcomes.append(self._insert_message(conn, p))
-                    except IntegrityError as clash:
-                        outcomes.append(clash)
+                conn.execute(_INSERT_MESSAGE, [p.message_row for p in batch])
+                delivery_rows = [row for p in batch for row in p.delivery_rows]
+                if delivery_rows:
+                    conn.execute(_INSERT_DELIVERIES, delivery_rows)
+                self.log.append(conn, [event for p in batch for event in p.pending])
+            return [_record_of(p) for p in batch]
+        except IntegrityError as clash:
+            if len(batch) == 1:
+                outcomes: list[MessageRecord | BaseException] = [clash]
+            else:
+                outcomes = self._write_one_by_one(batch)
         for i, (p, outcome) in enumerate(zip(batch, outcomes, strict=True)):
             if isinstance(outcome, IntegrityError):
                 duplicate = self._find_duplicate(p.msg)
                 outcomes[i] = DuplicateMessage(*duplicate) if duplicate else outcome
+        return outcomes
+
+    def _write_one_by_one(self, batch: Sequence[_PreparedMessage]) -> list[MessageRecord | BaseException]:
+        """The batch again, each message under a savepoint: a clash rolls back that message alone."""
+        outcomes: list[MessageRecord | BaseException] = []
+        with self._engine.begin() as conn:
+            for p in batch:
+                try:
+                    with conn.begin_nested():
+                        outcomes.append(self._insert_message(conn, p))
+                except IntegrityError as clash:
+                    outcomes.append(clash)
         return outcomes
 
     def record_refusal(
@@ -527,6 +542,13 @@ class Ledger:
             if found is not None:
                 return found, "natural_key"
         return None
+
+
+def _record_of(p: _PreparedMessage) -> MessageRecord:
+    return message_record(
+        {**p.message_row, "size": len(p.msg.original)},
+        tuple(delivery_record(row) for row in p.delivery_rows),
+    )
 
 
 def _check_digest(name: str, content: bytes, claimed: str) -> None:

@@ -120,7 +120,8 @@ def _verify_log(
     key: KeyCheck | None,
     external: Sequence[Checkpoint],
 ) -> int:
-    total = int(conn.execute(sa.select(sa.func.max(events.c.seq))).scalar() or 0)
+    placed = sa.select(sa.func.max(events.c.seq)).where(events.c.seq.is_not(None))  # the partial index
+    total = int(conn.execute(placed).scalar() or 0)
     stored = {
         int(r.tree_size): r for r in conn.execute(sa.select(checkpoints).order_by(checkpoints.c.tree_size))
     }
@@ -297,10 +298,12 @@ def _message_digests(conn: sa.Connection, ids: Iterable[str | None]) -> dict[str
         .where(messages.c.id.in_(wanted))
         .execution_options(stream_results=True, max_row_buffer=8)
     )
-    return {
-        row.id: (hashlib.sha256(row.original).hexdigest(), hashlib.sha256(row.document).hexdigest())
-        for row in conn.execute(stmt)
-    }
+    digests: dict[str, tuple[str, str]] = {}
+    for row in conn.execute(stmt):
+        original = hashlib.sha256(row.original).hexdigest()
+        # An empty document is the original, stored once (what Ledger.get_document delivers then).
+        digests[row.id] = (original, hashlib.sha256(row.document).hexdigest() if row.document else original)
+    return digests
 
 
 # -- state rows against their events ----------------------------------------------------------------
