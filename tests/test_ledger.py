@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import sqlite3
 import threading
 import time
 import uuid
@@ -193,11 +194,11 @@ def test_a_group_commit_writes_its_batch_together_and_answers_duplicates_alone(l
     """Messages queued behind a busy writer go in one transaction; a duplicate among them (of an
     older message, or of another in the same batch) is refused alone, the others are recorded."""
     older = ledger.record_message(new_message(idempotency_key="older"))
-    first_of_pair = new_message(natural_key="pair")
+    one_of_pair = new_message(natural_key="pair")
     batch = [
         new_message(),
         new_message(idempotency_key="older"),  # taken by an older message
-        first_of_pair,
+        one_of_pair,
         new_message(natural_key="pair"),  # taken by a message of the same batch
         new_message(document=b"<doc>signed by the hub</doc>"),
     ]
@@ -226,9 +227,12 @@ def test_a_group_commit_writes_its_batch_together_and_answers_duplicates_alone(l
     assert ledger._committer.batches - batches_before == 2, "the leader's, then the five queued together"
 
     refused = {i: r for i, r in results.items() if isinstance(r, DuplicateMessage)}
+    pair = {one_of_pair.id, batch[3].id}  # whichever of the two the batch held first wins
+    (loser,) = pair & set(refused)
+    (winner,) = pair - {loser}
     assert {(i, r.key, r.existing.id) for i, r in refused.items()} == {
         (batch[1].id, "idempotency_key", older.id),
-        (batch[3].id, "natural_key", first_of_pair.id),
+        (loser, "natural_key", winner),
     }
     recorded = [i for i, r in results.items() if not isinstance(r, DuplicateMessage)]
     assert len(recorded) == 4 and all(ledger.get_message(i) is not None for i in recorded)
@@ -259,6 +263,25 @@ def test_events_of_kinds_finds_every_kind(ledger: Ledger) -> None:
         "delivery.dead",
         "operator.note",
     ]
+
+
+def test_a_sqlite_ledger_is_durable_with_small_pages(tmp_path) -> None:
+    """Every commit on disk before it returns (WAL, synchronous=FULL); 2 KiB pages for a new file,
+    while a ledger made with other pages keeps them."""
+    old = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old) as conn:
+        conn.execute("PRAGMA page_size = 4096")
+        conn.execute("CREATE TABLE t (x)")
+    for path, page_size in ((tmp_path / "new.sqlite3", 2048), (old, 4096)):
+        led = Ledger(f"sqlite:///{path}")
+        led.migrate()
+        with led.engine.connect() as conn:
+            pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
+            assert pragma("journal_mode") == "wal"
+            assert pragma("synchronous") == 2, "FULL"
+            assert pragma("page_size") == page_size
+            assert pragma("wal_autocheckpoint") == 8192
+        led.dispose()
 
 
 def test_leaf_hash_follows_the_documented_formula(ledger: Ledger) -> None:
