@@ -24,8 +24,15 @@ from hub.problems import Problem
 from hub.settings import PROJECT_ROOT
 from hub.signing import libxmlsec
 from hub.signing.keys import SigningIdentity, identity_from
-from hub.signing.xmldsig import find_signatures, sign_enveloped, verify_enveloped
+from hub.signing.xmldsig import (
+    _element_index_path,
+    end_tag_offset,
+    find_signatures,
+    sign_enveloped,
+    verify_enveloped,
+)
 from hub.trust import TrustStore
+from tests.independent_verify import XMLSEC1, verify_with_xmlsec1
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 DSIG11 = "http://www.w3.org/2009/xmldsig11#"
@@ -361,3 +368,46 @@ def test_only_a_documents_root_is_verified(sender: SigningIdentity, trust: Trust
     signed = etree.fromstring(sign_enveloped(root, sender, parent=header(root)))
     with pytest.raises(ValueError, match="root element"):
         verify_enveloped(signed[0], trust)
+
+
+# ---------------------------------------------------------------- signing
+
+
+def test_signing_in_the_received_bytes_reaches_end_tags_past_the_first_slices(
+    sender: SigningIdentity, trust: TrustStore
+) -> None:
+    """expat is fed 64 KiB slices and stops at the holder's end tag: a holder ending megabytes in (the
+    root) is found as well as the header, and every other received byte is kept."""
+    received = edxml_document(2, attachment_bytes=300_000)
+    assert len(received) > 4 * 64 * 1024
+    for holder in ("header", "root"):
+        root = etree.fromstring(received)
+        parent = header(root) if holder == "header" else root
+        expected = (
+            received.rindex(b"</edXML:edXMLHeader>") if holder == "header" else received.rindex(b"</edXML>")
+        )
+        assert end_tag_offset(received, _element_index_path(parent)) == expected
+        signed = sign_enveloped(root, sender, parent=parent, received=received)
+        start = signed.index(b"<ds:Signature")
+        end = signed.index(b"</ds:Signature>") + len(b"</ds:Signature>")
+        assert start == expected and signed[:start] + signed[end:] == received
+        assert verify_enveloped(etree.fromstring(signed), trust).signer == SENDER
+        assert verify_with_xmlsec1_if_present(signed)
+
+
+def verify_with_xmlsec1_if_present(signed: bytes) -> bool:
+    if XMLSEC1 is None:  # the same check runs in tests/test_hub_identity.py where xmlsec1 is required
+        return True
+    return verify_with_xmlsec1(signed, CERTS / "ca.crt").startswith("OK")
+
+
+def test_a_key_in_an_hsm_is_signed_with_through_signxml(sender: SigningIdentity) -> None:
+    """A key whose private bytes never leave (hub.signing.pkcs11's) is not given to libxmlsec1 (the
+    HSM's own signing is tested against SoftHSM2 in tests/test_hsm_pkcs11.py); an exportable one is,
+    once."""
+    from hub.signing.pkcs11 import Pkcs11RsaPrivateKey, _TokenKey
+
+    on_token = Pkcs11RsaPrivateKey(_TokenKey(lambda _reopen: object()), sender.certificate.public_key())
+    assert libxmlsec.signing_key(on_token, sender.certificate) is None
+    key = libxmlsec.signing_key(sender.private_key, sender.certificate)
+    assert key is not None and libxmlsec.signing_key(sender.private_key, sender.certificate) is key

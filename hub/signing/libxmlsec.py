@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
 
 try:
@@ -130,3 +131,46 @@ def verify(
     for uri in reference_transforms:
         context.enable_reference_transform(DIGEST_METHODS.get(uri) or TRANSFORMS[uri])
     context.verify(signature)
+
+
+@functools.lru_cache(maxsize=16)
+def signing_key(private_key: object, certificate: x509.Certificate) -> xmlsec.Key | None:
+    """The private key and its certificate as a libxmlsec1 key; None for a key that cannot be exported
+    (a key in an HSM, hub/signing/pkcs11.py: that one is signed with through signxml)."""
+    if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        return None
+    try:
+        pem = private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    except TypeError:  # hub.signing.pkcs11: the key never leaves the token
+        return None
+    key = xmlsec.Key.from_memory(pem, _C.KeyDataFormatPem)
+    key.load_cert_from_memory(certificate.public_bytes(serialization.Encoding.PEM), _C.KeyDataFormatCertPem)
+    return key
+
+
+def sign_in_place(parent: etree._Element, key: xmlsec.Key, *, ecdsa: bool) -> etree._Element:
+    """Append to ``parent`` an enveloped signature of its whole document and sign it: RSA-SHA256
+    (ECDSA-SHA256), SHA-256 digest, exclusive C14N, one Reference ``URI=""``, the certificate in
+    KeyInfo. Returns the ``ds:Signature``; the caller serialises what it needs and removes it.
+
+    Elements libxmlsec1 creates are not found by lxml's ``find()`` (their names are not in lxml's
+    dictionary): read them only through the returned element or after serialising.
+    """
+    method = _C.TransformEcdsaSha256 if ecdsa else _C.TransformRsaSha256
+    signature = xmlsec.template.create(parent, _C.TransformExclC14N, method, ns="ds")
+    parent.append(signature)
+    reference = xmlsec.template.add_reference(signature, _C.TransformSha256, uri="")
+    xmlsec.template.add_transform(reference, _C.TransformEnveloped)
+    xmlsec.template.add_transform(reference, _C.TransformExclC14N)
+    key_info = xmlsec.template.ensure_key_info(signature)
+    xmlsec.template.x509_data_add_certificate(xmlsec.template.add_x509_data(key_info))
+    context = xmlsec.SignatureContext()
+    context.key = key
+    try:
+        context.sign(signature)
+    except BaseException:
+        parent.remove(signature)
+        raise
+    return signature

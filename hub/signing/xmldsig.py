@@ -111,7 +111,8 @@ def sign_enveloped(
     """Sign the whole document; the ``ds:Signature`` becomes the last child of ``parent``.
 
     RSA-SHA256 (ECDSA-SHA256 for EC keys), SHA-256 digest, exclusive C14N, one Reference ``URI=""``,
-    the certificate in KeyInfo. ``root`` is left unchanged. A document that already has a
+    the certificate in KeyInfo; libxmlsec1 signs (signxml for a key in an HSM, which cannot be handed
+    to it). ``root`` is left unchanged. A document that already has a
     ``ds:Signature`` is refused (ValueError): the hub passes verified signatures on unchanged and never
     adds a second one.
 
@@ -126,14 +127,40 @@ def sign_enveloped(
         raise ValueError("the document already carries an XMLDSig signature")
     if parent is not root and not any(ancestor is root for ancestor in parent.iterancestors()):
         raise ValueError("parent is not inside the document being signed")
-    method = (
-        SignatureMethod.ECDSA_SHA256
-        if isinstance(identity.private_key, ec.EllipticCurvePrivateKey)
-        else SignatureMethod.RSA_SHA256
-    )
+    ecdsa = isinstance(identity.private_key, ec.EllipticCurvePrivateKey)
+    if received is not None:
+        # Intake accepts UTF-8 edXML only (hub.parsing refuses any other encoding before this point).
+        encoding = root.getroottree().docinfo.encoding or "UTF-8"
+        if codecs.lookup(encoding).name != "utf-8":
+            raise ValueError(f"the received bytes are {encoding}; only UTF-8 is signed in place")
+    key = libxmlsec.signing_key(identity.private_key, identity.certificate)
+    if key is None:  # a key in an HSM: signxml asks the token to sign, over a copy of the tree
+        signed, signature = _sign_with_signxml(root, identity, parent, ecdsa)
+        if received is None:
+            return XML_DECLARATION + etree.tostring(signed, encoding="UTF-8", xml_declaration=False)
+        inserted = etree.tostring(signature, encoding="UTF-8", xml_declaration=False, with_tail=False)
+    else:  # libxmlsec1 signs the tree itself; the signature is taken out again once serialised
+        signature = libxmlsec.sign_in_place(parent, key, ecdsa=ecdsa)
+        try:
+            whole = root if received is None else signature
+            serialised = etree.tostring(whole, encoding="UTF-8", xml_declaration=False, with_tail=False)
+        finally:
+            parent.remove(signature)
+        if received is None:
+            return XML_DECLARATION + serialised
+        inserted = serialised
+    offset = end_tag_offset(received, _element_index_path(parent))
+    view = memoryview(received)
+    return b"".join((view[:offset], inserted, view[offset:]))  # one copy of the document, the result
+
+
+def _sign_with_signxml(
+    root: etree._Element, identity: SigningIdentity, parent: etree._Element, ecdsa: bool
+) -> tuple[etree._Element, etree._Element]:
+    """signxml signs a copy of the tree (the HSM path): the copy and its ``ds:Signature``."""
     signer = XMLSigner(
         method=SignatureConstructionMethod.enveloped,
-        signature_algorithm=method,
+        signature_algorithm=SignatureMethod.ECDSA_SHA256 if ecdsa else SignatureMethod.RSA_SHA256,
         digest_algorithm=DigestAlgorithm.SHA256,
         c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
     )
@@ -143,16 +170,7 @@ def sign_enveloped(
         signed = signer.sign(root, key=identity.private_key, cert=[identity.certificate])
     finally:
         parent.remove(placeholder)
-    if received is None:
-        return XML_DECLARATION + etree.tostring(signed, encoding="UTF-8", xml_declaration=False)
-    # Intake accepts UTF-8 edXML only (hub.parsing refuses any other encoding before this point).
-    encoding = root.getroottree().docinfo.encoding or "UTF-8"
-    if codecs.lookup(encoding).name != "utf-8":
-        raise ValueError(f"the received bytes are {encoding}; only UTF-8 is signed in place")
-    signature = find_signatures(signed)[0]
-    inserted = etree.tostring(signature, encoding="UTF-8", xml_declaration=False, with_tail=False)
-    offset = end_tag_offset(received, _element_index_path(parent))
-    return received[:offset] + inserted + received[offset:]
+    return signed, find_signatures(signed)[0]
 
 
 def _element_index_path(element: etree._Element) -> tuple[int, ...]:
@@ -166,11 +184,15 @@ def _element_index_path(element: etree._Element) -> tuple[int, ...]:
     return (0, *reversed(path))
 
 
+_EXPAT_SLICE = 64 * 1024
+
+
 def end_tag_offset(data: bytes, element_path: tuple[int, ...]) -> int:
     """Byte offset of the end tag ``</…>`` of the element at ``element_path`` in ``data``.
 
     lxml does not report byte offsets; expat does (``CurrentByteIndex``). Only bytes the hardened
-    parser has already accepted (no DTD, no entities) are given to it, and expat fetches nothing.
+    parser has already accepted (no DTD, no entities) are given to it, and expat fetches nothing;
+    it reads only as far as that end tag.
     """
     parser = expat.ParserCreate()
     position: list[int] = []
@@ -190,7 +212,15 @@ def end_tag_offset(data: bytes, element_path: tuple[int, ...]) -> int:
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end
-    parser.Parse(data, True)
+    # Fed in slices of a view, stopping once the end tag is seen: expat copies what it is given into
+    # its own buffer, and the element that holds the signature (the header) ends early in the document.
+    view = memoryview(data)
+    for begin in range(0, len(data), _EXPAT_SLICE):
+        parser.Parse(view[begin : begin + _EXPAT_SLICE], False)
+        if found:
+            break
+    else:
+        parser.Parse(b"", True)
     if not found or data[found[0] : found[0] + 2] != b"</":
         raise ValueError("the element that holds the signature has no end tag in the received bytes")
     return found[0]
