@@ -8,6 +8,7 @@ lxml and python-xmlsec carry must be one version (they share trees).
 from __future__ import annotations
 
 import base64
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -411,3 +412,29 @@ def test_a_key_in_an_hsm_is_signed_with_through_signxml(sender: SigningIdentity)
     assert libxmlsec.signing_key(on_token, sender.certificate) is None
     key = libxmlsec.signing_key(sender.private_key, sender.certificate)
     assert key is not None and libxmlsec.signing_key(sender.private_key, sender.certificate) is key
+
+
+def test_threads_verify_and_sign_at_once(sender: SigningIdentity, trust: TrustStore) -> None:
+    """Intake verifies and signs on many threads; libxmlsec1 runs without the GIL on each request's
+    own tree with a duplicate of the one cached key: every result is right, every forgery refused."""
+    good = [
+        sign_enveloped(r, sender, parent=header(r))
+        for r in (etree.fromstring(edxml_document(n)) for n in range(4))
+    ]
+    bad = [document.replace(b"Nguy", b"Nguz") for document in good]
+
+    def work(n: int) -> tuple[str, str, bool]:
+        document = good[n % 4]
+        signer = verify_enveloped(etree.fromstring(document), trust).signer
+        try:
+            verify_enveloped(etree.fromstring(bad[n % 4]), trust)
+            forged_refused = False
+        except Problem as problem:
+            forged_refused = problem.slug == "signature-invalid"
+        root = etree.fromstring(edxml_document(100 + n))
+        resigned = sign_enveloped(root, sender, parent=header(root), received=edxml_document(100 + n))
+        return signer, verify_enveloped(etree.fromstring(resigned), trust).signer, forged_refused
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(work, range(64)))
+    assert results == [(SENDER, SENDER, True)] * 64

@@ -6,7 +6,8 @@ transform then at most one canonicalization, algorithms restricted (SHA-1 only w
 signer's certificate checked against the trust store by our code and then pinned: libxmlsec1
 (:mod:`hub.signing.libxmlsec`) verifies with that certificate's key only, and callers read routing
 data only from :attr:`VerifiedXml.signed_root` — the verified tree without its signature and comments,
-i.e. exactly what was digested. Signing stays with signxml (bench/FINDINGS.md says why).
+i.e. exactly what was digested. libxmlsec1 also makes the hub's signatures; a key in an HSM signs
+through signxml (it cannot be handed to libxmlsec1). bench/FINDINGS.md has the measurements.
 """
 
 from __future__ import annotations
