@@ -438,3 +438,19 @@ def test_threads_verify_and_sign_at_once(sender: SigningIdentity, trust: TrustSt
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(work, range(64)))
     assert results == [(SENDER, SENDER, True)] * 64
+
+
+def test_processing_instructions_before_the_root_are_signed(
+    sender: SigningIdentity, trust: TrustStore
+) -> None:
+    """URI="" is the whole document: a processing instruction before the root element is covered
+    (libxmlsec1 and xmlsec1 digest it; signxml digested the root element only)."""
+    received = edxml_document(3).replace(b"?>\n<edXML", b'?>\n<?xml-stylesheet href="a.xsl"?>\n<edXML', 1)
+    root = etree.fromstring(received)
+    assert isinstance(root.getprevious(), etree._ProcessingInstruction)
+    signed = sign_enveloped(root, sender, parent=header(root), received=received)
+    assert verify_enveloped(etree.fromstring(signed), trust).signer == SENDER
+    assert verify_with_xmlsec1_if_present(signed)
+    changed = etree.fromstring(signed.replace(b'href="a.xsl"', b'href="b.xsl"'))
+    detail = refused("signature-invalid", changed, trust)
+    assert "digest of the document does not match" in detail and "processing instructions" in detail

@@ -283,10 +283,14 @@ def verify_enveloped(
 
 def _signed_copy(root: etree._Element) -> etree._Element:
     """A copy of ``root`` as a whole-document reference with the enveloped-signature transform digests
-    it: without the signature and without comments (URI="" leaves them out). The text after each
-    removed node is joined to the text before it, as in the canonical form. ``root`` is unchanged."""
-    copied = copy.deepcopy(root)
-    for node in [*find_signatures(copied), *copied.iter(etree.Comment)]:
+    it (see :func:`_strip_unsigned`). ``root`` is unchanged."""
+    return _strip_unsigned(copy.deepcopy(root))
+
+
+def _strip_unsigned(root: etree._Element) -> etree._Element:
+    """Remove, in place, the signature and the comments (URI="" leaves comments out); the text after
+    each removed node is joined to the text before it, as in the canonical form."""
+    for node in [*find_signatures(root), *root.iter(etree.Comment)]:
         parent = node.getparent()
         assert parent is not None  # neither is the root: the signature is not (checked), comments in it
         if node.tail:
@@ -296,7 +300,7 @@ def _signed_copy(root: etree._Element) -> etree._Element:
             else:
                 parent.text = (parent.text or "") + node.tail
         parent.remove(node)
-    return copied
+    return root
 
 
 @functools.cache
@@ -456,11 +460,16 @@ def _why(root: etree._Element, signature: etree._Element, error: Exception) -> s
         return f"libxmlsec1: {error}"
     exclusive = c14n.startswith(EXCLUSIVE_C14N)
     prefixes = _inclusive_prefixes(reference) if exclusive else None
+    document = copy.deepcopy(root.getroottree())  # the whole document: the root's siblings too
+    _strip_unsigned(document.getroot())
     canonical = etree.tostring(
-        _signed_copy(root), method="c14n", exclusive=exclusive, inclusive_ns_prefixes=prefixes
+        document, method="c14n", exclusive=exclusive, with_comments=False, inclusive_ns_prefixes=prefixes
     )
     if hashlib.new(hash_name, canonical).digest() != _b64(reference.findtext(f"{{{DS_NS}}}DigestValue")):
-        return "the digest of the document does not match the signature's DigestValue (changed after signing)"
+        siblings = [*root.itersiblings(preceding=True), *root.itersiblings()]
+        outside = any(isinstance(node, etree._ProcessingInstruction) for node in siblings)
+        hint = "; processing instructions outside the root element are signed too" if outside else ""
+        return f"the digest of the document does not match its DigestValue (changed after signing){hint}"
     return f"the SignatureValue does not verify with the signer's certificate (libxmlsec1: {error})"
 
 
