@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,7 +23,15 @@ from pathlib import Path
 from . import loadgen
 from .documents import AXIS_RECIPIENT, edxml_set
 from .ledgerview import LedgerView
-from .procs import hub_env, make_config, set_adapter_options, start_hub, start_simulator, start_worker
+from .procs import (
+    VENV_BIN,
+    hub_env,
+    make_config,
+    set_adapter_options,
+    start_hub,
+    start_simulator,
+    start_worker,
+)
 from .scenarios import requests_for, wait_delivered
 
 SIMULATORS = {"agency": "adapters.agency.simulator", "gov_axis": "adapters.gov_axis.simulator"}
@@ -30,8 +41,11 @@ def _loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def drain_once(adapter: str, count: int, threads: int | None, label: str) -> dict[str, float]:
-    """One round: record `count` documents, then time a worker delivering them all."""
+def drain_once(
+    adapter: str, count: int, threads: int | None, label: str, profile: Path | None = None
+) -> dict[str, float]:
+    """One round: record `count` documents, then time a worker delivering them all (with `profile`,
+    under py-spy, GIL samples only, written there as collapsed stacks)."""
     if adapter == "gov_axis":
         documents = edxml_set(
             f"drain-{label}", count + 1, 2048, recipient=AXIS_RECIPIENT, first_serial=700_000
@@ -68,6 +82,12 @@ def drain_once(adapter: str, count: int, threads: int | None, label: str) -> dic
                 hub.stop()
             expected = count + 1
             worker = start_worker("worker-drain", env, work / "logs")
+            spy = None
+            if profile is not None:
+                py_spy = shutil.which("py-spy") or str(VENV_BIN / "py-spy")
+                argv = [py_spy, "record", "--format", "raw", "--output", str(profile), "--rate", "250"]
+                argv += ["--nonblocking", "--gil", "--pid", str(worker.pid)]
+                spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 cpu, switches = worker.cpu_seconds(), worker.voluntary_switches()
                 began = time.perf_counter()
@@ -75,6 +95,9 @@ def drain_once(adapter: str, count: int, threads: int | None, label: str) -> dic
                 took = time.perf_counter() - began
                 cpu, switches = worker.cpu_seconds() - cpu, worker.voluntary_switches() - switches
             finally:
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)  # py-spy writes its output and exits
+                    spy.wait(30)
                 worker.stop()
                 ledger.close()
             if done < expected:
@@ -99,10 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--label", default=os.environ.get("DRAIN_LABEL", "run"), help="printed with each line"
     )
+    parser.add_argument("--profile", type=Path, help="record the worker with py-spy (GIL) into this file")
     args = parser.parse_args(argv)
     for round_ in range(args.rounds):
         before = _loadavg()
-        figures = drain_once(args.adapter, args.count, args.threads, f"{args.label}{round_}")
+        figures = drain_once(args.adapter, args.count, args.threads, f"{args.label}{round_}", args.profile)
         print(
             f"{args.label} {args.adapter} n={args.count}: {figures['delivered_per_s']:.0f} delivered/s,"
             f" worker CPU {figures['cpu_ms_per_delivery']:.2f} ms/delivery,"
