@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hub.settings import PROJECT_ROOT
 
-from .report import aims, write_json, write_markdown
+from .report import aims, scale_out_section, write_json, write_markdown
 from .suite import Plan, ScaleOutIntake, Suite, full_plan, quick_plan
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
@@ -32,6 +32,13 @@ def main(argv: list[str] | None = None) -> int:
         "--scale-out-only",
         action="store_true",
         help="only the scaled-out intake with one and two API processes, PostgreSQL lock waits sampled",
+    )
+    parser.add_argument(
+        "--count",
+        type=int,
+        metavar="N",
+        help="with --scale-out-only: N documents at saturation and N/2 at the fixed rate per phase"
+        " (default 4000; a smaller N for same-minute A/B rounds)",
     )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes")
     parser.add_argument("--doc", type=Path, default=DOC, help="the Markdown page to (re)write")
@@ -66,11 +73,17 @@ def _scale_out_only(plan: Plan, args: argparse.Namespace) -> int:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         print(f"lienthong bench, scaled-out intake only; processes' logs in {workdir / 'logs'}")
-        results = ScaleOutIntake(Suite(plan, workdir)).run()
+        results = ScaleOutIntake(Suite(plan, workdir), saturation=args.count).run()
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%z")
     path = args.results_dir / f"scale-out-{'quick-' if plan.quick else ''}{stamp}.json"
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    if isinstance(results.get("scaled_out"), dict) and "skipped" not in results["scaled_out"]:
+        print("\n".join(scale_out_section(results["embedded"], results["scaled_out"])))
+    print(
+        f"load average at start {results['machine']['load_average_at_start']}, at end"
+        f" {results['machine']['load_average_at_end']}"
+    )
     print(f"results: {path}")
     return 0
 

@@ -39,27 +39,64 @@ class Proc:
     def pid(self) -> int:
         return self.popen.pid
 
+    def family(self) -> list[int]:
+        """The process and its live descendants (`serve --processes N`: uvicorn's worker processes)."""
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):  # gone meanwhile
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+        found, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo.extend(children.get(pid, []))
+        return found
+
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the process so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14, 15)
+        """User + system CPU time of the process and its live descendants so far."""
+        total = 0
+        for pid in self.family():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # a descendant ended meanwhile
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        return total / CLOCK_TICKS
 
     def io_counters(self) -> dict[str, int]:
         """Bytes written: `write_bytes` reached the storage layer (the disk), `wchar` went through write()."""
-        fields = dict(line.split(": ", 1) for line in Path(f"/proc/{self.pid}/io").read_text().splitlines())
-        return {"write_bytes": int(fields["write_bytes"]), "wchar": int(fields["wchar"])}
+        totals = {"write_bytes": 0, "wchar": 0}
+        for pid in self.family():
+            try:
+                text = Path(f"/proc/{pid}/io").read_text()
+            except OSError:
+                continue
+            fields = dict(line.split(": ", 1) for line in text.splitlines())
+            for key in totals:
+                totals[key] += int(fields[key])
+        return totals
 
     def voluntary_switches(self) -> int:
-        """Voluntary context switches of all the process's live threads (each thread counts its own)."""
+        """Voluntary context switches of all live threads of the process and its descendants."""
         total = 0
-        for task in Path(f"/proc/{self.pid}/task").iterdir():
+        for pid in self.family():
             try:
-                status = (task / "status").read_text()
-            except OSError:  # the thread ended meanwhile
+                tasks = list(Path(f"/proc/{pid}/task").iterdir())
+            except OSError:
                 continue
-            for line in status.splitlines():
-                if line.startswith("voluntary_ctxt_switches:"):
-                    total += int(line.split()[1])
+            for task in tasks:
+                try:
+                    status = (task / "status").read_text()
+                except OSError:  # the thread ended meanwhile
+                    continue
+                for line in status.splitlines():
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
         return total
 
     def _status_kib(self, key: str) -> int:
@@ -149,12 +186,16 @@ def _wait_http(proc: Proc, url: str, path: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{proc.name} did not answer at {url} within {timeout}s; see {proc.log}")
 
 
-def start_hub(name: str, env: dict[str, str], logs: Path, *, workers: int | None = None) -> Proc:
+def start_hub(
+    name: str, env: dict[str, str], logs: Path, *, workers: int | None = None, processes: int = 1
+) -> Proc:
     """`lienthong serve` on a free port; returns once /healthz answers."""
     port = free_port()
     argv = [LIENTHONG, "serve", "--port", str(port)]
     if workers is not None:
         argv += ["--workers", str(workers)]
+    if processes > 1:
+        argv += ["--processes", str(processes)]
     proc = _spawn(name, argv, env, logs)
     _wait_http(proc, f"http://127.0.0.1:{port}", "/healthz")
     return proc

@@ -4,7 +4,10 @@ Starts `serve --workers 0` (embedded) on a fresh data dir, loads it with signed 
 at saturation and records the process with ``py-spy record --format raw`` (collapsed stacks, which
 flame-graph tools read). Prints the functions with the most inclusive and self samples. With
 ``--delivery``, a `lienthong worker` draining that backlog to the agency simulator is recorded
-instead. py-spy is in the dev extras; it needs ptrace (root or CAP_SYS_PTRACE).
+instead. With ``--scale-out``, the `serve --workers 0` is the scaled-out mode's API process: its ledger on
+a PostgreSQL database and its tickets in a RabbitMQ prefix of the run's own (bench/backends.py), no
+worker running (the tickets stay queued). py-spy is in the dev extras; it needs ptrace (root or
+CAP_SYS_PTRACE).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 from . import loadgen
+from .backends import scaled_out_backends
 from .documents import edxml_set, json_set
 from .ledgerview import LedgerView
 from .procs import VENV_BIN, hub_env, make_config, start_hub, start_simulator, start_worker
@@ -64,6 +69,7 @@ INTAKE_STEPS = [
     ("verify", ("verify_enveloped (hub/signing/xmldsig.py", "verify_detached (hub/signing/jws.py")),
     ("sign", ("sign_enveloped (hub/signing/xmldsig.py", "sign_detached (hub/signing/jws.py")),
     ("ledger (record, group commit)", ("Ledger.record_message",)),
+    ("ticket publish (RabbitMQ)", ("DeliveryEngine.enqueue_deliveries", "TicketPublisher.")),
     ("extract, authorise, route, log", ("Intake.submit (hub/intake.py",)),
     ("sequencer, checkpoints", ("Sequencer._loop",)),
     ("auth (bearer token)", ("current_participant (hub/api/auth.py",)),
@@ -131,22 +137,35 @@ def main(argv: list[str] | None = None) -> int:
         help="profile a `lienthong worker` draining a backlog to the agency simulator, not intake",
     )
     parser.add_argument("--threads", type=int, help="delivery threads of the worker (LIENTHONG_WORKERS)")
+    parser.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="the API process of the scaled-out mode: PostgreSQL + RabbitMQ, no worker (intake only)",
+    )
     args = parser.parse_args(argv)
+    if args.scale_out and args.delivery:
+        parser.error("--scale-out profiles intake only")
     py_spy = shutil.which("py-spy") or str(VENV_BIN / "py-spy")
     documents = edxml_set("p", args.count, 2048) if args.kind == "edxml" else json_set("p", args.count)
     raw = args.out or Path(tempfile.gettempdir()) / f"lienthong-{args.label}.txt"
     spy = [py_spy, "record", "--format", "raw", "--output", str(raw), "--rate", "250", "--nonblocking"]
     spy += ["--gil"] if args.gil else []
-    with tempfile.TemporaryDirectory(prefix="lienthong-profile-") as tmp:
-        work = Path(tmp)
+    with ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lienthong-profile-")))
         agency = start_simulator("agency", AGENCY_SIMULATOR, work / "logs") if args.delivery else None
         webhooks = agency.url if agency and agency.url else "http://127.0.0.1:9"
-        threads = {"workers": args.threads} if args.threads else {}
-        env = hub_env(work / "data", make_config(work / "config", webhook_base=webhooks), **threads)
+        settings: dict[str, object] = {"workers": args.threads} if args.threads else {}
+        if args.scale_out:
+            backends = stack.enter_context(scaled_out_backends())
+            settings.update(
+                database_url=backends.database_url, queue_url=backends.queue_url, queue_prefix=backends.prefix
+            )
+        env = hub_env(work / "data", make_config(work / "config", webhook_base=webhooks), **settings)
         hub = start_hub("serve-profile", env, work / "logs", workers=0)
         url = hub.url or ""
         try:
             loadgen.saturate(url, requests_for(url, documents, 0, 50), connections=4)
+            cpu = hub.cpu_seconds()
             if not args.delivery:
                 recorder = _record(spy, hub.pid)
             result = loadgen.saturate(url, requests_for(url, documents, 50, args.count - 50))
@@ -163,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
                     f" worker CPU {1000 * cpu / args.count:.2f} ms per delivery"
                 )
             _stop(recorder)
+            if not args.delivery:
+                cpu = hub.cpu_seconds() - cpu
+                sent = args.count - 50
+                print(f"serve CPU {1000 * cpu / sent:.2f} ms per document (under the profiler)")
         finally:
             hub.stop()
             if agency:

@@ -3,12 +3,13 @@ peak memory with a large document — each against `lienthong` processes started
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hub.devpki import dev_token
 
@@ -102,6 +103,14 @@ class Load:
     connections: int = 16
 
 
+class ServerWatch(Protocol):
+    """CPU of the servers outside the hub's processes over a run (bench.backends.ServerCpu)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> dict[str, float]: ...
+
+
 def measure_intake(
     hub: Proc,
     documents: DocumentSet,
@@ -109,10 +118,13 @@ def measure_intake(
     *,
     cpu_of: Sequence[Proc] = (),
     more_apis: Sequence[Proc] = (),
+    servers: ServerWatch | None = None,
 ) -> dict[str, Any]:
     """Warm up, saturate, then offer a fixed rate (capped at 70 % of saturation) — one hub, fresh ledger.
 
     `more_apis`: further `serve` processes of the same hub; connections are spread over all of them.
+    `servers`: read over the saturation run too (its figures go in ``saturation["servers"]`` and the
+    cores each kind of process used in ``saturation["cores"]``).
     """
     assert hub.url
     urls = [hub.url, *(p.url or "" for p in more_apis)]
@@ -128,9 +140,15 @@ def measure_intake(
     warm = loadgen.saturate(urls, take(load.warmup), connections=min(4, load.connections))
     if warm.statuses[202] != load.warmup:
         raise RuntimeError(f"{documents.name}: warm-up answered {dict(warm.statuses)} {warm.errors[:1]}")
+    requests = take(load.saturation)
     before, books = _cpu(watched), _bookkeeping(watched)
-    saturated = loadgen.saturate(urls, take(load.saturation), connections=load.connections)
+    if servers is not None:
+        servers.start()
+    saturated = loadgen.saturate(urls, requests, connections=load.connections)
     saturation = _load_figures(saturated, _cpu_delta(before, watched))
+    if servers is not None:
+        saturation["servers"] = servers.stop()
+        saturation["cores"] = cores_used(saturation)
     saturation.update(_per_message(books, watched, saturation["accepted_202"]))
     rate = min(load.rate, 0.7 * saturation["accepted_per_s"]) if saturation["accepted_per_s"] else load.rate
     rate = max(1.0, round(rate))
@@ -145,6 +163,66 @@ def measure_intake(
         "saturation": saturation,
         "fixed_rate": _load_figures(fixed, _cpu_delta(before, watched)),
     }
+
+
+def cores_used(figures: dict[str, Any]) -> dict[str, float]:
+    """Cores each kind of process kept busy during a load run (CPU seconds ÷ wall seconds), and the
+    machine's busy cores; *others* is what the machine did beyond the processes of the run."""
+    wall = figures["wall_s"] or 1.0
+    cpu = figures["cpu_s"]
+    servers = figures.get("servers") or {}
+    cores: dict[str, float] = {
+        "api": sum(v for k, v in cpu.items() if k.startswith("serve")) / wall,
+        "workers": sum(v for k, v in cpu.items() if k.startswith("worker")) / wall,
+        "postgres": servers.get("postgres_backends_cpu_s", 0.0) / wall,
+        "rabbitmq": servers.get("rabbitmq_cpu_s", 0.0) / wall,
+        "simulator": servers.get("simulators_cpu_s", 0.0) / wall,
+        "load_generator": figures["client_cpu_s_per_request"] * figures["requests"] / wall,
+    }
+    busy = servers.get("machine_busy_share", 0.0) * (os.cpu_count() or 1)
+    cores["others"] = max(0.0, busy - sum(cores.values()))
+    cores["machine"] = busy
+    return cores
+
+
+CORE_LABELS = {
+    "api": "API processes",
+    "workers": "workers",
+    "postgres": "PostgreSQL backends",
+    "rabbitmq": "RabbitMQ",
+    "simulator": "agency simulator",
+    "load_generator": "bench process (load generator, samplers)",
+    "others": "others (outside the run)",
+}
+
+
+def limits(figures: dict[str, Any]) -> str:
+    """What bounded a saturated intake run, in words, from the cores each process used (/proc)."""
+    cores = {k: 0.0 for k in (*CORE_LABELS, "machine")} | (figures["saturation"].get("cores") or {})
+    if not cores["machine"]:
+        return "not measured"
+    total = os.cpu_count() or 1
+    parts = ", ".join(f"{CORE_LABELS[k]} {cores[k]:.2f}" for k in CORE_LABELS if cores[k] >= 0.005)
+    busiest = max(CORE_LABELS, key=lambda k: cores[k])
+    rate = figures["saturation"]["accepted_per_s"]
+    own = sum(v for k, v in cores.items() if k not in ("others", "machine"))
+    ceiling = ""
+    if rate and own:
+        per_message = own / rate
+        ceiling = (
+            f"; the run's own processes spent {1000 * per_message:.2f} ms of CPU per accepted message,"
+            f" so {total} cores of its own would carry at most ≈ {total / per_message:.0f}/s"
+        )
+    processes = figures.get("api_processes", 1) * figures.get("processes_per_api", 1)
+    if cores["machine"] >= 0.9 * total:
+        verdict = f"CPU: the machine was {100 * cores['machine'] / total:.0f} % busy"
+    elif cores["api"] >= 0.85 and processes == 1:
+        verdict = "CPU of the one API process (≈ one core: its GIL)"
+    else:
+        verdict = (
+            f"not CPU alone: {total - cores['machine']:.2f} of {total} cores idle (waits: see PostgreSQL)"
+        )
+    return f"{verdict}; cores used — {parts}; the most: {CORE_LABELS[busiest]}{ceiling}"
 
 
 def wait_delivered(ledger: LedgerView, adapter: str, expected: int, timeout: float) -> int:

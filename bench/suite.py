@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import importlib
 import shutil
-import socket
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from hub.context import HubContext
 from hub.settings import Settings
 
 from . import loadgen, machine
+from .backends import Backends, ServerCpu, scaled_out_backends
+from .backends import available as backends_available
 from .documents import AGENCY_RECIPIENT, AXIS_RECIPIENT, DocumentSet, edxml_document, edxml_set, json_set
 from .floor import json_floor, xml_floor
 from .ledgerview import LedgerView
@@ -26,6 +25,7 @@ from .lockwait import LockWaitSampler
 from .procs import Proc, hub_env, make_config, set_adapter_options, start_hub, start_simulator, start_worker
 from .scenarios import (
     Load,
+    limits,
     measure_end_to_end,
     measure_intake,
     measure_memory,
@@ -33,8 +33,6 @@ from .scenarios import (
     wait_delivered,
 )
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 AGENCY_SIMULATOR = "adapters.agency.simulator"
 AXIS_SIMULATOR = "adapters.gov_axis.simulator"
 SMALL = "edxml-small-signed"
@@ -66,9 +64,12 @@ class Plan:
 
     @property
     def pool_size(self) -> int:
-        """Small signed documents needed by one hub: the scale-out run's intake, then its end to end."""
+        """Small signed documents needed by one ledger at most: the scaled-out intake's three phases
+        with workers idle, or its two with workers delivering and then end to end (each ledger and
+        queue is fresh, so one ledger's documents are used again in the next)."""
         small = next(c for c in self.cases if c.name == SMALL).load
-        return small.warmup + small.saturation + small.fixed + self.e2e_saturation + self.e2e_fixed
+        per_run = small.warmup + small.saturation + small.fixed
+        return max(3 * per_run, 2 * per_run + self.e2e_saturation + self.e2e_fixed)
 
 
 def full_plan() -> Plan:
@@ -104,15 +105,6 @@ def quick_plan(*, scale_out: bool = False) -> Plan:
         axis_fixed=5,
         quick=True,
     )
-
-
-def _answers(url: str, port: int) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or port), 2):
-            return True
-    except OSError:
-        return False
 
 
 def axis_adapter_installed() -> bool:
@@ -215,7 +207,7 @@ class Suite:
             data = self.workdir / f"data-{case.name}"
             hub = start_hub(f"serve-{case.name}", hub_env(data, config), self.logs, workers=0)
             with self.running(hub):
-                out[case.name] = measure_intake(hub, sets[case.name], case.load)
+                out[case.name] = measure_intake(hub, sets[case.name], case.load, servers=ServerCpu(None))
             shutil.rmtree(data, ignore_errors=True)
             self._say_intake(case.name, out[case.name])
         return out
@@ -305,177 +297,184 @@ class Suite:
         )
 
     def _scaled_out(self, pool: DocumentSet) -> dict[str, Any]:
-        """PostgreSQL + RabbitMQ: one `serve --workers 0` and N `lienthong worker` processes."""
-        if not (_answers(POSTGRES_URL, 5432) and _answers(AMQP_URL, 5672)):
+        """PostgreSQL + RabbitMQ: the intake phases of :class:`ScaledOutIntake`, then end to end with
+        the API processes and `lienthong worker` processes delivering to the agency simulator."""
+        if not backends_available():
             return {"skipped": "PostgreSQL or RabbitMQ does not answer on this machine"}
-        import sqlalchemy as sa
-
-        from hub.queue.amqp import AmqpWorkQueue
-
-        name = f"lienthong_bench_{uuid.uuid4().hex[:10]}"
-        prefix = f"lienthong-bench-{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        database_url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-        self.log(f"scaled out: database {name}, queue prefix {prefix}, {self.plan.scale_out_workers} workers")
-        try:
-            return self._scaled_out_run(pool, database_url, prefix)
-        finally:
-            queue = AmqpWorkQueue(AMQP_URL, prefix=prefix)
-            try:
-                queue.delete_topology()
-            finally:
-                queue.close()
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-
-    def _scaled_out_run(self, pool: DocumentSet, database_url: str, prefix: str) -> dict[str, Any]:
         small = next(c for c in self.plan.cases if c.name == SMALL)
-        agency = self._agency("agency-sim-scaled")
-        with self.running(agency):
-            assert agency.url
-            config = make_config(self.workdir / "config-scaled", webhook_base=agency.url)
-            env = hub_env(
-                self.workdir / "data-scaled",
-                config,
-                database_url=database_url,
-                queue_url=AMQP_URL,
-                queue_prefix=prefix,
-            )
-            hub = start_hub("serve-scaled", env, self.logs, workers=0)
-            apis = [
-                start_hub(f"serve-scaled-{i}", env, self.logs, workers=0)
-                for i in range(1, self.plan.api_processes)
-            ]
-            workers = [
-                start_worker(f"worker-{i}", env, self.logs) for i in range(self.plan.scale_out_workers)
-            ]
-            ledger = LedgerView(database_url)
-            with self.running(hub, *apis, *workers):
-                out: dict[str, Any] = {"workers": len(workers), "api_processes": 1 + len(apis)}
-                # Intake: the pool's first documents; deliveries flow to the workers meanwhile.
-                out["intake"] = measure_intake(
-                    hub, _slice(pool, 0, small.load), small.load, cpu_of=workers, more_apis=apis
-                )
-                self._say_intake("scaled-out edxml-small-signed", out["intake"])
-                used = small.load.warmup + small.load.saturation + small.load.fixed
-                accepted = used
-                _drain(ledger, accepted)
-                e2e = measure_end_to_end(
-                    hub,
-                    [hub, *apis, *workers],
-                    ledger,
-                    _slice(pool, used, None),
-                    adapter="agency",
-                    saturation=self.plan.e2e_saturation,
-                    rate=self.plan.e2e_rate,
-                    fixed=self.plan.e2e_fixed,
-                    more_apis=apis,
-                )
-                out.update(e2e)
-                self._say_e2e("scaled out → agency", out)
-            ledger.close()
+        scaled = ScaledOutIntake(self)
+        out: dict[str, Any] = {"intake": scaled.idle(Documents(pool), small.load)}
+        delivering = scaled.delivering(Documents(pool), small.load, end_to_end=True)
+        out["intake"].update(delivering.pop("intake"))
+        out.update(delivering)
         return out
 
 
-class ScaleOutIntake:
-    """`python -m bench --scale-out-only`: the scaled-out mode's intake (PostgreSQL + RabbitMQ, workers
-    delivering meanwhile) with one and then two `serve --workers 0` processes, PostgreSQL's lock
-    waits sampled during each; and one embedded (SQLite) process on the same documents' size."""
+@dataclass
+class Documents:
+    """A pool of documents handed out in order, each used once."""
+
+    pool: DocumentSet
+    position: int = 0
+
+    def take(self, load: Load | None = None, count: int | None = None) -> DocumentSet:
+        size = load.warmup + load.saturation + load.fixed if load else count
+        if size is None:
+            size = len(self.pool.bodies) - self.position
+        if self.position + size > len(self.pool.bodies):
+            raise ValueError(f"{self.position + size} documents needed, {len(self.pool.bodies)} made")
+        taken = _slice(self.pool, self.position, size)
+        self.position += size
+        return taken
+
+
+#: The scaled-out intake's phases, in the order the report shows them.
+PHASES = {
+    "idle_one_api": "1 `serve --workers 0`, workers idle",
+    "idle_two_apis": "2 `serve --workers 0`, workers idle",
+    "idle_processes_2": "1 `serve --workers 0 --processes 2`, workers idle",
+    "delivering_one_api": "1 `serve --workers 0`, 2 workers delivering",
+    "delivering_two_apis": "2 `serve --workers 0`, 2 workers delivering",
+}
+
+
+class ScaledOutIntake:
+    """The scaled-out mode's intake (PostgreSQL + RabbitMQ), compared like with like with one embedded
+    `serve --workers 0` (whose deliveries stay queued in SQLite):
+
+    - *workers idle*: no `lienthong worker` runs, the tickets stay queued in RabbitMQ — the API
+      processes' work alone; with one and two `serve --workers 0` processes, and one
+      `serve --processes 2` (uvicorn's worker processes sharing one port);
+    - *workers delivering*: two `lienthong worker` processes deliver to the agency simulator meanwhile,
+      with one and two API processes (as a deployment runs).
+
+    Each phase has a database and queue prefix of its kind (idle / delivering), PostgreSQL's backends
+    sampled for lock waits, and the CPU of every process involved read from /proc: the API processes,
+    the workers, the database's PostgreSQL backends, RabbitMQ, the load generator, and the machine.
+    """
 
     def __init__(self, suite: Suite) -> None:
         self.suite = suite
         self.plan = suite.plan
         self.log = suite.log
 
-    def run(self) -> dict[str, Any]:
-        small = next(c for c in self.plan.cases if c.name == SMALL)
-        load = small.load
-        per_run = load.warmup + load.saturation + load.fixed
-        results: dict[str, Any] = {
-            "command": " ".join(["python -m bench", *sys.argv[1:]]),
-            "quick": self.plan.quick,
-            "machine": machine.describe(),
-        }
-        self.log(f"generating {3 * per_run} documents …")
-        pool = edxml_set(SMALL, 3 * per_run, small.target_bytes, signed=True)
-        began = time.perf_counter()
-        results["embedded"] = self._embedded(_slice(pool, 0, load), load)
-        if not (_answers(POSTGRES_URL, 5432) and _answers(AMQP_URL, 5672)):
-            results["scaled_out"] = {"skipped": "PostgreSQL or RabbitMQ does not answer on this machine"}
-        else:
-            results["scaled_out"] = self._scaled(pool, per_run, load)
-        results["machine"]["load_average_at_end"] = machine.load_average()
-        results["duration_s"] = time.perf_counter() - began
-        return results
+    def _env(self, backends: Backends, config: Path, data: str) -> dict[str, str]:
+        return hub_env(
+            self.suite.workdir / data,
+            config,
+            database_url=backends.database_url,
+            queue_url=backends.queue_url,
+            queue_prefix=backends.prefix,
+        )
 
-    def _embedded(self, documents: DocumentSet, load: Load) -> dict[str, Any]:
-        config = make_config(self.suite.workdir / "config-embedded", webhook_base="http://127.0.0.1:9")
-        data = self.suite.workdir / "data-embedded"
-        hub = start_hub("serve-embedded", hub_env(data, config), self.suite.logs, workers=0)
-        with self.suite.running(hub):
-            figures = measure_intake(hub, documents, load)
-        self.suite._say_intake("embedded, one process", figures)
+    def _phase(
+        self,
+        name: str,
+        backends: Backends,
+        apis: list[Proc],
+        workers: list[Proc],
+        documents: DocumentSet,
+        load: Load,
+        simulators: Sequence[Proc] = (),
+        *,
+        processes_per_api: int = 1,
+    ) -> dict[str, Any]:
+        servers = ServerCpu(backends, [p.pid for p in simulators])
+        with LockWaitSampler(backends.database_url) as sampler:
+            figures = measure_intake(
+                apis[0], documents, load, cpu_of=workers, more_apis=apis[1:], servers=servers
+            )
+        figures["postgres"] = sampler.figures()
+        figures["api_processes"] = len(apis)
+        figures["processes_per_api"] = processes_per_api  # `serve --processes N`
+        figures["workers"] = len(workers)
+        figures["label"] = PHASES[name]
+        self._say(PHASES[name], figures)
         return figures
 
-    def _scaled(self, pool: DocumentSet, per_run: int, load: Load) -> dict[str, Any]:
-        import sqlalchemy as sa
+    def idle(self, documents: Documents, load: Load) -> dict[str, Any]:
+        """Workers idle: one and two `serve --workers 0`, then `serve --processes 2`."""
+        out: dict[str, Any] = {}
+        config = make_config(self.suite.workdir / "config-scaled-idle", webhook_base="http://127.0.0.1:9")
+        logs = self.suite.logs
+        with scaled_out_backends() as backends:
+            self.log(
+                f"scaled out, workers idle: database {backends.database}, queue prefix {backends.prefix}"
+            )
+            env = self._env(backends, config, "data-scaled-idle")
+            first = start_hub("serve-idle-0", env, logs, workers=0)
+            with self.suite.running(first):
+                out["idle_one_api"] = self._phase(
+                    "idle_one_api", backends, [first], [], documents.take(load), load
+                )
+                second = start_hub("serve-idle-1", env, logs, workers=0)
+                with self.suite.running(second):
+                    out["idle_two_apis"] = self._phase(
+                        "idle_two_apis", backends, [first, second], [], documents.take(load), load
+                    )
+            both = start_hub("serve-idle-processes", env, logs, workers=0, processes=2)
+            with self.suite.running(both):
+                out["idle_processes_2"] = self._phase(
+                    "idle_processes_2", backends, [both], [], documents.take(load), load, processes_per_api=2
+                )
+        return out
 
-        from hub.queue.amqp import AmqpWorkQueue
-
-        name = f"lienthong_bench_{uuid.uuid4().hex[:10]}"
-        prefix = f"lienthong-bench-{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        database_url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-        try:
+    def delivering(self, documents: Documents, load: Load, *, end_to_end: bool = False) -> dict[str, Any]:
+        """Workers delivering meanwhile: one and two `serve --workers 0`; then, if asked, end to end."""
+        out: dict[str, Any] = {"intake": {}, "workers": self.plan.scale_out_workers}
+        logs = self.suite.logs
+        with scaled_out_backends() as backends:
+            self.log(
+                f"scaled out, workers delivering: database {backends.database}, prefix {backends.prefix}"
+            )
             agency = self.suite._agency("agency-sim-scaled")
             with self.suite.running(agency):
                 assert agency.url
                 config = make_config(self.suite.workdir / "config-scaled", webhook_base=agency.url)
-                env = hub_env(
-                    self.suite.workdir / "data-scaled",
-                    config,
-                    database_url=database_url,
-                    queue_url=AMQP_URL,
-                    queue_prefix=prefix,
-                )
-                first = start_hub("serve-scaled-0", env, self.suite.logs, workers=0)
-                workers = [
-                    start_worker(f"worker-{i}", env, self.suite.logs)
-                    for i in range(self.plan.scale_out_workers)
-                ]
-                out: dict[str, Any] = {"workers": len(workers)}
+                env = self._env(backends, config, "data-scaled")
+                first = start_hub("serve-scaled", env, logs, workers=0)
+                workers = [start_worker(f"worker-{i}", env, logs) for i in range(self.plan.scale_out_workers)]
+                ledger = LedgerView(backends.database_url)
                 with self.suite.running(first, *workers):
-                    with LockWaitSampler(database_url) as sampler:
-                        one = measure_intake(first, _slice(pool, per_run, load), load, cpu_of=workers)
-                    out["one_api"] = {**one, "postgres": sampler.figures()}
-                    self._say("scaled out, one API process", out["one_api"])
-                    second = start_hub("serve-scaled-1", env, self.suite.logs, workers=0)
+                    accepted = 0
+                    one = self._phase(
+                        "delivering_one_api", backends, [first], workers, documents.take(load), load, [agency]
+                    )
+                    out["intake"]["delivering_one_api"] = one
+                    accepted += load.warmup + load.saturation + load.fixed
+                    _drain(ledger, accepted)
+                    second = start_hub("serve-scaled-1", env, logs, workers=0)
                     with self.suite.running(second):
-                        with LockWaitSampler(database_url) as sampler:
-                            two = measure_intake(
-                                first,
-                                _slice(pool, 2 * per_run, load),
-                                load,
-                                cpu_of=workers,
-                                more_apis=[second],
+                        two = self._phase(
+                            "delivering_two_apis",
+                            backends,
+                            [first, second],
+                            workers,
+                            documents.take(load),
+                            load,
+                            [agency],
+                        )
+                        out["intake"]["delivering_two_apis"] = two
+                        accepted += load.warmup + load.saturation + load.fixed
+                        _drain(ledger, accepted)
+                        if end_to_end:
+                            out["api_processes"] = 2
+                            out.update(
+                                measure_end_to_end(
+                                    first,
+                                    [first, second, *workers],
+                                    ledger,
+                                    documents.take(),
+                                    adapter="agency",
+                                    saturation=self.plan.e2e_saturation,
+                                    rate=self.plan.e2e_rate,
+                                    fixed=self.plan.e2e_fixed,
+                                    more_apis=[second],
+                                )
                             )
-                        out["two_apis"] = {**two, "postgres": sampler.figures()}
-                        self._say("scaled out, two API processes", out["two_apis"])
-            return out
-        finally:
-            queue = AmqpWorkQueue(AMQP_URL, prefix=prefix)
-            try:
-                queue.delete_topology()
-            finally:
-                queue.close()
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+                            self.suite._say_e2e("scaled out → agency", out)
+                ledger.close()
+        return out
 
     def _say(self, label: str, figures: dict[str, Any]) -> None:
         self.suite._say_intake(label, figures)
@@ -485,6 +484,56 @@ class ScaleOutIntake:
             f" ({pg['lock_wait_backend_samples']}/{pg['active_backend_samples']} in {pg['samples']} samples);"
             f" waits {pg['wait_events']}"
         )
+        self.log(f"    at saturation, limit: {limits(figures)}")
+
+
+class ScaleOutIntake:
+    """`python -m bench --scale-out-only`: one embedded `serve --workers 0` (SQLite), then the phases of
+    :class:`ScaledOutIntake`, on signed small edXML."""
+
+    def __init__(self, suite: Suite, *, saturation: int | None = None) -> None:
+        self.suite = suite
+        self.plan = suite.plan
+        self.log = suite.log
+        self.saturation = saturation
+
+    def run(self) -> dict[str, Any]:
+        small = next(c for c in self.plan.cases if c.name == SMALL)
+        load = small.load
+        if self.saturation:
+            load = Load(load.warmup, self.saturation, load.rate, self.saturation // 2, load.connections)
+        per_run = load.warmup + load.saturation + load.fixed
+        results: dict[str, Any] = {
+            "command": " ".join(["python -m bench", *sys.argv[1:]]),
+            "quick": self.plan.quick,
+            "machine": machine.describe(),
+            "load": {"warmup": load.warmup, "saturation": load.saturation, "fixed": load.fixed},
+        }
+        # Each ledger is fresh (SQLite; idle; delivering): the same documents serve each, at most 3 runs.
+        self.log(f"generating {3 * per_run} documents …")
+        pool = edxml_set(SMALL, 3 * per_run, small.target_bytes, signed=True)
+        began = time.perf_counter()
+        results["embedded"] = self._embedded(Documents(pool).take(load), load)
+        if not backends_available():
+            results["scaled_out"] = {"skipped": "PostgreSQL or RabbitMQ does not answer on this machine"}
+        else:
+            scaled = ScaledOutIntake(self.suite)
+            results["scaled_out"] = scaled.idle(Documents(pool), load)
+            results["scaled_out"].update(scaled.delivering(Documents(pool), load)["intake"])
+        results["machine"]["load_average_at_end"] = machine.load_average()
+        results["duration_s"] = time.perf_counter() - began
+        return results
+
+    def _embedded(self, documents: DocumentSet, load: Load) -> dict[str, Any]:
+        config = make_config(self.suite.workdir / "config-embedded", webhook_base="http://127.0.0.1:9")
+        data = self.suite.workdir / "data-embedded"
+        hub = start_hub("serve-embedded", hub_env(data, config), self.suite.logs, workers=0)
+        with self.suite.running(hub):
+            figures = measure_intake(hub, documents, load, servers=ServerCpu(None))
+        figures["api_processes"] = 1
+        self.suite._say_intake("embedded, one process", figures)
+        self.log(f"    at saturation, limit: {limits(figures)}")
+        return figures
 
 
 def _attachment_of(case: Case) -> int:
@@ -493,8 +542,10 @@ def _attachment_of(case: Case) -> int:
     return attachment_for(case.target_bytes, signed=case.signed)
 
 
-def _slice(documents: DocumentSet, start: int, load: Load | None) -> DocumentSet:
-    end = start + (load.warmup + load.saturation + load.fixed) if load else len(documents.bodies)
+def _slice(documents: DocumentSet, start: int, size: Load | int | None) -> DocumentSet:
+    if isinstance(size, Load):
+        size = size.warmup + size.saturation + size.fixed
+    end = start + size if size is not None else len(documents.bodies)
     return DocumentSet(
         documents.name,
         documents.content_type,

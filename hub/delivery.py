@@ -35,6 +35,7 @@ from hub.metrics import observe_delivery
 from hub.problems import Problem
 from hub.queue import QueueUnavailable, Ticket, WorkQueue
 from hub.queue.breaker import PublishBreaker
+from hub.queue.publisher import TicketPublisher
 from hub.spi import (
     Delivered,
     DeliveryOutcome,
@@ -79,6 +80,8 @@ class DeliveryEngine:
         self._threads: list[threading.Thread] = []
         self._pool: ThreadPoolExecutor | None = None  # embedded: the threads a claimed batch runs on
         self.breaker = PublishBreaker()  # AMQP: while the broker is away, publish nothing
+        # AMQP: intake's tickets go out from a background thread in confirmed batches (hub.queue.publisher)
+        self.tickets = TicketPublisher(queue, self.breaker) if queue is not None else None
 
     # -- intake side -------------------------------------------------------------------------------
 
@@ -87,17 +90,24 @@ class DeliveryEngine:
         self.enqueue_deliveries(message.deliveries)
 
     def enqueue_deliveries(self, deliveries: Sequence[DeliveryRecord]) -> None:
-        """Make queued deliveries known to workers; a failed publish is caught up by the sweeper."""
-        if self.queue is None:
+        """Make queued deliveries known to workers. AMQP: the tickets are handed to the background
+        publisher and this returns at once (the deliveries are already committed in the ledger); one
+        that is not published (broker away, process killed) is caught up by the sweeper."""
+        if self.tickets is None:
             self._wake.set()
             return
-        tickets = [
-            Ticket(delivery_id=d.id, message_id=d.message_id, adapter=d.adapter or "", attempt=d.attempts)
-            for d in deliveries
-            if d.adapter and d.adapter != INBOX_ADAPTER
-        ]
-        if tickets:
-            self._quietly(self.queue.publish, tickets)
+        self.tickets.submit(
+            [
+                Ticket(delivery_id=d.id, message_id=d.message_id, adapter=d.adapter or "", attempt=d.attempts)
+                for d in deliveries
+                if d.adapter and d.adapter != INBOX_ADAPTER
+            ]
+        )
+
+    def stop_publishing(self, timeout: float = 5.0) -> None:
+        """At shutdown: publish the tickets still waiting (within `timeout`), then stop the publisher."""
+        if self.tickets is not None:
+            self.tickets.close(timeout)
 
     # -- one attempt -------------------------------------------------------------------------------
 

@@ -72,6 +72,7 @@ class Runtime:
     def close(self) -> None:
         self.stop.set()
         self.engine.join()
+        self.engine.stop_publishing()
         self.sequencer.join()
         if self.watcher is not None:
             self.watcher.join()

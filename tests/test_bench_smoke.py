@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bench.__main__ import main
 
 
@@ -56,3 +58,49 @@ def test_quick_bench_runs_end_to_end_and_accounts_for_every_document(tmp_path: P
     ):
         assert heading in text
     assert "edxml-small-signed" in text and "json-1k-signed" in text and "QUICK" in text
+
+
+def test_quick_scale_out_bench_runs_every_phase_and_says_what_bounded_it(
+    tmp_path: Path, postgres_url: str, amqp_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make bench-scale-out` on a tiny load: the embedded reference, then the scaled-out phases (workers
+    idle with one and two API processes and `--processes 2`, workers delivering with one and two)."""
+    results_dir = tmp_path / "results"
+
+    assert (
+        main(["--quick", "--scale-out-only", "--results-dir", str(results_dir), "--workdir", str(tmp_path)])
+        == 0
+    )
+
+    [path] = results_dir.glob("scale-out-quick-*.json")
+    results = json.loads(path.read_text(encoding="utf-8"))
+    runs = {"embedded": results["embedded"], **results["scaled_out"]}
+    assert list(runs) == [
+        "embedded",
+        "idle_one_api",
+        "idle_two_apis",
+        "idle_processes_2",
+        "delivering_one_api",
+        "delivering_two_apis",
+    ]
+    for name, run in runs.items():
+        for phase in ("saturation", "fixed_rate"):
+            assert run[phase]["accepted_202"] == run[phase]["requests"], (name, phase, run[phase])
+            assert run[phase]["errors"] == 0
+    for name, run in results["scaled_out"].items():
+        sat = run["saturation"]
+        api = [k for k in sat["cpu_s"] if k.startswith("serve")]
+        workers = [k for k in sat["cpu_s"] if k.startswith("worker")]
+        assert len(api) == run["api_processes"] and len(workers) == run["workers"], name
+        assert run["workers"] == (2 if name.startswith("delivering") else 0)
+        assert sat["cores"]["api"] > 0 and sat["cores"]["machine"] >= sat["cores"]["api"], (
+            name,
+            sat["cores"],
+        )
+        assert sat["servers"]["postgres_backends_cpu_s"] > 0, "this run's backends did the ledger's SQL"
+        pg = run["postgres"]
+        assert pg["samples"] > 0 and 0.0 <= pg["lock_wait_share"] <= 1.0
+    assert results["scaled_out"]["idle_processes_2"]["api_processes"] == 1  # one `serve`, two processes
+    printed = capsys.readouterr().out
+    assert "workers idle" in printed and "What bounded each saturated run" in printed
+    assert "Two API processes ≥ one embedded process" in printed

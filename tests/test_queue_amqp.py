@@ -19,6 +19,8 @@ from kombu import Connection, Exchange, Producer
 
 from hub.queue import QueueUnavailable, Ticket
 from hub.queue.amqp import DELIVERY_HEADER, REASON_HEADER, AmqpWorkQueue, bucket_for, decode_ticket
+from hub.queue.breaker import PublishBreaker
+from hub.queue.publisher import TicketPublisher
 from hub.servers import free_port
 from tests.conftest import BrokerVhost
 
@@ -185,6 +187,51 @@ def test_round_trip_from_many_threads_loses_nothing(make_queue: Callable[..., Am
     assert got == wanted
     assert {t.delivery_id: t for t in c.seen}["b3-7"] == Ticket("b3-7", "m-7", "agency", 0)
     assert q.depth() == 0
+
+
+def test_a_large_batch_is_confirmed_whole_and_the_channel_goes_on(
+    make_queue: Callable[..., AmqpWorkQueue],
+) -> None:
+    """A batch's confirms are awaited together (the broker acks several at once): all of it is there
+    when publish returns, and the next batch on the same channel is confirmed as well."""
+    q = make_queue(pool_size=1)
+    big, more = tickets(1000, tag="big"), tickets(3, tag="more")
+    q.publish(big)
+    assert q.depth() == 1000
+    q.publish(more)
+    assert q.depth() == 1003
+    wanted = {t.delivery_id for t in big + more}
+    with Collector(q) as c:
+        assert c.wait_for(wanted) == wanted
+
+
+def test_a_deleted_queue_is_declared_again_and_the_returned_batch_republished(
+    make_queue: Callable[..., AmqpWorkQueue], amqp_url: str
+) -> None:
+    q = make_queue()
+    q.publish(tickets(2, tag="first"))
+    with Connection(amqp_url) as conn:  # an operator deletes the main queue: tickets become unroutable
+        conn.channel().queue_delete(f"{q.prefix}.tickets")
+    q.publish(tickets(5, tag="after"))  # returned by the broker, then published again on a new connection
+    assert q.depth() == 5
+
+
+def test_the_background_publisher_gets_every_ticket_to_the_broker_in_batches(
+    make_queue: Callable[..., AmqpWorkQueue],
+) -> None:
+    q = make_queue()
+    publisher = TicketPublisher(q, PublishBreaker())
+    sent = [Ticket(f"bg-{i}", f"m-{i}", "agency") for i in range(300)]
+    for ticket in sent:  # as 300 requests would, one ticket each
+        publisher.submit([ticket])
+    assert publisher.flush(30)
+    assert publisher.published == 300 and publisher.left_to_sweeper == 0
+    assert publisher.batches < 300, "tickets that gathered meanwhile go out together"
+    assert q.depth() == 300
+    publisher.close()
+    wanted = {t.delivery_id for t in sent}
+    with Collector(q) as c:
+        assert c.wait_for(wanted) == wanted
 
 
 def test_handler_failure_requeues(make_queue: Callable[..., AmqpWorkQueue]) -> None:

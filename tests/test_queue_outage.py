@@ -7,17 +7,19 @@ closed): the shared RabbitMQ is never stopped.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from adapters.agency.simulator import create_app as create_agency_simulator
-from hub.queue import QueueUnavailable
+from hub.queue import QueueUnavailable, Ticket
 from hub.queue.breaker import PublishBreaker
+from hub.queue.publisher import TicketPublisher
 from hub.servers import RunningServer, run_in_thread
 from tests.conftest import BrokerVhost
 from tests.deliverytest import make_config, wait_for
@@ -70,6 +72,80 @@ def test_the_breaker_opens_on_failure_skips_while_open_and_closes_after_a_good_t
         "queue breaker half-open",
         "queue breaker closed",
     ]
+
+
+class SlowBroker:
+    """The publishing side of a work queue whose confirms wait on a gate (a slow or stuck broker)."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.up = True
+        self.batches: list[list[str]] = []
+
+    def publish(self, tickets: Sequence[Ticket]) -> None:
+        self.entered.set()
+        self.gate.wait(30)
+        if not self.up:
+            raise QueueUnavailable("no broker")
+        self.batches.append([t.delivery_id for t in tickets])
+
+
+def _tickets(tag: str, n: int) -> list[Ticket]:
+    return [Ticket(f"{tag}-{i}", f"m-{i}", "agency") for i in range(n)]
+
+
+def test_intake_hands_tickets_over_without_waiting_and_what_gathers_goes_out_together() -> None:
+    broker = SlowBroker()
+    publisher = TicketPublisher(broker, PublishBreaker())
+    publisher.submit(_tickets("first", 1))
+    assert broker.entered.wait(10), "the publisher's thread is in publish, waiting for the confirm"
+    for ticket in _tickets("during", 50):
+        publisher.submit([ticket])  # returns although the broker has not confirmed anything
+    assert broker.batches == [] and not publisher.flush(0.05)
+    broker.gate.set()
+    assert publisher.flush(10)
+    assert broker.batches == [["first-0"], [f"during-{i}" for i in range(50)]]
+    assert publisher.published == 51 and publisher.left_to_sweeper == 0
+    publisher.close()
+
+
+def test_the_publisher_leaves_to_the_sweeper_what_the_broker_does_not_take(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker = SlowBroker()
+    broker.gate.set()
+    broker.up = False
+    breaker = PublishBreaker(cooldown=60)
+    publisher = TicketPublisher(broker, breaker, max_pending=10)
+    with caplog.at_level(logging.INFO, logger="hub.queue"):
+        publisher.submit(_tickets("a", 3))
+        assert publisher.flush(10)
+        assert breaker.state == "open"
+        publisher.submit(_tickets("b", 4))  # skipped while the breaker is open: no publish tried
+        assert publisher.flush(10)
+    assert broker.batches == [] and publisher.published == 0 and publisher.left_to_sweeper == 7
+    opened = [r for r in caplog.records if r.getMessage().startswith("queue breaker open")]
+    assert len(opened) == 1
+
+    # Memory stays bounded while the broker is stuck: beyond max_pending, tickets go to the sweeper.
+    stuck = SlowBroker()
+    full = TicketPublisher(stuck, PublishBreaker(), max_pending=10)
+    full.submit(_tickets("in-flight", 1))
+    assert stuck.entered.wait(10)
+    with caplog.at_level(logging.WARNING, logger="hub.queue"):
+        caplog.clear()
+        full.submit(_tickets("c", 8))
+        full.submit(_tickets("d", 8))  # 2 fit
+        full.submit(_tickets("e", 1))  # none fits
+    assert full.left_to_sweeper == 7
+    assert len([r for r in caplog.records if "ticket publisher full" in r.getMessage()]) == 1
+    # Closing publishes what is pending (the broker answers again), then later tickets are refused.
+    stuck.gate.set()
+    full.close(10)
+    assert stuck.batches == [["in-flight-0"], [*(f"c-{i}" for i in range(8)), "d-0", "d-1"]]
+    full.submit(_tickets("late", 2))
+    assert full.left_to_sweeper == 9 and full.published == 11
 
 
 @pytest.fixture
