@@ -72,15 +72,15 @@ INTAKE_STEPS = [
     ("ticket publish (RabbitMQ)", ("DeliveryEngine.enqueue_deliveries", "TicketPublisher.")),
     ("extract, authorise, route, log", ("Intake.submit (hub/intake.py",)),
     ("sequencer, checkpoints", ("Sequencer._loop",)),
-    ("auth (bearer token)", ("current_participant (hub/api/auth.py",)),
+    ("auth (bearer token)", ("authenticate (hub/api/auth.py", "current_participant (hub/api/auth.py")),
     ("HTTP (uvicorn, Starlette, FastAPI, thread hand-off)", ("",)),
 ]
 DELIVERY_STEPS = [
     ("claim", ("DeliveryEngine._claim",)),
-    ("read message + document", ("Ledger.get_message", "Ledger.get_document")),
-    ("delivery HTTP (adapter, httpx)", ("AgencyAdapter.deliver",)),
+    ("read a document over 1 MiB (the claim carries smaller ones)", ("Ledger.get_document",)),
+    ("delivery HTTP (adapter, urllib3)", ("AgencyAdapter.deliver",)),
     ("outcome (record, group commit)", ("DeliveryEngine._record",)),
-    ("log line, metrics", ("Logger.info", "observe_delivery")),
+    ("log line, metrics", ("Logger.info", "Logger.debug", "observe_delivery")),
     ("sequencer, checkpoints", ("Sequencer._loop",)),
     ("pool, threads, rest", ("",)),
 ]

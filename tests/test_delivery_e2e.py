@@ -112,6 +112,21 @@ def test_a_document_too_big_to_come_with_its_claim_is_read_at_its_attempt_and_de
     assert item["body_sha256"] == hashlib.sha256(document).hexdigest()
 
 
+def test_a_document_its_sender_signed_is_stored_once_and_delivered_as_sent(
+    hub: RunningHub, sim: httpx.Client
+) -> None:
+    """The ledger keeps a sender-signed document once (as `original`); the claim must carry those bytes."""
+    [document] = edxml_set("signed-once", 1, 5000, first_serial=uuid.uuid4().int % 10**6).bodies
+    assert len(document) < INLINE_DOCUMENT_BYTES
+    answer = hub.post(document, as_=AGENCY)
+    assert answer.status_code == 202, answer.text[:300]
+    message_id = answer.json()["id"]
+    wait_state(hub, message_id, "delivered")
+    (item,) = received(sim, message_id)
+    assert item["body_sha256"] == hashlib.sha256(document).hexdigest()
+    assert hub.get(f"/v1/messages/{message_id}/document", as_=AGENCY).content == document
+
+
 def test_a_json_document_arrives_with_its_detached_signature(hub: RunningHub, sim: httpx.Client) -> None:
     body = json_example("payment.confirmation", recipients=[WEBHOOK_AGENCY])
     sender = json.loads(body)["sender"]
