@@ -29,7 +29,7 @@ from typing import Any
 from hub.adapters import AdapterSet
 from hub.context import HubContext
 from hub.ledger import DeliveryRecord, Ledger, MessageRecord
-from hub.ledger.work import INBOX_ADAPTER
+from hub.ledger.work import INBOX_ADAPTER, AttemptMessage, Claim
 from hub.logging import message_context
 from hub.metrics import observe_delivery
 from hub.problems import Problem
@@ -101,18 +101,22 @@ class DeliveryEngine:
 
     # -- one attempt -------------------------------------------------------------------------------
 
-    def attempt(self, delivery: DeliveryRecord) -> str:
-        """Deliver a claimed delivery once and record the outcome; returns the new state."""
-        ledger = self.hub.ledger
+    def attempt(self, claim: Claim) -> str:
+        """Deliver a claimed delivery once and record the outcome; returns the new state.
+
+        The claim carries the message's fields and document (read with the claim), so an attempt
+        reads nothing more from the ledger."""
+        delivery, message = claim.delivery, claim.message
         adapter = self.adapters.get(delivery.adapter)
-        message = ledger.get_message(delivery.message_id)
-        found = ledger.get_document(delivery.message_id)
-        if adapter is None or message is None or found is None:
+        document = None if message is None else message.document
+        if message is not None and document is None:  # a large document: read now, not with the claim
+            found = self.hub.ledger.get_document(message.id)
+            document = None if found is None else found[0]
+        if adapter is None or message is None or document is None:
             reason = f"adapter {delivery.adapter!r} is not installed in worker {self.worker_id}"
-            if message is None or found is None:
+            if message is None or document is None:
                 reason = f"message {delivery.message_id} is missing from the ledger"
             return self._record(delivery, RetryableFailure(reason), RetryPolicy(), message)
-        document, content_type, signature = found
         outbound = OutboundMessage(
             message_id=message.id,
             delivery_id=delivery.id,
@@ -121,8 +125,8 @@ class DeliveryEngine:
             recipient=delivery.recipient,
             correlation_key=message.correlation_key,
             document=document,
-            content_type=content_type,
-            signature=signature,
+            content_type=message.content_type,
+            signature=message.signature,
             attempt=delivery.attempts,
         )
         started = time.perf_counter()
@@ -133,14 +137,20 @@ class DeliveryEngine:
                 log.exception("adapter %s raised on delivery %s", adapter.name, delivery.id)
                 result = RetryableFailure(f"adapter error: {type(error).__name__}: {error}")
             state = self._record(delivery, result, adapter.options.retry, message)
-            log.info(
-                "delivery to %s via %s, attempt %d: %s",
-                delivery.recipient,
-                adapter.name,
-                delivery.attempts,
-                state,
-                extra={"outcome": state, "reason": getattr(result, "reason", None)},
-            )
+            # A line for each retry and each dead letter; a delivered one only at DEBUG: formatting a
+            # JSON line was ~10 % of a worker's CPU per delivery, and the ledger's events and the
+            # metrics already count every delivery.
+            level = logging.DEBUG if state == "delivered" else logging.INFO
+            if log.isEnabledFor(level):
+                log.log(
+                    level,
+                    "delivery to %s via %s, attempt %d: %s",
+                    delivery.recipient,
+                    adapter.name,
+                    delivery.attempts,
+                    state,
+                    extra={"outcome": state, "reason": getattr(result, "reason", None)},
+                )
         observe_delivery(adapter.name, state, started)
         return state
 
@@ -149,7 +159,7 @@ class DeliveryEngine:
         delivery: DeliveryRecord,
         result: DeliveryResult,
         policy: RetryPolicy,
-        message: MessageRecord | None,
+        message: AttemptMessage | None,
     ) -> str:
         ledger = self.hub.ledger
         ticket = Ticket(delivery.id, delivery.message_id, delivery.adapter or "", delivery.attempts)
@@ -201,7 +211,7 @@ class DeliveryEngine:
             proves["may_be_duplicated"] = True
         return proves
 
-    def announce(self, message: MessageRecord, delivery: DeliveryRecord) -> None:
+    def announce(self, message: MessageRecord | AttemptMessage, delivery: DeliveryRecord) -> None:
         """Tell every adapter that a delivery reached a final state (see Adapter.observe)."""
         if delivery.state not in ("delivered", "dead"):
             return
@@ -233,7 +243,7 @@ class DeliveryEngine:
 
     def handle_ticket(self, ticket: Ticket) -> None:
         """AMQP: claim the ticket's delivery (drops duplicates and early tickets) and attempt it."""
-        claimed = self.hub.ledger.claim_delivery(
+        claimed = self.hub.ledger.work.claim_attempt(
             ticket.delivery_id, self.worker_id, lease_seconds=self.hub.settings.lease_seconds
         )
         if claimed is not None:
@@ -248,14 +258,14 @@ class DeliveryEngine:
         """
         claimed = self._claim(limit)
         if self._pool is None or len(claimed) < 2:
-            for delivery in claimed:
-                self.attempt(delivery)
+            for claim in claimed:
+                self.attempt(claim)
         else:
             list(self._pool.map(self.attempt, claimed))
         return len(claimed)
 
-    def _claim(self, limit: int) -> list[DeliveryRecord]:
-        return self.hub.ledger.claim_due(
+    def _claim(self, limit: int) -> list[Claim]:
+        return self.hub.ledger.work.claim_attempts(
             self.worker_id,
             lease_seconds=self.hub.settings.lease_seconds,
             limit=limit,
@@ -281,8 +291,9 @@ class DeliveryEngine:
 
     def _embedded_loop(self, stop: threading.Event, threads: int) -> None:
         """Embedded: one claimer keeps the pool's `threads` busy. It claims as many due deliveries as
-        there are free places (in flight or waiting for a thread, twice the threads) in one statement
-        and hands each to the pool, where a slow peer holds only its own thread."""
+        there are free places (in flight or waiting for a thread, twice the threads) in one statement,
+        once at least `threads` places are free, and hands each to the pool, where a slow peer holds
+        only its own thread."""
         assert self._pool is not None
         # Twice the threads: while they deliver, the next batch is claimed and waits its turn, so a
         # claim usually takes several deliveries at once (one statement, one commit).
@@ -290,11 +301,11 @@ class DeliveryEngine:
         free = threading.Semaphore(capacity)
         interval = self.hub.settings.poll_interval_seconds
 
-        def attempt_then_free(delivery: DeliveryRecord) -> None:
+        def attempt_then_free(claim: Claim) -> None:
             try:
-                self.attempt(delivery)
+                self.attempt(claim)
             except Exception:
-                log.exception("delivery worker failed on %s; going on", delivery.id)
+                log.exception("delivery worker failed on %s; going on", claim.delivery.id)
             finally:
                 free.release()
 
@@ -304,6 +315,11 @@ class DeliveryEngine:
             slots = 1
             while slots < capacity and free.acquire(blocking=False):
                 slots += 1
+            # While every thread still has a delivery in hand (fewer than `threads` places free), wait
+            # for more places: one claim (one statement, one commit) then takes several deliveries
+            # instead of one each time one finishes, and no thread waits for it.
+            while slots < threads and not stop.is_set() and free.acquire(timeout=interval):
+                slots += 1
             try:
                 claimed = self._claim(slots)
             except Exception:
@@ -311,8 +327,8 @@ class DeliveryEngine:
                 claimed = []
             for _ in range(slots - len(claimed)):
                 free.release()
-            for delivery in claimed:
-                self._pool.submit(attempt_then_free, delivery)
+            for claim in claimed:
+                self._pool.submit(attempt_then_free, claim)
             if not claimed:
                 self._wake.wait(interval)
                 self._wake.clear()

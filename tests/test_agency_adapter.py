@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from fastapi import FastAPI, Header, HTTPException
 from fastapi.responses import Response
 from pydantic import ValidationError
@@ -296,6 +302,68 @@ def test_a_slow_peer_times_out_retryably(simulator: RunningServer) -> None:
         assert result.reason.startswith("timeout")
     finally:
         adapter.close()
+
+
+def _tls_files(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 it issued: (ca.pem, cert.pem, key.pem)."""
+    now = datetime.now(UTC)
+
+    def issue(
+        subject: str,
+        key: ec.EllipticCurvePrivateKey,
+        issuer_key: ec.EllipticCurvePrivateKey,
+        issuer: str,
+        ca: bool,
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_cert = issue("test webhook CA", ca_key, ca_key, "test webhook CA", ca=True)
+    server_cert = issue("127.0.0.1", server_key, ca_key, "test webhook CA", ca=False)
+    files = (directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
+    files[0].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    files[1].write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    files[2].write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return files
+
+
+def test_https_webhooks_are_checked_against_the_configured_ca(tmp_path: Path) -> None:
+    ca, cert, key = _tls_files(tmp_path)
+    config = SimulatorConfig(participants=[SO_TU_PHAP])
+    server = run_in_thread(create_app(config), ssl_certfile=str(cert), ssl_keyfile=str(key))
+    https = server.base_url.replace("http://", "https://")
+    trusting = make_adapter(https, ca_file=str(ca))
+    default_bundle = make_adapter(https)  # a private CA is not in the public bundle
+    unchecked = make_adapter(https, verify_tls=False)
+    try:
+        assert isinstance(trusting.deliver(message()), Delivered)
+        refused = default_bundle.deliver(message())
+        assert isinstance(refused, RetryableFailure) and refused.reason.startswith("connection error")
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.reason
+        assert isinstance(unchecked.deliver(message()), Delivered)
+    finally:
+        for each in (trusting, default_bundle, unchecked):
+            each.close()
+        server.stop()
 
 
 def test_recipients_without_a_usable_webhook_fail_permanently(

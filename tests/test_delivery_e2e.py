@@ -20,7 +20,9 @@ import pytest
 from typer.testing import CliRunner
 
 from adapters.agency.simulator import create_app as create_agency_simulator
+from bench.documents import edxml_set
 from hub.cli import app as cli_app
+from hub.ledger.work import INLINE_DOCUMENT_BYTES
 from hub.servers import RunningServer, run_in_thread
 from tests.conftest import BrokerVhost
 from tests.deliverytest import make_config, wait_for
@@ -91,6 +93,23 @@ def test_a_document_reaches_the_agency_webhook_byte_for_byte(hub: RunningHub, si
     headers = {k.lower(): v for k, v in item["headers"].items()}
     assert headers["x-lienthong-message-id"] == message_id
     assert delivery["peer_reference"] == item["reference"]
+
+
+def test_a_document_too_big_to_come_with_its_claim_is_read_at_its_attempt_and_delivered_whole(
+    hub: RunningHub, sim: httpx.Client
+) -> None:
+    """A claim carries documents up to INLINE_DOCUMENT_BYTES; a larger one is read when its turn comes."""
+    [document] = edxml_set(
+        "inline", 1, 2 * INLINE_DOCUMENT_BYTES, first_serial=uuid.uuid4().int % 10**6
+    ).bodies
+    assert len(document) > INLINE_DOCUMENT_BYTES
+    answer = hub.post(document, as_=AGENCY)
+    assert answer.status_code == 202, answer.text[:300]
+    message_id = answer.json()["id"]
+    delivery = wait_state(hub, message_id, "delivered")
+    assert delivery["attempts"] == 1
+    (item,) = received(sim, message_id)
+    assert item["body_sha256"] == hashlib.sha256(document).hexdigest()
 
 
 def test_a_json_document_arrives_with_its_detached_signature(hub: RunningHub, sim: httpx.Client) -> None:

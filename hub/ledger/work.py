@@ -41,10 +41,33 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-_DELIVERY_FOR_UPDATE = sa.select(deliveries).where(deliveries.c.id == sa.bindparam("id")).with_for_update()
 # Built once: the hot path's statements, so a claim or an outcome does not rebuild (and re-key for
 # the compiled cache) its SQL expression each time. The SET clause is whatever the parameters name.
 _UPDATE_DELIVERY = sa.update(deliveries).where(deliveries.c.id == sa.bindparam("b_id"))
+# An outcome: the row moves out of `delivering` only if it is still there (else the outcome is stale),
+# and the statement hands back the row it changed, so no SELECT ... FOR UPDATE goes before it.
+_FINISH_DELIVERY = (
+    sa.update(deliveries)
+    .where(deliveries.c.id == sa.bindparam("b_id"), deliveries.c.state == "delivering")
+    .returning(*deliveries.c)
+)
+# A document up to this size comes with its claim; a larger one is read when its attempt starts, so a
+# claimed batch waiting for threads does not hold several big documents in memory at once.
+INLINE_DOCUMENT_BYTES = 1024 * 1024
+# What an attempt needs of its message, read by the claim's own statement (not two reads per attempt).
+_MESSAGE_FOR_ATTEMPT = (
+    messages.c.doctype.label("m_doctype"),
+    messages.c.sender.label("m_sender"),
+    messages.c.submitted_by.label("m_submitted_by"),
+    messages.c.correlation_key.label("m_correlation_key"),
+    sa.case(
+        (sa.func.length(messages.c.document) <= INLINE_DOCUMENT_BYTES, messages.c.document),
+        else_=sa.null(),
+    ).label("m_document"),
+    messages.c.content_type.label("m_content_type"),
+    messages.c.signature.label("m_signature"),
+)
+_WITH_MESSAGE = deliveries.outerjoin(messages, messages.c.id == deliveries.c.message_id)
 _CLAIMABLE = sa.and_(
     sa.or_(
         sa.and_(
@@ -57,12 +80,27 @@ _CLAIMABLE = sa.and_(
     deliveries.c.adapter != INBOX_ADAPTER,
 )
 _CLAIM_DUE = (
-    sa.select(deliveries)
+    sa.select(deliveries, *_MESSAGE_FOR_ATTEMPT)
+    .select_from(_WITH_MESSAGE)
     .where(_CLAIMABLE, deliveries.c.adapter.in_(sa.bindparam("adapters", expanding=True)))
     .order_by(deliveries.c.next_attempt_at)
     .limit(sa.bindparam("limit"))
-    .with_for_update(skip_locked=True)
+    .with_for_update(skip_locked=True, of=deliveries)
 )
+_CLAIM_ONE = (
+    sa.select(deliveries, *_MESSAGE_FOR_ATTEMPT)
+    .select_from(_WITH_MESSAGE)
+    .where(deliveries.c.id == sa.bindparam("delivery_id"), _CLAIMABLE)
+    .with_for_update(skip_locked=True, of=deliveries)
+)
+
+# Adapters' state is read and written on their delivery path (gov_axis keeps each DocId): built once too.
+_STATE_KEY = sa.and_(
+    adapter_state.c.adapter == sa.bindparam("b_adapter"), adapter_state.c.key == sa.bindparam("b_key")
+)
+_GET_STATE = sa.select(adapter_state.c.value).where(_STATE_KEY)
+_UPDATE_STATE = sa.update(adapter_state).where(_STATE_KEY)
+_INSERT_STATE = sa.insert(adapter_state)
 
 
 @dataclass(frozen=True)
@@ -73,6 +111,31 @@ class _AttemptOutcome:
     error: str | None
     peer_reference: str | None
     data: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class AttemptMessage:
+    """What an attempt needs of the message it delivers: the fields an adapter and the adapters'
+    observers are given, and the bytes to deliver (the document as the hub accepted or signed it;
+    None when it is larger than INLINE_DOCUMENT_BYTES: read it when the attempt starts)."""
+
+    id: str
+    doctype: str
+    sender: str
+    submitted_by: str
+    correlation_key: str | None
+    document: bytes | None
+    content_type: str
+    signature: str | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claimed delivery (now ``delivering`` under the claimer's lease) with its message, read in the
+    claim's statement; `message` is None only if the message row is missing."""
+
+    delivery: DeliveryRecord
+    message: AttemptMessage | None
 
 
 @dataclass(frozen=True)
@@ -127,6 +190,7 @@ class DeliveryWork:
     ) -> list[DeliveryRecord]:
         claimed: list[DeliveryRecord] = []
         pending = []
+        updates = []
         lease_until = now + timedelta(seconds=lease_seconds)
         for row in rows:
             changes = {
@@ -136,7 +200,7 @@ class DeliveryWork:
                 "lease_until": lease_until,
                 "updated_at": now,
             }
-            conn.execute(_UPDATE_DELIVERY, {"b_id": row.id, **changes})
+            updates.append({"b_id": row.id, **changes})
             data = {
                 "recipient": row.recipient,
                 "adapter": row.adapter,
@@ -147,9 +211,57 @@ class DeliveryWork:
                 data["reclaimed_from"] = row.lease_owner  # its worker died or hung past the lease
             pending.append(self._event("delivery.delivering", row.message_id, row.id, data))
             claimed.append(delivery_record({**row._mapping, **changes}))
-        if pending:
+        if updates:
+            conn.execute(_UPDATE_DELIVERY, updates)  # one executemany for the whole batch
             self._append(conn, pending)
         return claimed
+
+    @staticmethod
+    def _with_messages(rows: Sequence[Any], claimed: Sequence[DeliveryRecord]) -> list[Claim]:
+        return [
+            Claim(
+                delivery,
+                None
+                if row.m_doctype is None  # the outer join found no message
+                else AttemptMessage(
+                    id=delivery.message_id,
+                    doctype=row.m_doctype,
+                    sender=row.m_sender,
+                    submitted_by=row.m_submitted_by,
+                    correlation_key=row.m_correlation_key,
+                    document=None if row.m_document is None else bytes(row.m_document),
+                    content_type=row.m_content_type,
+                    signature=row.m_signature,
+                ),
+            )
+            for row, delivery in zip(rows, claimed, strict=True)
+        ]
+
+    def claim_attempts(
+        self,
+        owner: str,
+        *,
+        lease_seconds: float,
+        limit: int,
+        adapters: Sequence[str],
+        now: datetime | None = None,
+    ) -> list[Claim]:
+        """Claim up to `limit` due deliveries of `adapters` with what their attempts need (embedded
+        mode): one statement reads the deliveries and their messages, one updates them all."""
+        now = now or _now()
+        with self._engine.begin() as conn:
+            rows = conn.execute(_CLAIM_DUE, {"now": now, "adapters": list(adapters), "limit": limit}).all()
+            return self._with_messages(rows, self._claim_rows(conn, rows, owner, lease_seconds, now))
+
+    def claim_attempt(
+        self, delivery_id: str, owner: str, *, lease_seconds: float, now: datetime | None = None
+    ) -> Claim | None:
+        """Claim the delivery a queue ticket names, with its message; None when it is not due."""
+        now = now or _now()
+        with self._engine.begin() as conn:
+            rows = conn.execute(_CLAIM_ONE, {"now": now, "delivery_id": delivery_id}).all()
+            claimed = self._with_messages(rows, self._claim_rows(conn, rows, owner, lease_seconds, now))
+        return claimed[0] if claimed else None
 
     def claim_due(
         self,
@@ -215,7 +327,10 @@ class DeliveryWork:
         that only a faulty one fails."""
         try:
             with self._engine.begin() as conn:
-                return [self._record_outcome(conn, attempt) for attempt in batch]
+                pending: list[PendingEvent] = []
+                recorded = [self._record_outcome(conn, attempt, pending) for attempt in batch]
+                self._append(conn, pending)  # the batch's events in one statement
+                return list(recorded)
         except Exception:
             if len(batch) == 1:
                 raise
@@ -223,17 +338,20 @@ class DeliveryWork:
         for attempt in batch:
             try:
                 with self._engine.begin() as conn:
-                    results.append(self._record_outcome(conn, attempt))
+                    pending = []
+                    results.append(self._record_outcome(conn, attempt, pending))
+                    self._append(conn, pending)
             except Exception as error:
                 results.append(error)
         return results
 
-    def _record_outcome(self, conn: sa.Connection, attempt: _AttemptOutcome) -> DeliveryRecord | None:
+    def _record_outcome(
+        self, conn: sa.Connection, attempt: _AttemptOutcome, pending: list[PendingEvent]
+    ) -> DeliveryRecord | None:
+        """Move the delivery out of ``delivering`` and add its event to `pending`; None when it is no
+        longer in flight (a stale outcome: another worker reclaimed it, or an operator acted)."""
         now = _now()
         outcome, error, peer_reference = attempt.outcome, attempt.error, attempt.peer_reference
-        row = conn.execute(_DELIVERY_FOR_UPDATE, {"id": attempt.delivery_id}).one_or_none()
-        if row is None or row.state != "delivering":
-            return None
         changes: dict[str, Any] = {
             "state": outcome,
             "updated_at": now,
@@ -245,7 +363,9 @@ class DeliveryWork:
             changes["last_error"] = error
         if peer_reference is not None:
             changes["peer_reference"] = peer_reference
-        conn.execute(_UPDATE_DELIVERY, {"b_id": attempt.delivery_id, **changes})
+        row = conn.execute(_FINISH_DELIVERY, {"b_id": attempt.delivery_id, **changes}).one_or_none()
+        if row is None:
+            return None
         event_data = {  # the ledger's own keys last: `verify` recomputes the row from them
             **(attempt.data or {}),
             "recipient": row.recipient,
@@ -258,10 +378,8 @@ class DeliveryWork:
             event_data["peer_reference"] = peer_reference
         if outcome == "retrying":
             event_data["next_attempt_at"] = attempt.next_attempt_at
-        self._append(
-            conn, [self._event(f"delivery.{outcome}", row.message_id, attempt.delivery_id, event_data)]
-        )
-        return delivery_record({**row._mapping, **changes})
+        pending.append(self._event(f"delivery.{outcome}", row.message_id, attempt.delivery_id, event_data))
+        return delivery_record(row._mapping)
 
     def stale_deliveries(self, *, due_before: datetime, limit: int = 500) -> list[DeliveryRecord]:
         """Deliveries whose queue ticket should long have been handled (for the AMQP sweeper)."""
@@ -440,23 +558,17 @@ class DeliveryWork:
 
     def get_state(self, adapter: str, key: str) -> str | None:
         with self._reader.connect() as conn:
-            return conn.execute(
-                sa.select(adapter_state.c.value).where(
-                    adapter_state.c.adapter == adapter, adapter_state.c.key == key
-                )
-            ).scalar_one_or_none()
+            return conn.execute(_GET_STATE, {"b_adapter": adapter, "b_key": key}).scalar_one_or_none()
 
     def set_state(self, adapter: str, key: str, value: str) -> None:
         now = _now()
         with self._engine.begin() as conn:
             updated = conn.execute(
-                sa.update(adapter_state)
-                .where(adapter_state.c.adapter == adapter, adapter_state.c.key == key)
-                .values(value=value, updated_at=now)
+                _UPDATE_STATE, {"b_adapter": adapter, "b_key": key, "value": value, "updated_at": now}
             ).rowcount
             if not updated:
                 conn.execute(
-                    sa.insert(adapter_state).values(adapter=adapter, key=key, value=value, updated_at=now)
+                    _INSERT_STATE, {"adapter": adapter, "key": key, "value": value, "updated_at": now}
                 )
 
     def compare_and_set_state(self, adapter: str, key: str, expected: str | None, value: str) -> bool:
