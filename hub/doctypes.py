@@ -109,6 +109,8 @@ class _Path:
 
 def _as_text(item: Any) -> str:
     if isinstance(item, etree._Element):
+        if len(item) == 0:  # no child (element, comment or PI): its text is all there is
+            return (item.text or "").strip()
         return "".join(item.itertext()).strip()
     if isinstance(item, bool):
         return "true" if item else "false"
@@ -354,12 +356,19 @@ class DocTypeRegistry:
 
 def _extract(doctype: DocType, document: Any) -> Extracted:
     compiled = doctype.compiled
-    senders = list(dict.fromkeys(compiled.sender.values(document)))
+    found: dict[str, list[str]] = {}  # a path named twice (edXML's DocumentId) is evaluated once
+
+    def values(path: _Path) -> list[str]:
+        if path.source not in found:
+            found[path.source] = path.values(document)
+        return found[path.source]
+
+    senders = list(dict.fromkeys(values(compiled.sender)))
     if not senders:
         raise Problem("schema-invalid", f"{doctype.name}: no sender at {doctype.sender}")
     if len(senders) > 1:
         raise Problem("schema-invalid", f"{doctype.name}: more than one sender at {doctype.sender}")
-    recipients = tuple(dict.fromkeys(compiled.recipients.values(document)))
+    recipients = tuple(dict.fromkeys(values(compiled.recipients)))
     if not recipients:
         raise Problem("schema-invalid", f"{doctype.name}: no recipient at {doctype.recipients}")
     if doctype.max_recipients is not None and len(recipients) > doctype.max_recipients:
@@ -368,11 +377,11 @@ def _extract(doctype: DocType, document: Any) -> Extracted:
             f"{doctype.name} names {len(recipients)} recipients ({', '.join(recipients)}); "
             f"it may name at most {doctype.max_recipients}",
         )
-    correlation = compiled.correlation_key.values(document)
+    correlation = values(compiled.correlation_key)
     parts: list[str] = []
     for path, default in zip(compiled.natural_key, _defaults(doctype), strict=True):
-        found = path.values(document)
-        value = found[0] if found else default
+        texts = values(path)
+        value = texts[0] if texts else default
         if value is None:
             break
         parts.append(value)

@@ -69,6 +69,8 @@ class RedactFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        if "=" not in message:  # nothing the pattern can match (it needs `name=`), and ~30 us saved
+            return True
         redacted = _SECRET_VALUE.sub(r"\1(withheld)", message)
         if redacted != message:
             record.msg, record.args = redacted, None

@@ -593,3 +593,23 @@ def test_a_recall_request_from_a_ministry_reaches_the_agency_it_names(hub: Runni
     message = hub.get(f"/v1/messages/{response.json()['id']}", as_="gov-axis").json()
     assert message["type"] == "edxml.status" and message["sender"] == "000.00.00.G22"
     assert [(d["recipient"], d["adapter"]) for d in message["deliveries"]] == [("000.00.00.H41", "agency")]
+
+
+@pytest.mark.parametrize(
+    ("header", "limit", "content_type"),
+    [("Idempotency-Key", 200, "application/xml"), ("x-jws-signature", 20000, "application/json")],
+)
+def test_an_over_long_intake_header_is_a_malformed_request_naming_it(
+    hub: RunningHub, header: str, limit: int, content_type: str
+) -> None:
+    """The intake route reads its two headers itself (hub.api.messages): too long is 400 invalid-request
+    with the header's location, as FastAPI's header model answered; at the limit it is read."""
+    too_long = hub.post(b"<a/>", as_=AGENCY, content_type=content_type, **{header: "k" * (limit + 1)})
+    assert too_long.status_code == 400
+    problem = too_long.json()
+    assert problem["type"] == "/problems/invalid-request"
+    assert problem["errors"] == [
+        {"location": f"header/{header.lower()}", "message": f"String should have at most {limit} characters"}
+    ]
+    at_limit = hub.post(b"<a/>", as_=AGENCY, content_type=content_type, **{header: "k" * limit})
+    assert at_limit.json()["type"] != "/problems/invalid-request", at_limit.text

@@ -648,3 +648,24 @@ def test_jws_refusals(hub_identity: SigningIdentity, trust: TrustStore) -> None:
     refused("signature-invalid", verify_detached, payload, resigned, trust)
     swapped = forged_jws({**good, "alg": "ES256"}, base64.urlsafe_b64decode(signature + "=="))
     refused("signature-invalid", verify_detached, payload, swapped, trust)
+
+
+def test_jws_trust_is_decided_per_call_though_the_parsed_header_is_remembered(
+    hub_identity: SigningIdentity, trust: TrustStore, ca: tuple
+) -> None:
+    payload = b'{"a":2}'
+    token = sign_detached(payload, hub_identity)
+    assert verify_detached(payload, token, trust).signer == hub_identity.participant_id
+    # the same header (parsed once, remembered) against a store that trusts another CA, or revokes
+    _foreign_key, foreign_ca = create_ca("another CA")
+    refused("signer-untrusted", verify_detached, payload, token, TrustStore([foreign_ca], KNOWN))
+    serial = hub_identity.certificate.serial_number
+    revoking = TrustStore([ca[1]], KNOWN, {serial})
+    refused("signer-revoked", verify_detached, payload, token, revoking)
+    # and the signature itself is checked every time
+    protected, _, signature = token.split(".")
+    refused("signature-invalid", verify_detached, payload, f"{protected}..{signature[:-4]}AAAA", trust)
+    x5c = [base64.b64encode(hub_identity.cert_der).decode()]
+    for odd in ([{"a": 1}], [x5c[0], 7], x5c[0]):  # not a list of strings: refused, not a 5xx
+        header = {"alg": "RS256", "b64": False, "crit": ["b64"], "x5c": odd}
+        refused("signature-invalid", verify_detached, payload, forged_jws(header), trust)

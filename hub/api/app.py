@@ -38,6 +38,10 @@ def create_app(
         try:
             yield
         finally:
+            executor = getattr(app.state, "intake_executor", None)
+            if executor is not None:  # hub.api.messages: every accepted document is recorded first
+                executor.shutdown(wait=True)
+                app.state.intake_executor = None
             runtime.close()
 
     # FastAPIOffline serves /docs (Swagger UI) and /redoc from assets bundled in the package, not a
@@ -75,6 +79,8 @@ def create_app(
         certificates.router,
     ):
         app.include_router(router)
+    # The intake path first, served without FastAPI's dependency resolution (hub.api.messages).
+    app.router.routes.insert(0, messages.intake_route)
     mount_console(app, runtime)
     for adapter in runtime.adapters:
         for router in adapter.routers():

@@ -25,7 +25,7 @@ bearer = HTTPBearer(auto_error=False, scheme_name="bearer")
 # CPU in the profiles, bench/FINDINGS.md).
 
 
-def _authenticated(request: Request) -> Participant:
+def authenticate(request: Request) -> Participant:
     """The participant of the request: its TLS client certificate (mutual TLS), or its bearer token."""
     hub = request.app.state.hub
     authorization = request.headers.get("authorization")
@@ -52,7 +52,7 @@ async def current_participant(
     request: Request, _credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
 ) -> Participant:
     """FastAPI dependency: the authenticated participant (401 otherwise)."""
-    return _authenticated(request)
+    return authenticate(request)
 
 
 async def current_operator(participant: Participant = Depends(current_participant)) -> Participant:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
-from hub.api.auth import current_operator, current_participant, is_party_to
+from hub.api.auth import authenticate, current_operator, current_participant, is_party_to
+from hub.api.limits import INTAKE_PATH
 from hub.api.models import Accepted, MessageDetail, Replayed
 from hub.api.views import message_detail
 from hub.intake import Submission
@@ -20,19 +23,24 @@ from hub.receipts import signed_receipt
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 
-#: Intake runs on at most this many threads at once, apart from Starlette's pool of 40 shared with
-#: every other sync endpoint. Measured (3,000 signed 5 KB edXML over 16 connections, embedded):
+#: Intake runs on a pool of its own of this many threads, apart from Starlette's pool of 40 shared
+#: with every other sync endpoint. Measured (3,000 signed 5 KB edXML over 16 connections, embedded):
 #: 6 threads gave smaller group commits (114 KiB written per message), 32 no more throughput than
 #: 16, which gave the best rate, CPU and bytes written (bench/FINDINGS.md).
 INTAKE_THREADS = 16
 
 
-def _intake_threads(request: Request) -> anyio.CapacityLimiter:
-    """The app's intake limiter, made on first use inside its event loop (a limiter belongs to one)."""
-    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "intake_limiter", None)
-    if limiter is None:
-        limiter = request.app.state.intake_limiter = anyio.CapacityLimiter(INTAKE_THREADS)
-    return limiter
+def intake_executor(app: Any) -> ThreadPoolExecutor:
+    """The app's intake threads, started on first use and shut down with the app (hub.api.app).
+
+    A plain executor, not anyio's ``to_thread``: the hand-off runs once per document, and anyio's
+    (cancel scope, capacity limiter, its worker queue) cost more of the event loop's GIL time
+    (bench/FINDINGS.md, issue 14).
+    """
+    executor: ThreadPoolExecutor | None = getattr(app.state, "intake_executor", None)
+    if executor is None:
+        executor = app.state.intake_executor = ThreadPoolExecutor(INTAKE_THREADS, thread_name_prefix="intake")
+    return executor
 
 
 _DOCUMENT_BODY = {
@@ -66,6 +74,11 @@ def visible_message(request: Request, participant: Participant, message_id: str)
     return message
 
 
+#: Headers the intake route reads, with their longest accepted value (documented in the OpenAPI).
+IDEMPOTENCY_KEY_MAX = 200
+JWS_SIGNATURE_MAX = 20000
+
+
 @router.post(
     "",
     status_code=202,
@@ -79,21 +92,60 @@ def visible_message(request: Request, participant: Participant, message_id: str)
 async def submit_message(
     request: Request,
     participant: Participant = Depends(current_participant),
-    idempotency_key: str | None = Header(default=None, max_length=200),
-    x_jws_signature: str | None = Header(default=None, max_length=20000),
-) -> JSONResponse:
+    idempotency_key: str | None = Header(default=None, max_length=IDEMPOTENCY_KEY_MAX),
+    x_jws_signature: str | None = Header(default=None, max_length=JWS_SIGNATURE_MAX),
+) -> Response:
     """Submit a document. 202 with the message id once it is durably recorded."""
+    # This declaration is what the OpenAPI describes; the app serves the path with `intake_route`
+    # (below), which does the same without FastAPI's per-request dependency and header resolution.
+    return await _accept(request, participant, idempotency_key, x_jws_signature)
+
+
+def _header(request: Request, name: str, max_length: int) -> str | None:
+    """A header as FastAPI's ``Header(max_length=…)`` reads it, with the same refusal when too long."""
+    value = request.headers.get(name)
+    if value is not None and len(value) > max_length:
+        raise Problem(
+            "invalid-request",
+            "the request is malformed",
+            errors=[
+                {
+                    "location": f"header/{name}",
+                    "message": f"String should have at most {max_length} characters",
+                }
+            ],
+        )
+    return value
+
+
+async def _intake_endpoint(request: Request) -> Response:
+    """`POST /v1/messages` as the app serves it: authentication and the two headers read directly."""
+    participant = authenticate(request)
+    idempotency_key = _header(request, "idempotency-key", IDEMPOTENCY_KEY_MAX)
+    jws_signature = _header(request, "x-jws-signature", JWS_SIGNATURE_MAX)
+    return await _accept(request, participant, idempotency_key, jws_signature)
+
+
+#: Served ahead of the routers (hub.api.app puts it first). Measured: FastAPI's dependency solving
+#: (the bearer scheme, two header models) and its handler wrapping were ~5 % of a saturated intake's
+#: GIL samples (bench/FINDINGS.md, issue 14).
+intake_route = Route(INTAKE_PATH, _intake_endpoint, methods=["POST"], include_in_schema=False)
+
+
+async def _accept(
+    request: Request, participant: Participant, idempotency_key: str | None, jws_signature: str | None
+) -> Response:
     body = await request.body()  # capped at max_body_bytes by hub.api.limits before it is read
     submission = Submission(
         body=body,
         content_type=request.headers.get("content-type"),
         submitted_by=participant,
         idempotency_key=idempotency_key,
-        jws_signature=x_jws_signature,
+        jws_signature=jws_signature,
     )
-    result = await anyio.to_thread.run_sync(
-        request.app.state.intake.submit, submission, limiter=_intake_threads(request)
-    )
+    app = request.app
+    loop = asyncio.get_running_loop()
+    result = await loop.run_in_executor(intake_executor(app), app.state.intake.submit, submission)
     message = result.message
     content = {
         "id": message.id,
