@@ -60,8 +60,23 @@ _MESSAGE_FOR_ATTEMPT = (
     messages.c.sender.label("m_sender"),
     messages.c.submitted_by.label("m_submitted_by"),
     messages.c.correlation_key.label("m_correlation_key"),
+    # The bytes as delivered (models.DELIVERED_DOCUMENT): `original` when `document` is empty (a
+    # sender-signed document is stored once).
     sa.case(
-        (sa.func.length(messages.c.document) <= INLINE_DOCUMENT_BYTES, messages.c.document),
+        (
+            sa.and_(
+                sa.func.length(messages.c.document) == 0,
+                sa.func.length(messages.c.original) <= INLINE_DOCUMENT_BYTES,
+            ),
+            messages.c.original,
+        ),
+        (
+            sa.and_(
+                sa.func.length(messages.c.document) > 0,
+                sa.func.length(messages.c.document) <= INLINE_DOCUMENT_BYTES,
+            ),
+            messages.c.document,
+        ),
         else_=sa.null(),
     ).label("m_document"),
     messages.c.content_type.label("m_content_type"),
