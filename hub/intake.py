@@ -308,7 +308,10 @@ class Intake:
         warnings = parsed.warnings + [f"{issue.location}: {issue.message}" for issue in issues]
 
         if find_signatures(parsed.root):
-            verified = verify_enveloped(parsed.root, hub.trust, allow_sha1=hub.settings.allow_sha1_signatures)
+            # parsed.root is not read after this: verification strips it in place, no copy of the tree
+            verified = verify_enveloped(
+                parsed.root, hub.trust, allow_sha1=hub.settings.allow_sha1_signatures, consume=True
+            )
             extracted = extract_xml(doctype, verified.signed_root)  # only what the signature covers
             context["sender"] = extracted.sender
             self._authorise(submitter, extracted, signer=verified.signer)
