@@ -27,6 +27,7 @@ from hub.context import HubContext
 from hub.doctypes import EDXML_NS, DocType, Extracted, extract_json, extract_xml
 from hub.ledger import DuplicateMessage, MessageRecord, NewMessage
 from hub.logging import message_context, set_message_id
+from hub.memory import return_big_blocks_when_freed
 from hub.metrics import observe_intake
 from hub.parsing import JsonLimits, XmlLimits, parse_json, parse_xml
 from hub.participants import Participant
@@ -157,6 +158,7 @@ class Intake:
         settings = hub.settings
         self.xml_limits = XmlLimits(max_bytes=settings.max_body_bytes, max_depth=settings.xml_max_depth)
         self.json_limits = JsonLimits(max_bytes=settings.max_body_bytes, max_depth=settings.json_max_depth)
+        return_big_blocks_when_freed()  # every process that takes documents in (serve, worker) has one
 
     # -- the public step ---------------------------------------------------------------------------
 
@@ -308,7 +310,10 @@ class Intake:
         warnings = parsed.warnings + [f"{issue.location}: {issue.message}" for issue in issues]
 
         if find_signatures(parsed.root):
-            verified = verify_enveloped(parsed.root, hub.trust, allow_sha1=hub.settings.allow_sha1_signatures)
+            # parsed.root is not read after this: verification strips it in place, no copy of the tree
+            verified = verify_enveloped(
+                parsed.root, hub.trust, allow_sha1=hub.settings.allow_sha1_signatures, consume=True
+            )
             extracted = extract_xml(doctype, verified.signed_root)  # only what the signature covers
             context["sender"] = extracted.sender
             self._authorise(submitter, extracted, signer=verified.signer)

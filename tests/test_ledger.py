@@ -506,3 +506,35 @@ def test_compare_and_set_state_lets_one_writer_win(ledger: Ledger) -> None:
     assert not ledger.compare_and_set_state("bank", "pending", "stale", "c")
     assert ledger.compare_and_set_state("bank", "pending", "a", "a,b")
     assert ledger.get_state("bank", "pending") == "a,b"
+
+
+def test_after_a_big_document_the_writer_connection_is_fresh_and_the_write_lock_free(tmp_path) -> None:
+    """sqlite3 keeps a cached INSERT's bound copy of a document until the statement runs again: after
+    a batch holding ≥ RELEASE_WRITER_AFTER_BYTES the writer's connection is closed, not pooled (the
+    copy goes with it); a failed big write too, and the write lock is released all the same."""
+    led = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    led.migrate()
+    opened: list[object] = []
+    sa.event.listen(led.engine, "connect", lambda *_: opened.append(1))
+    try:
+        led.record_message(new_message())
+        before = len(opened)
+        led.record_message(new_message())
+        assert len(opened) == before  # a small document: the pooled connection again
+
+        big = new_message(body=b"<doc>" + b"x" * (2 * 1024 * 1024) + b"</doc>", natural_key="big-1")
+        led.record_message(big)
+        led.record_message(new_message())
+        assert len(opened) == before + 1  # the next writer is a new connection
+        with pytest.raises(DuplicateMessage):  # the same big document again: rolled back, closed
+            led.record_message(NewMessage(**{**big.__dict__, "id": str(uuid.uuid4())}))
+
+        done: list[str] = []
+        writer = threading.Thread(target=lambda: done.append(led.record_message(new_message()).id))
+        writer.start()
+        writer.join(20)
+        assert done, "the write lock was not released after a big write"
+        found = led.get_document(big.id)
+        assert found is not None and found[0] == big.original
+    finally:
+        led.dispose()

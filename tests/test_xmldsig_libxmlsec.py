@@ -352,6 +352,32 @@ def test_signed_root_is_a_copy_of_what_was_digested(sender: SigningIdentity, tru
     assert verify_enveloped(document, trust).signer == SENDER  # the same tree verifies again
 
 
+def test_a_consumed_tree_is_what_was_digested_without_a_copy(
+    sender: SigningIdentity, trust: TrustStore
+) -> None:
+    """``consume=True`` (intake's call): the caller's tree itself loses signature and comments and is
+    returned as ``signed_root``, the same as the copy; a tree that does not verify is not consumed."""
+    name = "<edXML:OrganName>Văn phòng UBND tỉnh</edXML:OrganName>".encode()
+    root = unsigned()
+    commented = sign_enveloped(root, sender, parent=header(root)).replace(
+        name, "<edXML:OrganName>Văn <!-- Sở Tài chính -->phòng UBND tỉnh</edXML:OrganName>".encode()
+    )
+    copied = verify_enveloped(etree.fromstring(commented), trust).signed_root
+
+    document = etree.fromstring(commented)
+    verified = verify_enveloped(document, trust, consume=True)
+    assert verified.signed_root is document and verified.signer == SENDER
+    assert not find_signatures(document) and not list(document.iter(etree.Comment))
+    assert etree.tostring(document) == etree.tostring(copied)
+
+    forged = etree.fromstring(commented.replace(b"UBND", "HĐND".encode(), 1))
+    before = etree.tostring(forged)
+    with pytest.raises(Problem) as refused:
+        verify_enveloped(forged, trust, consume=True)
+    assert refused.value.slug == "signature-invalid"
+    assert etree.tostring(forged) == before
+
+
 def test_refusals_say_which_part_failed(sender: SigningIdentity, trust: TrustStore) -> None:
     root = unsigned()
     signed = sign_enveloped(root, sender, parent=header(root))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -132,10 +133,25 @@ async def _intake_endpoint(request: Request) -> Response:
 intake_route = Route(INTAKE_PATH, _intake_endpoint, methods=["POST"], include_in_schema=False)
 
 
+async def read_body(request: Request) -> bytes:
+    """The request body as one ``bytes`` object, the only copy of it this process holds.
+
+    Starlette's ``request.body()`` keeps the server's chunks in a list and joins them: twice the
+    body at the join. Here each chunk is written into one growing buffer and dropped; ``getvalue()``
+    of an unexported ``BytesIO`` hands over that buffer itself (CPython shrinks it in place), so
+    the peak is the body once plus a chunk. Nothing is reserved from the declared Content-Length:
+    a client that declares 32 MiB and sends a byte holds a byte (bench/FINDINGS.md, issue 14).
+    """
+    buffer = io.BytesIO()
+    async for chunk in request.stream():
+        buffer.write(chunk)
+    return buffer.getvalue()
+
+
 async def _accept(
     request: Request, participant: Participant, idempotency_key: str | None, jws_signature: str | None
 ) -> Response:
-    body = await request.body()  # capped at max_body_bytes by hub.api.limits before it is read
+    body = await read_body(request)  # capped at max_body_bytes by hub.api.limits as it is read
     submission = Submission(
         body=body,
         content_type=request.headers.get("content-type"),

@@ -14,14 +14,16 @@ and positions in the log are handed out later by the sequencer.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
 from uuid6 import uuid7
 
 from hub.ledger import migrate as _migrate
@@ -113,6 +115,17 @@ class _PreparedMessage:
     delivery_rows: list[dict[str, Any]]
     pending: list[PendingEvent]
 
+    @property
+    def bound_bytes(self) -> int:
+        return len(self.message_row["original"]) + len(self.message_row["document"])
+
+
+#: After writing a batch with at least this many document bytes to a SQLite file, the writer's
+#: connection is closed instead of pooled: Python's sqlite3 keeps the cached INSERT's bound copy of
+#: the bytes until that statement runs again — a 10 MiB document stayed resident until the next
+#: message (bench/FINDINGS.md, issue 14). Reconnecting costs well under a millisecond.
+RELEASE_WRITER_AFTER_BYTES = 1024 * 1024
+
 
 class _Forward:
     """A method of one of the Ledger's parts, offered on the Ledger itself (``ledger.claim_due``)."""
@@ -136,6 +149,10 @@ class Ledger:
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine = create_ledger_engine(url)
+        # not an in-memory ledger: closing its one connection would lose the database
+        self._release_big_writes = self._engine.dialect.name == "sqlite" and not isinstance(
+            self._engine.pool, StaticPool
+        )
         self._reader = reader(self._engine)
         self.log = EventLog(self._engine, self._reader)
         self.work = DeliveryWork(self._engine, self._reader, self.log)
@@ -295,6 +312,20 @@ class Ledger:
         self.log.append(conn, p.pending)
         return _record_of(p)
 
+    @contextlib.contextmanager
+    def _writing(self, batch: Sequence[_PreparedMessage]) -> Iterator[sa.Connection]:
+        """A write transaction for `batch`, as ``engine.begin()``; see RELEASE_WRITER_AFTER_BYTES."""
+        with self._engine.connect() as conn:
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                if (
+                    self._release_big_writes
+                    and sum(p.bound_bytes for p in batch) >= RELEASE_WRITER_AFTER_BYTES
+                ):
+                    conn.invalidate()  # closes the sqlite3 connection (its statements), then checks in
+
     def _write_messages(self, batch: Sequence[_PreparedMessage]) -> list[MessageRecord | BaseException]:
         """Record a batch of messages in one transaction (group commit, see hub.ledger.groupcommit).
 
@@ -304,7 +335,7 @@ class Ledger:
         :class:`DuplicateMessage` once the batch (perhaps holding the original) is committed.
         """
         try:
-            with self._engine.begin() as conn:
+            with self._writing(batch) as conn:
                 conn.execute(_INSERT_MESSAGE, [p.message_row for p in batch])
                 delivery_rows = [row for p in batch for row in p.delivery_rows]
                 if delivery_rows:
@@ -325,7 +356,7 @@ class Ledger:
     def _write_one_by_one(self, batch: Sequence[_PreparedMessage]) -> list[MessageRecord | BaseException]:
         """The batch again, each message under a savepoint: a clash rolls back that message alone."""
         outcomes: list[MessageRecord | BaseException] = []
-        with self._engine.begin() as conn:
+        with self._writing(batch) as conn:
             for p in batch:
                 try:
                     with conn.begin_nested():

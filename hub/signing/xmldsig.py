@@ -233,10 +233,14 @@ def verify_enveloped(
     *,
     allow_sha1: bool = False,
     at: datetime | None = None,
+    consume: bool = False,
 ) -> VerifiedXml:
     """Verify the document's single enveloped signature and identify its signer.
 
-    ``root`` must be the document's root element; it is left unchanged. libxmlsec1 verifies it in
+    ``root`` must be the document's root element; it is left unchanged unless ``consume``: then
+    the signature and comments are removed from ``root`` itself once it verified, and
+    :attr:`VerifiedXml.signed_root` is ``root`` (no copy of the tree: for a caller that does not
+    read ``root`` afterwards, as intake). libxmlsec1 verifies it in
     place, with only the key of the signer's certificate, once the trust store has accepted that
     certificate. :attr:`VerifiedXml.signed_root` is a copy of the tree without its ``ds:Signature``
     and comments (a whole-document reference does not cover them): what callers read is what was
@@ -278,7 +282,8 @@ def verify_enveloped(
     except xmlsec.Error as exc:
         detail = f"the XML signature does not verify: {_why(root, signature, exc)}"
         raise Problem("signature-invalid", detail) from exc
-    return VerifiedXml(_signed_copy(root), signer, leaf, method.value.rsplit("#", 1)[-1])
+    signed_root = _strip_unsigned(root) if consume else _signed_copy(root)
+    return VerifiedXml(signed_root, signer, leaf, method.value.rsplit("#", 1)[-1])
 
 
 def _signed_copy(root: etree._Element) -> etree._Element:
