@@ -8,7 +8,8 @@ and `lienthong validate` start fast.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
@@ -190,6 +191,16 @@ class HubClient:
             raise HubRefused(
                 f"HTTP {response.status_code}: not the hub's JSON: {response.text[:200]}"
             ) from None
+
+
+@contextmanager
+def hub_session(hub_url: str, authorization: str) -> Iterator[HubClient]:
+    """A :class:`HubClient` whose refusal ends the command: why (and its errors) on stderr, exit status 1."""
+    with HubClient(hub_url, authorization) as client:
+        try:
+            yield client
+        except HubRefused as refused:
+            raise refused.exit() from None
 
 
 def refusal(response: httpx.Response) -> HubRefused:

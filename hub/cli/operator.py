@@ -28,6 +28,7 @@ from hub.cli.common import (
     authorization,
     err,
     existing_ledger_settings,
+    hub_session,
     out,
     path_segment,
     plural,
@@ -79,11 +80,8 @@ def where(hub_url: str | None, token: str | None, as_participant: str | None, da
 @contextmanager
 def hub_client(place: Where) -> Iterator[HubClient]:
     assert place.hub_url is not None and place.authorization is not None
-    with HubClient(place.hub_url, place.authorization) as client:
-        try:
-            yield client
-        except HubRefused as refused:
-            raise refused.exit() from None
+    with hub_session(place.hub_url, place.authorization) as client:
+        yield client
 
 
 def local_hub(place: Where) -> HubContext:

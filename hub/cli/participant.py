@@ -25,6 +25,7 @@ from hub.cli.common import (
     Token,
     authorization,
     err,
+    hub_session,
     is_json,
     out,
     path_segment,
@@ -97,16 +98,13 @@ def send(
         send_many(documents, hub_url, credentials)
         return
     data = read_file(documents[0])
-    with HubClient(hub_url, credentials) as client:
-        try:
-            body = submit(client, data, extra)
-            if body.get("duplicate"):
-                err.print("duplicate: the hub already had this document; its original message is returned")
-            out.print(body["id"], highlight=False)
-            if wait > 0:
-                wait_for_deliveries(client, body["id"], wait)
-        except HubRefused as refused:
-            raise refused.exit() from None
+    with hub_session(hub_url, credentials) as client:
+        body = submit(client, data, extra)
+        if body.get("duplicate"):
+            err.print("duplicate: the hub already had this document; its original message is returned")
+        out.print(body["id"], highlight=False)
+        if wait > 0:
+            wait_for_deliveries(client, body["id"], wait)
 
 
 def send_many(documents: list[Path], hub_url: str, credentials: str) -> None:
@@ -162,11 +160,8 @@ def status(
     as_json: AsJson = False,
 ) -> None:
     """A message's state, its deliveries (with every attempt so far) and its events."""
-    with HubClient(hub_url, authorization(token, as_participant)) as client:
-        try:
-            message = client.json("GET", f"/v1/messages/{path_segment(message_id)}")
-        except HubRefused as refused:
-            raise refused.exit() from None
+    with hub_session(hub_url, authorization(token, as_participant)) as client:
+        message = client.json("GET", f"/v1/messages/{path_segment(message_id)}")
     if as_json:
         out.print_json(json.dumps(message, ensure_ascii=False))
         return
@@ -190,11 +185,8 @@ def fetch(
     """Write a message's document (as delivered, hub-signed) to a file.
 
     A JSON document's detached JWS goes beside it, in FILE.jws."""
-    with HubClient(hub_url, authorization(token, as_participant)) as client:
-        try:
-            response = client.request("GET", f"/v1/messages/{path_segment(message_id)}/document")
-        except HubRefused as refused:
-            raise refused.exit() from None
+    with hub_session(hub_url, authorization(token, as_participant)) as client:
+        response = client.request("GET", f"/v1/messages/{path_segment(message_id)}/document")
     write_file(output, response.content)
     signature = response.headers.get("x-jws-signature")
     if signature:
@@ -213,11 +205,8 @@ def receipt(
     """Write the hub's signed receipt of a message to a file (its JWS in FILE.jws).
 
     `lienthong verify --jws "$(cat FILE.jws)" FILE` checks it against the trust store."""
-    with HubClient(hub_url, authorization(token, as_participant)) as client:
-        try:
-            response = client.request("GET", f"/v1/messages/{path_segment(message_id)}/receipt")
-        except HubRefused as refused:
-            raise refused.exit() from None
+    with hub_session(hub_url, authorization(token, as_participant)) as client:
+        response = client.request("GET", f"/v1/messages/{path_segment(message_id)}/receipt")
     signature = response.headers.get("x-jws-signature")
     if not signature:
         raise refuse("the hub's answer carries no x-jws-signature: not a signed receipt")
@@ -242,16 +231,13 @@ def inbox(
 
     Prints `delivery  message  type  from` lines. Fetch each document (`lienthong fetch MESSAGE`),
     then acknowledge its delivery with --ack DELIVERY."""
-    with HubClient(hub_url, authorization(token, as_participant)) as client:
-        try:
-            if ack:
-                for delivery_id in ack:
-                    done = client.json("POST", f"/v1/inbox/{path_segment(delivery_id)}/ack")
-                    out.print(f"{done['id']} {done['state']}", highlight=False)
-                return
-            items = client.json("GET", "/v1/inbox", params={"limit": limit})["items"]
-        except HubRefused as refused:
-            raise refused.exit() from None
+    with hub_session(hub_url, authorization(token, as_participant)) as client:
+        if ack:
+            for delivery_id in ack:
+                done = client.json("POST", f"/v1/inbox/{path_segment(delivery_id)}/ack")
+                out.print(f"{done['id']} {done['state']}", highlight=False)
+            return
+        items = client.json("GET", "/v1/inbox", params={"limit": limit})["items"]
     if as_json:
         out.print_json(json.dumps(items, ensure_ascii=False))
         return
@@ -274,11 +260,8 @@ def timeline(
     """Every message about one dossier or document, in order, with deliveries and events.
 
     A participant sees the messages it sent, submitted or receives; an operator sees all."""
-    with HubClient(hub_url, authorization(token, as_participant)) as client:
-        try:
-            found = client.json("GET", f"/v1/timeline/{path_segment(correlation_key, safe='/')}")
-        except HubRefused as refused:
-            raise refused.exit() from None
+    with hub_session(hub_url, authorization(token, as_participant)) as client:
+        found = client.json("GET", f"/v1/timeline/{path_segment(correlation_key, safe='/')}")
     if as_json:
         out.print_json(json.dumps(found, ensure_ascii=False))
         return
