@@ -274,7 +274,8 @@ class Intake:
             digest=digest,
             original=submission.body,
             document=document,
-            document_digest=hashlib.sha256(document).hexdigest(),
+            # a document delivered as received (sender-signed) has the body's digest: not hashed twice
+            document_digest=digest if document == submission.body else hashlib.sha256(document).hexdigest(),
             content_type=checked.doctype.content_types[0],
             signature=signature,
             signer=checked.signer,
