@@ -63,6 +63,18 @@ class RunningHub:
         raise AssertionError("the sequencer did not place every event in time")
 
 
+def ledger_counts(hub: RunningHub) -> tuple[int, int]:
+    """(messages, refusal events), straight from the ledger's database."""
+    engine = sa.create_engine(hub.settings.effective_database_url)
+    with engine.connect() as conn:
+        messages = conn.execute(sa.text("SELECT count(*) FROM messages")).scalar_one()
+        refused = conn.execute(
+            sa.text("SELECT count(*) FROM events WHERE kind = 'message.refused'")
+        ).scalar_one()
+    engine.dispose()
+    return messages, refused
+
+
 @contextlib.contextmanager
 def running_hub(data_dir: Path, **overrides: object) -> Iterator[RunningHub]:
     settings = Settings(data_dir=data_dir, **overrides)

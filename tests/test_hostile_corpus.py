@@ -30,7 +30,7 @@ from hub.devpki import issue_certificate
 from hub.signing.jws import b64url, sign_detached
 from hub.signing.keys import identity_from, load_identity
 from hub.signing.xmldsig import sign_enveloped
-from tests.hubtest import DEV_CERTS, EXAMPLES, FIXTURES, RunningHub, auth, running_hub
+from tests.hubtest import DEV_CERTS, EXAMPLES, FIXTURES, RunningHub, auth, ledger_counts, running_hub
 
 AGENCY = "000.01.02.H41"
 OTHER = "000.03.04.H41"
@@ -1418,20 +1418,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
         yield running
 
 
-def counts(hub: RunningHub) -> tuple[int, int]:
-    """(messages, refusal events), straight from the ledger's database."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(hub.settings.effective_database_url)
-    with engine.connect() as conn:
-        messages = conn.execute(sa.text("SELECT count(*) FROM messages")).scalar_one()
-        refused = conn.execute(
-            sa.text("SELECT count(*) FROM events WHERE kind = 'message.refused'")
-        ).scalar_one()
-    engine.dispose()
-    return messages, refused
-
-
 def send(hub: RunningHub, sent: Sent) -> httpx.Response:
     headers = {**(auth(sent.as_) if sent.as_ else {}), **sent.headers}
     if sent.content_type:
@@ -1492,7 +1478,7 @@ def test_the_corpus_is_large_and_covers_every_class() -> None:
 def test_hostile_input_is_refused_with_its_exact_type(hub: RunningHub, name: str) -> None:
     case = CASES[name]
     sent = case.make(hub)
-    before = counts(hub)
+    before = ledger_counts(hub)
     response = send(hub, sent)
     assert response.status_code == case.status, response.text[:500]
     if case.slug is not None:
@@ -1500,7 +1486,7 @@ def test_hostile_input_is_refused_with_its_exact_type(hub: RunningHub, name: str
         assert response.json()["type"] == f"/problems/{case.slug}", response.text[:500]
     else:
         assert response.status_code < 500
-    after = counts(hub)
+    after = ledger_counts(hub)
     assert after[0] == before[0], "nothing was recorded as accepted"
     assert after[1] == before[1] + (1 if case.recorded else 0), "an intake refusal is recorded, once"
     assert httpx.get(f"{hub.url}/healthz", timeout=10).status_code == 200, "the hub still serves"

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from hub.context import HubContext
 from hub.settings import Settings
 from tests import independent_tlog as ind
-from tests.hubtest import DEV_CERTS, EXAMPLES, FIXTURES, RunningHub, running_hub
+from tests.hubtest import DEV_CERTS, EXAMPLES, FIXTURES, RunningHub, ledger_counts, running_hub
 from tests.independent_verify import (
     XMLSEC1,
     verify_detached_jws_independently,
@@ -330,11 +330,13 @@ def test_a_lost_session_is_reopened_and_a_lost_key_answers_503(
     with pkcs11.lib(str(SOFTHSM_LIBRARY)).get_token(token_label=TOKEN).open(rw=True) as session:
         for key in session.get_objects({Attribute.LABEL: KEY}):  # the key is gone from the token
             key.destroy()
-    _, refused_before = _counts(hub)
+    _, refused_before = ledger_counts(hub)
     gone = hub.post(_fresh_document(), as_=AGENCY)
     assert gone.status_code == 503 and gone.json()["type"] == "/problems/not-ready", gone.text
     assert "HSM cannot sign" in gone.json()["detail"] and gone.headers["Retry-After"]
-    assert _counts(hub)[1] == refused_before, "the hub's trouble is not recorded as the document's refusal"
+    assert ledger_counts(hub)[1] == refused_before, (
+        "the hub's trouble is not recorded as the document's refusal"
+    )
     assert hub.client.get("/healthz").status_code == 200
 
     # A document the agency signed itself needs no signature of the hub's: accepted. Its events wait
@@ -365,16 +367,3 @@ def _signed_by_the_agency() -> bytes:
 def _fresh_document() -> bytes:
     text = (FIXTURES / "edxml" / "document_strict.edxml").read_bytes()
     return text.replace(b"123/UBND-VP", f"{uuid.uuid4().int % 10**6}/UBND-VP".encode())
-
-
-def _counts(hub: RunningHub) -> tuple[int, int]:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(hub.settings.effective_database_url)
-    with engine.connect() as conn:
-        messages = conn.execute(sa.text("SELECT count(*) FROM messages")).scalar_one()
-        refused = conn.execute(
-            sa.text("SELECT count(*) FROM events WHERE kind = 'message.refused'")
-        ).scalar_one()
-    engine.dispose()
-    return messages, refused

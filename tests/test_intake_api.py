@@ -23,7 +23,7 @@ from hub.devpki import generate_dev_pki, issue_certificate
 from hub.signing.jws import sign_detached
 from hub.signing.keys import load_identity
 from hub.signing.xmldsig import sign_enveloped
-from tests.hubtest import DEV_CERTS, EXAMPLES, FIXTURES, SAMPLES, RunningHub, running_hub
+from tests.hubtest import DEV_CERTS, EXAMPLES, FIXTURES, SAMPLES, RunningHub, ledger_counts, running_hub
 from tests.independent_verify import verify_detached_jws_independently, verify_xmldsig_independently
 
 EDXML_NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
@@ -85,20 +85,6 @@ def signed_by(participant: str, data: bytes, *, certs_dir: Path = DEV_CERTS) -> 
 
 def hub_certificate() -> x509.Certificate:
     return x509.load_pem_x509_certificate((DEV_CERTS / "hub.crt").read_bytes())
-
-
-def ledger_counts(hub: RunningHub) -> tuple[int, int]:
-    """(messages, refusal events) straight from the ledger's database."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(hub.settings.effective_database_url)
-    with engine.connect() as conn:
-        messages = conn.execute(sa.text("SELECT count(*) FROM messages")).scalar_one()
-        refused = conn.execute(
-            sa.text("SELECT count(*) FROM events WHERE kind = 'message.refused'")
-        ).scalar_one()
-    engine.dispose()
-    return messages, refused
 
 
 # -- accepted ----------------------------------------------------------------------------------------
