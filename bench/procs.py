@@ -215,6 +215,15 @@ def start_worker(name: str, env: dict[str, str], logs: Path) -> Proc:
     return proc
 
 
+def start_baseline(name: str, logs: Path, db: Path, *, verify: str) -> Proc:
+    """The hand-written minimal service (bench/baseline_service.py) on a free port, fresh SQLite file."""
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.baseline_service", "--port", str(port), "--db", str(db)]
+    proc = _spawn(name, [*argv, "--verify", verify], dict(os.environ), logs)
+    _wait_http(proc, f"http://127.0.0.1:{port}", "/healthz")
+    return proc
+
+
 def start_simulator(name: str, module: str, logs: Path, *extra: str) -> Proc:
     """A simulator of an outside system: ``python -m <module> --port N``."""
     port = free_port()

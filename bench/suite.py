@@ -22,7 +22,16 @@ from .documents import AGENCY_RECIPIENT, AXIS_RECIPIENT, DocumentSet, edxml_docu
 from .floor import json_floor, xml_floor
 from .ledgerview import LedgerView
 from .lockwait import LockWaitSampler
-from .procs import Proc, hub_env, make_config, set_adapter_options, start_hub, start_simulator, start_worker
+from .procs import (
+    Proc,
+    hub_env,
+    make_config,
+    set_adapter_options,
+    start_baseline,
+    start_hub,
+    start_simulator,
+    start_worker,
+)
 from .scenarios import (
     Load,
     limits,
@@ -149,6 +158,7 @@ class Suite:
         sets = self._documents()
         self.log("timing the floor …")
         results["floor"] = self._floor(sets)
+        results["baseline"] = self._baseline(sets[SMALL])
         results["intake"] = {"embedded": self._intake_embedded(sets)}
         results["end_to_end"] = {"embedded": self._end_to_end_embedded(sets["pool"], sets.get("axis"))}
         results["memory"] = results["end_to_end"]["embedded"].pop("memory")
@@ -210,6 +220,21 @@ class Suite:
                 out[case.name] = measure_intake(hub, sets[case.name], case.load, servers=ServerCpu(None))
             shutil.rmtree(data, ignore_errors=True)
             self._say_intake(case.name, out[case.name])
+        return out
+
+    def _baseline(self, documents: DocumentSet) -> dict[str, Any]:
+        """The hand-written minimal service (bench/baseline_service.py) on the signed small documents,
+        with each XMLDSig library, just before the hub's own run on the same documents."""
+        small = next(c for c in self.plan.cases if c.name == SMALL)
+        out: dict[str, Any] = {}
+        for verify in ("xmlsec", "signxml"):
+            db = self.workdir / f"baseline-{verify}.sqlite3"
+            service = start_baseline(f"baseline-{verify}", self.logs, db, verify=verify)
+            with self.running(service):
+                out[verify] = measure_intake(service, documents, small.load)
+            for leftover in self.workdir.glob(f"baseline-{verify}.sqlite3*"):
+                leftover.unlink()
+            self._say_intake(f"hand-written minimal service ({verify})", out[verify])
         return out
 
     def _say_intake(self, name: str, figures: dict[str, Any]) -> None:

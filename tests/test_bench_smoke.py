@@ -35,6 +35,13 @@ def test_quick_bench_runs_end_to_end_and_accounts_for_every_document(tmp_path: P
         floor = results["floor"][name]
         assert floor["floor_s"] > 0 and floor["parse_s"] > 0 and floor["verify_s"] > 0
     assert results["intake"]["embedded"]["edxml-small-signed"]["document"]["signed_by_sender"] is True
+    # the hand-written minimal service, with each XMLDSig library, on the same documents
+    assert set(results["baseline"]) == {"xmlsec", "signxml"}
+    for figures in results["baseline"].values():
+        sat = figures["saturation"]
+        assert sat["accepted_202"] == sat["requests"] and sat["cpu_s_per_message"] is not None
+    comparison = results["aims"]["baseline"]
+    assert comparison["judged_against"] == "signxml" and comparison["reached"] > 0
 
     e2e = results["end_to_end"]["embedded"]
     for phase in ("saturation", "fixed_rate"):
@@ -52,6 +59,7 @@ def test_quick_bench_runs_end_to_end_and_accounts_for_every_document(tmp_path: P
         "## Machine",
         "## Aims",
         "## Intake, embedded",
+        "## The hub against a hand-written minimal service",
         "## The floor",
         "## End to end",
         "## Memory",
