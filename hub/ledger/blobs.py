@@ -11,7 +11,8 @@ is committed with its content or not at all. PostgreSQL binds as before (see :fu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,28 +34,55 @@ def placeholder(size_param: str) -> sa.ColumnElement[Any]:
     return sa.func.zeroblob(sa.bindparam(size_param, type_=sa.Integer))
 
 
-def fill(conn: sa.Connection, table: sa.Table, key: Any, values: Mapping[str, bytes]) -> None:
-    """Write ``values`` (column → bytes) into the placeholders of ``table``'s row whose primary key
-    is ``key``, inserted on ``conn`` in its open transaction, each placeholder of its value's size."""
+def rowid_of(conn: sa.Connection, table: sa.Table, key: Any) -> int:
+    """The SQLite rowid of ``table``'s row whose primary key is ``key``."""
     [primary] = table.primary_key.columns
     rowid: int = conn.execute(
         sa.select(sa.literal_column("rowid")).select_from(table).where(primary == key)
     ).scalar_one()
-    sqlite = conn.connection.driver_connection
-    assert sqlite is not None
+    return rowid
+
+
+def fill(conn: sa.Connection, table: sa.Table, rowid: int, values: Mapping[str, bytes]) -> None:
+    """Write ``values`` (column → bytes) into the placeholders of ``table``'s row ``rowid``, inserted
+    on ``conn`` in its open transaction, each placeholder of its value's size."""
     for column, value in values.items():
         if not value:
             continue  # zeroblob(0) is the empty value already
         view = memoryview(value)
-        try:
-            with sqlite.blobopen(table.name, column, rowid) as blob:
-                if len(blob) != len(view):
-                    raise ValueError(f"{table.name}.{column} holds {len(blob)} bytes, not {len(view)}")
-                for start in range(0, len(view), CHUNK_BYTES):
-                    blob.write(view[start : start + CHUNK_BYTES])
-        except conn.dialect.loaded_dbapi.Error as error:
-            # as SQLAlchemy raises the driver's errors (a full disk: sa.exc.OperationalError), so the
-            # caller tells storage trouble from its own the same way for every statement
-            raise sa.exc.DBAPIError.instance(
-                f"write into {table.name}.{column}", None, error, conn.dialect.loaded_dbapi.Error
-            ) from error
+        with (
+            _driver_errors(conn, f"write into {table.name}.{column}"),
+            _open(conn, table, column, rowid) as blob,
+        ):
+            if len(blob) != len(view):
+                raise ValueError(f"{table.name}.{column} holds {len(blob)} bytes, not {len(view)}")
+            for start in range(0, len(view), CHUNK_BYTES):
+                blob.write(view[start : start + CHUNK_BYTES])
+
+
+def read(conn: sa.Connection, table: sa.Table, column: str, rowid: int) -> bytes:
+    """The value of ``table.column`` in row ``rowid``, read straight into one ``bytes`` (a SELECT
+    holds it twice at once: SQLite's copy of the value, then Python's)."""
+    with (
+        _driver_errors(conn, f"read from {table.name}.{column}"),
+        _open(conn, table, column, rowid, True) as blob,
+    ):
+        value: bytes = blob.read()
+    return value
+
+
+def _open(conn: sa.Connection, table: sa.Table, column: str, rowid: int, readonly: bool = False) -> Any:
+    sqlite = conn.connection.driver_connection
+    assert sqlite is not None
+    return sqlite.blobopen(table.name, column, rowid, readonly=readonly)
+
+
+@contextlib.contextmanager
+def _driver_errors(conn: sa.Connection, what: str) -> Iterator[None]:
+    """The driver's errors raised as SQLAlchemy raises them for a statement (a full disk:
+    ``sa.exc.OperationalError``), so callers tell storage trouble from the rest the same way."""
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except dbapi_error as error:
+        raise sa.exc.DBAPIError.instance(what, None, error, dbapi_error) from error

@@ -92,6 +92,35 @@ _MESSAGE_SUMMARY = sa.select(
 _DOCUMENT_BY_ID = sa.select(DELIVERED_DOCUMENT, messages.c.content_type, messages.c.signature).where(
     messages.c.id == sa.bindparam("id")
 )
+_ORIGINAL_BY_ID = sa.select(
+    messages.c.original, messages.c.content_type, messages.c.signature, messages.c.signer
+).where(messages.c.id == sa.bindparam("id"))
+# On SQLite a big document is read in place (hub.ledger.blobs.read): these give its row and column
+# instead of its bytes (NULL), which a SELECT would hold twice at once. length() of a column does
+# not read the value.
+_IN_PLACE = _blobs.IN_PLACE_BYTES
+_STORED_ONCE = sa.func.length(messages.c.document) == 0
+_DOCUMENT_OR_PLACE_BY_ID = sa.select(
+    sa.case(
+        (sa.func.length(messages.c.document) >= _IN_PLACE, sa.null()),
+        (sa.and_(_STORED_ONCE, sa.func.length(messages.c.original) >= _IN_PLACE), sa.null()),
+        else_=DELIVERED_DOCUMENT.element,
+    ).label("document"),
+    sa.case((_STORED_ONCE, "original"), else_="document").label("place"),
+    sa.literal_column("rowid").label("rowid"),
+    messages.c.content_type,
+    messages.c.signature,
+).where(messages.c.id == sa.bindparam("id"))
+_ORIGINAL_OR_PLACE_BY_ID = sa.select(
+    sa.case((sa.func.length(messages.c.original) >= _IN_PLACE, sa.null()), else_=messages.c.original).label(
+        "original"
+    ),
+    sa.literal("original").label("place"),
+    sa.literal_column("rowid").label("rowid"),
+    messages.c.content_type,
+    messages.c.signature,
+    messages.c.signer,
+).where(messages.c.id == sa.bindparam("id"))
 _MESSAGE_BY_ID = _MESSAGE_SUMMARY.where(messages.c.id == sa.bindparam("id"))
 _MESSAGE_BY_NATURAL_KEY = _MESSAGE_SUMMARY.where(
     messages.c.sender == sa.bindparam("sender"),
@@ -153,6 +182,8 @@ class Ledger:
         self.url = url
         self._engine = create_ledger_engine(url)
         self._in_place = _blobs.in_place(self._engine)
+        self._document_by_id = _DOCUMENT_OR_PLACE_BY_ID if self._in_place else _DOCUMENT_BY_ID
+        self._original_by_id = _ORIGINAL_OR_PLACE_BY_ID if self._in_place else _ORIGINAL_BY_ID
         self._reader = reader(self._engine)
         self.log = EventLog(self._engine, self._reader)
         self.work = DeliveryWork(self._engine, self._reader, self.log)
@@ -325,7 +356,7 @@ class Ledger:
             conn.execute(_INSERT_MESSAGE_IN_PLACE, [p.placeholder_row() for p in placed])
             for p in placed:
                 documents = {name: p.message_row[name] for name in ("original", "document")}
-                _blobs.fill(conn, messages, p.msg.id, documents)
+                _blobs.fill(conn, messages, _blobs.rowid_of(conn, messages, p.msg.id), documents)
 
     def _write_messages(self, batch: Sequence[_PreparedMessage]) -> list[MessageRecord | BaseException]:
         """Record a batch of messages in one transaction (group commit, see hub.ledger.groupcommit).
@@ -509,22 +540,24 @@ class Ledger:
     def get_document(self, message_id: str) -> tuple[bytes, str, str | None] | None:
         """``(document, content_type, signature)``: the bytes as they are delivered."""
         with self._reader.connect() as conn:
-            row = conn.execute(_DOCUMENT_BY_ID, {"id": message_id}).one_or_none()
-        if row is None:
-            return None
-        return bytes(row.document), row.content_type, row.signature
+            row = conn.execute(self._document_by_id, {"id": message_id}).one_or_none()
+            if row is None:
+                return None
+            document = row.document
+            if document is None:  # big, on SQLite: read in place
+                document = _blobs.read(conn, messages, row.place, row.rowid)
+        return bytes(document), row.content_type, row.signature
 
     def get_original(self, message_id: str) -> tuple[bytes, str, str | None, str | None] | None:
         """``(original, content_type, signature, signer)``: the bytes exactly as received (for a replay)."""
         with self._reader.connect() as conn:
-            row = conn.execute(
-                sa.select(
-                    messages.c.original, messages.c.content_type, messages.c.signature, messages.c.signer
-                ).where(messages.c.id == message_id)
-            ).one_or_none()
-        if row is None:
-            return None
-        return bytes(row.original), row.content_type, row.signature, row.signer
+            row = conn.execute(self._original_by_id, {"id": message_id}).one_or_none()
+            if row is None:
+                return None
+            original = row.original
+            if original is None:  # big, on SQLite: read in place
+                original = _blobs.read(conn, messages, row.place, row.rowid)
+        return bytes(original), row.content_type, row.signature, row.signer
 
     def list_events(self, message_id: str) -> list[EventRecord]:
         """Events of the message and of its deliveries, in seq order."""
