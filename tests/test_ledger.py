@@ -28,6 +28,7 @@ from hub.ledger import (
     NewMessage,
 )
 from hub.ledger import migrate as ledger_migrate
+from hub.ledger.blobs import IN_PLACE_BYTES
 from hub.ledger.models import metadata
 from tests.ledgertest import KEY, sequence_all
 
@@ -508,33 +509,43 @@ def test_compare_and_set_state_lets_one_writer_win(ledger: Ledger) -> None:
     assert ledger.get_state("bank", "pending") == "a,b"
 
 
-def test_after_a_big_document_the_writer_connection_is_fresh_and_the_write_lock_free(tmp_path) -> None:
-    """sqlite3 keeps a cached INSERT's bound copy of a document until the statement runs again: after
-    a batch holding ≥ RELEASE_WRITER_AFTER_BYTES the writer's connection is closed, not pooled (the
-    copy goes with it); a failed big write too, and the write lock is released all the same."""
-    led = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
-    led.migrate()
-    opened: list[object] = []
-    sa.event.listen(led.engine, "connect", lambda *_: opened.append(1))
-    try:
-        led.record_message(new_message())
-        before = len(opened)
-        led.record_message(new_message())
-        assert len(opened) == before  # a small document: the pooled connection again
+def test_big_documents_are_stored_whole_alone_or_in_a_batch_and_a_duplicate_rolls_back(
+    ledger: Ledger,
+) -> None:
+    """Documents of IN_PLACE_BYTES and more are written in place on SQLite (a placeholder row, then
+    its bytes, in one transaction; bound on PostgreSQL): stored once or twice, alone or in a group
+    commit with small ones, each comes back byte for byte; a big duplicate rolls back whole and the
+    write lock is free afterwards; the log and every document verify."""
+    big = IN_PLACE_BYTES + 1
+    stored_once = new_message(body=b"<doc>" + b"a" * (4 * big) + b"</doc>", natural_key="big-1")
+    hub_signed = new_message(
+        body=b"<doc>" + b"b" * big + b"</doc>", document=b"<s>" + b"c" * (2 * big) + b"</s>"
+    )
+    small_original_big_document = new_message(document=b"<s>" + b"d" * big + b"</s>")
+    messages = [stored_once, hub_signed, small_original_big_document, *(new_message() for _ in range(5))]
+    barrier = threading.Barrier(len(messages))
 
-        big = new_message(body=b"<doc>" + b"x" * (2 * 1024 * 1024) + b"</doc>", natural_key="big-1")
-        led.record_message(big)
-        led.record_message(new_message())
-        assert len(opened) == before + 1  # the next writer is a new connection
-        with pytest.raises(DuplicateMessage):  # the same big document again: rolled back, closed
-            led.record_message(NewMessage(**{**big.__dict__, "id": str(uuid.uuid4())}))
+    def record(msg: NewMessage) -> None:
+        barrier.wait(10)  # all at once: some of them share a group commit
+        ledger.record_message(msg)
 
-        done: list[str] = []
-        writer = threading.Thread(target=lambda: done.append(led.record_message(new_message()).id))
+    writers = [threading.Thread(target=record, args=(msg,)) for msg in messages]
+    for writer in writers:
         writer.start()
-        writer.join(20)
-        assert done, "the write lock was not released after a big write"
-        found = led.get_document(big.id)
-        assert found is not None and found[0] == big.original
-    finally:
-        led.dispose()
+    for writer in writers:
+        writer.join(30)
+    for msg in messages:
+        assert ledger.get_document(msg.id) == (msg.document, msg.content_type, None)
+        assert ledger.get_original(msg.id) == (msg.original, msg.content_type, None, msg.signer)
+        assert ledger.get_message(msg.id).size == len(msg.original)
+
+    with pytest.raises(DuplicateMessage):  # the same big document again: rolled back, lock released
+        ledger.record_message(NewMessage(**{**stored_once.__dict__, "id": str(uuid.uuid4())}))
+    done: list[str] = []
+    writer = threading.Thread(target=lambda: done.append(ledger.record_message(new_message()).id))
+    writer.start()
+    writer.join(20)
+    assert done, "the write lock was not released after a big write"
+    assert scalar(ledger, "SELECT count(*) FROM messages") == len(messages) + 1
+    sequence_all(ledger)
+    assert ledger.verify_chain(key=KEY).ok

@@ -5,15 +5,18 @@ tmpfs of the test's own (root mounts it; CI runs as root)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bench.documents import edxml_set
 from tests.hubtest import RunningHub, running_hub
 from tests.test_intake_api import AGENCY, fresh_document
 
@@ -74,3 +77,25 @@ def test_a_full_disk_is_a_clear_503_and_the_hub_recovers_by_itself(
         accepted = hub.post(fresh_document(), as_=AGENCY)
         assert accepted.status_code == 202, accepted.text
         assert hub.get(f"/v1/messages/{accepted.json()['id']}", as_=AGENCY).json()["state"] == "accepted"
+
+
+def test_a_big_document_the_disk_cannot_hold_is_a_503_and_leaves_nothing_behind(small_disk: Path) -> None:
+    """A big document is written into its row after the row (in place, hub.ledger.blobs), in the same
+    transaction: when the disk fills up on the way, intake answers 503 storage-unavailable and nothing
+    of it stays — once space returns the same document is accepted whole, not found as a duplicate
+    of a row without its bytes."""
+    [document] = edxml_set("big", 1, 4 * 1024 * 1024, first_serial=int(time.time()) % 10**6).bodies
+    with running_hub(small_disk / "data", workers=0) as hub:
+        assert hub.post(fresh_document(), as_=AGENCY).status_code == 202
+        filler = fill(small_disk)
+        os.truncate(filler, filler.stat().st_size - 1024 * 1024)  # 1 MiB left: a quarter of the document
+        refused = hub.post(document, as_=AGENCY)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["type"] == "/problems/storage-unavailable"
+
+        filler.unlink()
+        accepted = hub.post(document, as_=AGENCY)
+        assert accepted.status_code == 202, accepted.text
+        assert not accepted.json()["duplicate"]
+        stored = hub.get(f"/v1/messages/{accepted.json()['id']}/document", as_=AGENCY)
+        assert hashlib.sha256(stored.content).digest() == hashlib.sha256(document).digest()

@@ -14,18 +14,17 @@ and positions in the log are handed out later by the sequencer.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import StaticPool
 from uuid6 import uuid7
 
+from hub.ledger import blobs as _blobs
 from hub.ledger import migrate as _migrate
 from hub.ledger import verify as _verify
 from hub.ledger.engine import create_ledger_engine, reader
@@ -81,6 +80,10 @@ def utcnow() -> datetime:
 # instead of rebuilding expressions on every message (a measurable share of intake's CPU, see
 # docs/BENCHMARKS.md).
 _INSERT_MESSAGE = sa.insert(messages)
+# A big document on SQLite: placeholders of its size, filled in place (hub.ledger.blobs).
+_INSERT_MESSAGE_IN_PLACE = sa.insert(messages).values(
+    original=_blobs.placeholder("original_size"), document=_blobs.placeholder("document_size")
+)
 _INSERT_DELIVERIES = sa.insert(deliveries)
 _MESSAGE_SUMMARY = sa.select(
     *(c for c in messages.c if c.name not in ("original", "document")),
@@ -89,6 +92,35 @@ _MESSAGE_SUMMARY = sa.select(
 _DOCUMENT_BY_ID = sa.select(DELIVERED_DOCUMENT, messages.c.content_type, messages.c.signature).where(
     messages.c.id == sa.bindparam("id")
 )
+_ORIGINAL_BY_ID = sa.select(
+    messages.c.original, messages.c.content_type, messages.c.signature, messages.c.signer
+).where(messages.c.id == sa.bindparam("id"))
+# On SQLite a big document is read in place (hub.ledger.blobs.read): these give its row and column
+# instead of its bytes (NULL), which a SELECT would hold twice at once. length() of a column does
+# not read the value.
+_IN_PLACE = _blobs.IN_PLACE_BYTES
+_STORED_ONCE = sa.func.length(messages.c.document) == 0
+_DOCUMENT_OR_PLACE_BY_ID = sa.select(
+    sa.case(
+        (sa.func.length(messages.c.document) >= _IN_PLACE, sa.null()),
+        (sa.and_(_STORED_ONCE, sa.func.length(messages.c.original) >= _IN_PLACE), sa.null()),
+        else_=DELIVERED_DOCUMENT.element,
+    ).label("document"),
+    sa.case((_STORED_ONCE, "original"), else_="document").label("place"),
+    sa.literal_column("rowid").label("rowid"),
+    messages.c.content_type,
+    messages.c.signature,
+).where(messages.c.id == sa.bindparam("id"))
+_ORIGINAL_OR_PLACE_BY_ID = sa.select(
+    sa.case((sa.func.length(messages.c.original) >= _IN_PLACE, sa.null()), else_=messages.c.original).label(
+        "original"
+    ),
+    sa.literal("original").label("place"),
+    sa.literal_column("rowid").label("rowid"),
+    messages.c.content_type,
+    messages.c.signature,
+    messages.c.signer,
+).where(messages.c.id == sa.bindparam("id"))
 _MESSAGE_BY_ID = _MESSAGE_SUMMARY.where(messages.c.id == sa.bindparam("id"))
 _MESSAGE_BY_NATURAL_KEY = _MESSAGE_SUMMARY.where(
     messages.c.sender == sa.bindparam("sender"),
@@ -108,23 +140,23 @@ _DELIVERIES_OF = (
 
 @dataclass(frozen=True)
 class _PreparedMessage:
-    """The rows and events of one message, ready for a (group) commit."""
+    """The rows and events of one message, ready for a (group) commit.
+
+    ``in_place``: the message row is inserted with placeholders for its documents, which are then
+    written into them (:mod:`hub.ledger.blobs`) — a big document on SQLite."""
 
     msg: NewMessage
     message_row: dict[str, Any]
     delivery_rows: list[dict[str, Any]]
     pending: list[PendingEvent]
+    in_place: bool
 
-    @property
-    def bound_bytes(self) -> int:
-        return len(self.message_row["original"]) + len(self.message_row["document"])
-
-
-#: After writing a batch with at least this many document bytes to a SQLite file, the writer's
-#: connection is closed instead of pooled: Python's sqlite3 keeps the cached INSERT's bound copy of
-#: the bytes until that statement runs again — a 10 MiB document stayed resident until the next
-#: message (bench/FINDINGS.md, issue 14). Reconnecting costs well under a millisecond.
-RELEASE_WRITER_AFTER_BYTES = 1024 * 1024
+    def placeholder_row(self) -> dict[str, Any]:
+        """The message row for :data:`_INSERT_MESSAGE_IN_PLACE`: the documents' sizes, not their bytes."""
+        row = {k: v for k, v in self.message_row.items() if k not in ("original", "document")}
+        row["original_size"] = len(self.message_row["original"])
+        row["document_size"] = len(self.message_row["document"])
+        return row
 
 
 class _Forward:
@@ -149,10 +181,9 @@ class Ledger:
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine = create_ledger_engine(url)
-        # not an in-memory ledger: closing its one connection would lose the database
-        self._release_big_writes = self._engine.dialect.name == "sqlite" and not isinstance(
-            self._engine.pool, StaticPool
-        )
+        self._in_place = _blobs.in_place(self._engine)
+        self._document_by_id = _DOCUMENT_OR_PLACE_BY_ID if self._in_place else _DOCUMENT_BY_ID
+        self._original_by_id = _ORIGINAL_OR_PLACE_BY_ID if self._in_place else _ORIGINAL_BY_ID
         self._reader = reader(self._engine)
         self.log = EventLog(self._engine, self._reader)
         self.work = DeliveryWork(self._engine, self._reader, self.log)
@@ -302,29 +333,30 @@ class Ledger:
                     "message.replayed", msg.replay_of, None, {"replay": msg.id, "by": msg.replayed_by}
                 )
             )
-        prepared = _PreparedMessage(msg, message_row, delivery_rows, pending)
-        return self._committer.submit(prepared, size=len(msg.original) + len(stored_document))
+        size = len(msg.original) + len(stored_document)
+        in_place = self._in_place and size >= _blobs.IN_PLACE_BYTES
+        prepared = _PreparedMessage(msg, message_row, delivery_rows, pending, in_place)
+        return self._committer.submit(prepared, size=size)
 
     def _insert_message(self, conn: sa.Connection, p: _PreparedMessage) -> MessageRecord:
-        conn.execute(_INSERT_MESSAGE, p.message_row)
+        self._insert_message_rows(conn, [p])
         if p.delivery_rows:
             conn.execute(_INSERT_DELIVERIES, p.delivery_rows)
         self.log.append(conn, p.pending)
         return _record_of(p)
 
-    @contextlib.contextmanager
-    def _writing(self, batch: Sequence[_PreparedMessage]) -> Iterator[sa.Connection]:
-        """A write transaction for `batch`, as ``engine.begin()``; see RELEASE_WRITER_AFTER_BYTES."""
-        with self._engine.connect() as conn:
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                if (
-                    self._release_big_writes
-                    and sum(p.bound_bytes for p in batch) >= RELEASE_WRITER_AFTER_BYTES
-                ):
-                    conn.invalidate()  # closes the sqlite3 connection (its statements), then checks in
+    @staticmethod
+    def _insert_message_rows(conn: sa.Connection, batch: Sequence[_PreparedMessage]) -> None:
+        """The message rows of `batch`: small documents bound, big ones (SQLite) written in place."""
+        bound = [p.message_row for p in batch if not p.in_place]
+        if bound:
+            conn.execute(_INSERT_MESSAGE, bound)
+        placed = [p for p in batch if p.in_place]
+        if placed:
+            conn.execute(_INSERT_MESSAGE_IN_PLACE, [p.placeholder_row() for p in placed])
+            for p in placed:
+                documents = {name: p.message_row[name] for name in ("original", "document")}
+                _blobs.fill(conn, messages, _blobs.rowid_of(conn, messages, p.msg.id), documents)
 
     def _write_messages(self, batch: Sequence[_PreparedMessage]) -> list[MessageRecord | BaseException]:
         """Record a batch of messages in one transaction (group commit, see hub.ledger.groupcommit).
@@ -335,8 +367,8 @@ class Ledger:
         :class:`DuplicateMessage` once the batch (perhaps holding the original) is committed.
         """
         try:
-            with self._writing(batch) as conn:
-                conn.execute(_INSERT_MESSAGE, [p.message_row for p in batch])
+            with self._engine.begin() as conn:
+                self._insert_message_rows(conn, batch)
                 delivery_rows = [row for p in batch for row in p.delivery_rows]
                 if delivery_rows:
                     conn.execute(_INSERT_DELIVERIES, delivery_rows)
@@ -356,7 +388,7 @@ class Ledger:
     def _write_one_by_one(self, batch: Sequence[_PreparedMessage]) -> list[MessageRecord | BaseException]:
         """The batch again, each message under a savepoint: a clash rolls back that message alone."""
         outcomes: list[MessageRecord | BaseException] = []
-        with self._writing(batch) as conn:
+        with self._engine.begin() as conn:
             for p in batch:
                 try:
                     with conn.begin_nested():
@@ -508,22 +540,24 @@ class Ledger:
     def get_document(self, message_id: str) -> tuple[bytes, str, str | None] | None:
         """``(document, content_type, signature)``: the bytes as they are delivered."""
         with self._reader.connect() as conn:
-            row = conn.execute(_DOCUMENT_BY_ID, {"id": message_id}).one_or_none()
-        if row is None:
-            return None
-        return bytes(row.document), row.content_type, row.signature
+            row = conn.execute(self._document_by_id, {"id": message_id}).one_or_none()
+            if row is None:
+                return None
+            document = row.document
+            if document is None:  # big, on SQLite: read in place
+                document = _blobs.read(conn, messages, row.place, row.rowid)
+        return bytes(document), row.content_type, row.signature
 
     def get_original(self, message_id: str) -> tuple[bytes, str, str | None, str | None] | None:
         """``(original, content_type, signature, signer)``: the bytes exactly as received (for a replay)."""
         with self._reader.connect() as conn:
-            row = conn.execute(
-                sa.select(
-                    messages.c.original, messages.c.content_type, messages.c.signature, messages.c.signer
-                ).where(messages.c.id == message_id)
-            ).one_or_none()
-        if row is None:
-            return None
-        return bytes(row.original), row.content_type, row.signature, row.signer
+            row = conn.execute(self._original_by_id, {"id": message_id}).one_or_none()
+            if row is None:
+                return None
+            original = row.original
+            if original is None:  # big, on SQLite: read in place
+                original = _blobs.read(conn, messages, row.place, row.rowid)
+        return bytes(original), row.content_type, row.signature, row.signer
 
     def list_events(self, message_id: str) -> list[EventRecord]:
         """Events of the message and of its deliveries, in seq order."""
