@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from hub.delivery_process import DeliveryProcess
 from hub.ledger import Ledger
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -132,6 +133,28 @@ class LedgerCollector(Collector):
             "lienthong_ledger_tree_size",
             "Events covered by the ledger's latest signed checkpoint",
             value=figures.tree_size,
+        )
+
+
+class DeliveryProcessCollector(Collector):
+    """`serve` whose delivery runs in a child process (hub.delivery_process): is it up, how often
+    was it restarted. Its delivery counters and histograms are that process's, not in this registry;
+    the ledger's gauges above tell the queue's truth either way."""
+
+    def __init__(self, child: DeliveryProcess) -> None:
+        self.child = child
+
+    def collect(self) -> Iterator[Metric]:
+        status = self.child.status()
+        yield GaugeMetricFamily(
+            "lienthong_delivery_process_up",
+            "1 while serve's delivery process runs, 0 while it is down (restarted after a backoff)",
+            value=1 if status.state in ("starting", "running") else 0,
+        )
+        yield GaugeMetricFamily(
+            "lienthong_delivery_process_restarts",
+            "Times serve restarted its delivery process since serve started",
+            value=status.restarts,
         )
 
 
