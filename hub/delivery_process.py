@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -83,12 +84,13 @@ class DeliveryProcess:
         self._lock = threading.Lock()  # guards _child and its pipe (wake() writes from intake threads)
         self._child: subprocess.Popen[bytes] | None = None
         self._wake_fd: int | None = None
+        self._ready_fd: int | None = None  # the child says it runs (see _spawn)
         self._stopping = threading.Event()
         self._monitor: threading.Thread | None = None
         self._state = "stopped"
         self._restarts = 0
 
-    def command(self) -> list[str]:
+    def command(self, ready_fd: int) -> list[str]:
         return [
             sys.executable,
             "-m",
@@ -97,6 +99,8 @@ class DeliveryProcess:
             "--workers",
             str(self.workers),
             "--parent-pipe",
+            "--ready-fd",
+            str(ready_fd),
         ]
 
     def start(self) -> None:
@@ -108,14 +112,29 @@ class DeliveryProcess:
         self._monitor.start()
 
     def _spawn(self) -> None:
-        child = subprocess.Popen(
-            self.command(), stdin=subprocess.PIPE, env=child_environment(self.settings), close_fds=True
-        )
+        """Start a child; it writes a line on `ready` once its workers run (or closes it by dying)."""
+        ready, ready_end = os.pipe()
+        try:
+            child = subprocess.Popen(
+                self.command(ready_end),
+                stdin=subprocess.PIPE,
+                env=child_environment(self.settings),
+                close_fds=True,
+                pass_fds=(ready_end,),
+            )
+        except BaseException:
+            os.close(ready)
+            raise
+        finally:
+            os.close(ready_end)
         assert child.stdin is not None
         fd = child.stdin.fileno()
         os.set_blocking(fd, False)
         with self._lock:
             self._child, self._wake_fd = child, fd
+        if self._ready_fd is not None:
+            os.close(self._ready_fd)
+        self._ready_fd = ready
 
     def wake(self, *_: object) -> None:
         """Intake recorded deliveries: wake the child's claimer (never blocks; a full pipe already
@@ -137,27 +156,37 @@ class DeliveryProcess:
     def _watch(self) -> None:
         backoff = FIRST_BACKOFF_SECONDS
         while not self._stopping.is_set():
-            child = self._child
-            assert child is not None
-            started = time.monotonic()
+            child, ready = self._child, self._ready_fd
+            assert child is not None and ready is not None
+            ready_at: float | None = None
+            waiting_ready = True
             while child.poll() is None:
-                if self._state != "running" and time.monotonic() - started >= min(STABLE_SECONDS, backoff):
-                    if self._state == "down":
-                        log.info(
-                            "delivery process running again (pid %d, %d restarts)", child.pid, self._restarts
-                        )
-                    self._state = "running"
-                if time.monotonic() - started >= STABLE_SECONDS:
+                if waiting_ready:
+                    readable, _, _ = select.select([ready], [], [], 0.2)
+                    if readable:
+                        waiting_ready = False
+                        if os.read(ready, 64):  # its workers run (end of file: it is dying)
+                            ready_at = time.monotonic()
+                            if self._state == "down":
+                                log.info(
+                                    "delivery process running again (pid %d, %d restarts)",
+                                    child.pid,
+                                    self._restarts,
+                                )
+                            self._state = "running"
+                elif self._stopping.wait(0.2):
+                    return
+                if ready_at is not None and time.monotonic() - ready_at >= STABLE_SECONDS:
                     backoff = FIRST_BACKOFF_SECONDS
-                if self._stopping.wait(0.2):
+                if self._stopping.is_set():
                     return
             if self._stopping.is_set():
                 return
             self._close_pipe()
             if self._state != "down":
                 log.warning(
-                    "delivery process %d exited with code %s; restarting it (every %.0f s at most while"
-                    " it keeps failing, up to %.0f s)",
+                    "delivery process %d exited with code %s; restarting it (after %.0f s, doubling up"
+                    " to %.0f s while it keeps failing)",
                     child.pid,
                     child.returncode,
                     backoff,
@@ -197,4 +226,7 @@ class DeliveryProcess:
                 log.warning("delivery process %d did not stop within %.0f s; killed", child.pid, timeout)
                 child.kill()
                 child.wait()
+        if self._ready_fd is not None:
+            os.close(self._ready_fd)
+            self._ready_fd = None
         self._state = "stopped"

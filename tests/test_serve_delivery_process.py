@@ -179,15 +179,14 @@ def test_sigterm_stops_serve_and_its_delivery_process(serve: Serve) -> None:
 
 
 def test_delivery_threads_keeps_delivery_in_serve(agency_sim: RunningServer, tmp_path: Path) -> None:
-    for serve in start_serve(agency_sim, tmp_path, "--delivery", "threads", poll_interval_seconds=0.1):
-        assert serve.health() == {
-            "mode": "threads",
-            "workers": 2,
-            "state": None,
-            "pid": None,
-            "restarts": None,
-        }
+    running = start_serve(agency_sim, tmp_path, "--delivery", "threads", poll_interval_seconds=0.1)
+    serve = next(running)
+    try:
+        threads = {"mode": "threads", "workers": 2, "state": None, "pid": None, "restarts": None}
+        assert serve.health() == threads
         message_id = serve.post()
         wait_for(lambda: serve.state(message_id) == "delivered", timeout=20, what="the delivery")
         delivering = [e for e in serve.events(message_id) if e["kind"] == "delivery.delivering"]
-        assert all(f":{serve.process.pid}:" in e["data"]["worker"] for e in delivering), delivering
+        assert delivering and all(f":{serve.process.pid}:" in e["data"]["worker"] for e in delivering)
+    finally:
+        running.close()

@@ -6,10 +6,9 @@ unchanged.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
-
-from enum import Enum
 
 import typer
 
@@ -19,7 +18,7 @@ from hub.logging import configure_logging
 app = typer.Typer()
 
 
-class DeliveryMode(str, Enum):
+class DeliveryMode(StrEnum):
     """Where `serve` runs its delivery (LIENTHONG_DELIVERY)."""
 
     process = "process"
@@ -125,6 +124,10 @@ def worker(
             help="Started by `serve`: a byte on stdin wakes the claimer; end of stdin (serve gone) stops.",
         ),
     ] = False,
+    ready_fd: Annotated[
+        int | None,
+        typer.Option(hidden=True, help="Started by `serve`: a line is written here once the workers run."),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Run delivery workers (and pollers) without the HTTP API: for scale-out beside `serve`."""
@@ -150,6 +153,11 @@ def worker(
         threading.Thread(
             target=_watch_parent, args=(sys.stdin.fileno(), runtime, stopped), name="parent-pipe", daemon=True
         ).start()
+    if ready_fd is not None:
+        import os
+
+        os.write(ready_fd, b"ready\n")
+        os.close(ready_fd)
     queue = runtime.hub.settings.queue_url if runtime.queue is not None else "embedded (ledger)"
     out.print(
         f"lienthong worker {runtime.engine.worker_id}: adapters {runtime.adapters.names()}, queue {queue}"
