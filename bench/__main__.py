@@ -51,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         choices=["process", "threads"],
         help="with --end-to-end-only: LIENTHONG_DELIVERY of the hub (default: the hub's default)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="with --end-to-end-only: LIENTHONG_WORKERS of the hub (default: the hub's default)",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes")
     parser.add_argument("--doc", type=Path, default=DOC, help="the Markdown page to (re)write")
     parser.add_argument("--workdir", type=Path, help="data dirs and logs (default: a temporary directory)")
@@ -108,7 +113,7 @@ def _end_to_end_only(plan: Plan, args: argparse.Namespace) -> int:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         print(f"lienthong bench, embedded end to end only; processes' logs in {workdir / 'logs'}")
-        results = Suite(plan, workdir).end_to_end_only(args.delivery)
+        results = Suite(plan, workdir).end_to_end_only(args.delivery, args.workers)
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%z")
     path = args.results_dir / f"end-to-end-{'quick-' if plan.quick else ''}{stamp}.json"

@@ -223,15 +223,16 @@ class Suite:
             else f"  {name}: nothing accepted"
         )
 
-    def end_to_end_only(self, delivery: str | None = None) -> dict[str, Any]:
+    def end_to_end_only(self, delivery: str | None = None, workers: int | None = None) -> dict[str, Any]:
         """``python -m bench --end-to-end-only``: the embedded end-to-end phase alone (agency, then the
         axis), as the full run measures it, without peak memory; `delivery` sets LIENTHONG_DELIVERY
-        (default: the hub's own default) for same-minute A/B rounds of the two modes."""
+        (default: the hub's own default) and `workers` LIENTHONG_WORKERS, for same-minute A/B rounds."""
         results: dict[str, Any] = {
             "command": " ".join(["python -m bench", *sys.argv[1:]]),
             "quick": self.plan.quick,
             "machine": machine.describe(),
             "delivery": delivery or "default",
+            "workers": workers or "default",
         }
         self.log("generating documents …")
         pool = edxml_set(SMALL, self.plan.e2e_saturation + self.plan.e2e_fixed, 2048)
@@ -239,7 +240,9 @@ class Suite:
         if axis_adapter_installed():
             count = 1 + self.plan.axis_saturation + self.plan.axis_fixed
             axis = edxml_set(SMALL, count, 2048, recipient=AXIS_RECIPIENT, first_serial=700_000)
-        results["end_to_end"] = {"embedded": self._end_to_end_embedded(pool, axis, delivery, memory=False)}
+        results["end_to_end"] = {
+            "embedded": self._end_to_end_embedded(pool, axis, delivery, workers, memory=False)
+        }
         results["machine"]["load_average_at_end"] = machine.load_average()
         return results
 
@@ -248,6 +251,7 @@ class Suite:
         pool: DocumentSet,
         axis_pool: DocumentSet | None,
         delivery: str | None = None,
+        workers: int | None = None,
         *,
         memory: bool = True,
     ) -> dict[str, Any]:
@@ -263,7 +267,9 @@ class Suite:
             if axis is not None:
                 set_adapter_options(config, "gov_axis", {"base_url": axis.url})
             data = self.workdir / "data-e2e"
-            settings = {"delivery": delivery} if delivery else {}
+            settings: dict[str, object] = {"delivery": delivery} if delivery else {}
+            if workers:
+                settings["workers"] = workers
             hub = start_hub("serve-e2e", hub_env(data, config, **settings), self.logs)
             ledger = LedgerView(f"sqlite:///{data / 'ledger.sqlite3'}")
             with self.running(hub):
