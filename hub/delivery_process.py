@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,26 @@ def child_environment(settings: Settings, base: dict[str, str] | None = None) ->
     return env
 
 
+DELIVERY_FAMILIES = "lienthong_delivery_"  # what the delivery process counts (hub.metrics)
+
+
+def only_families(text: bytes, prefix: str, *, keep: bool = True) -> bytes:
+    """The lines of a Prometheus text whose metric name starts with `prefix` (or, `keep=False`, the
+    others): to show the child's delivery families in `serve`'s /metrics without doubling any."""
+    kept = []
+    for line in text.splitlines(keepends=True):
+        fields = line.split()
+        name = fields[2] if line.startswith(b"#") and len(fields) > 2 else line.split(b"{")[0].split(b" ")[0]
+        if name.decode(errors="replace").startswith(prefix) == keep:
+            kept.append(line)
+    return b"".join(kept)
+
+
+def _port_of(line: bytes) -> int | None:
+    fields = line.split()
+    return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
+
+
 @dataclass(frozen=True)
 class ChildStatus:
     """What /healthz and /metrics say of the delivery process."""
@@ -85,6 +106,7 @@ class DeliveryProcess:
         self._child: subprocess.Popen[bytes] | None = None
         self._wake_fd: int | None = None
         self._ready_fd: int | None = None  # the child says it runs (see _spawn)
+        self._metrics_port: int | None = None  # where the running child serves its delivery counters
         self._stopping = threading.Event()
         self._monitor: threading.Thread | None = None
         self._state = "stopped"
@@ -165,7 +187,9 @@ class DeliveryProcess:
                     readable, _, _ = select.select([ready], [], [], 0.2)
                     if readable:
                         waiting_ready = False
-                        if os.read(ready, 64):  # its workers run (end of file: it is dying)
+                        line = os.read(ready, 64)  # "ready <metrics port>" (end of file: it is dying)
+                        if line:
+                            self._metrics_port = _port_of(line)
                             ready_at = time.monotonic()
                             if self._state == "down":
                                 log.info(
@@ -202,6 +226,19 @@ class DeliveryProcess:
                 log.exception("could not start the delivery process; trying again")
                 continue
             self._restarts += 1
+
+    def metrics_text(self, timeout: float = 2.0) -> bytes:
+        """The child's delivery counters and histograms (Prometheus text, the ``lienthong_delivery_*``
+        families); empty while it is not running or does not answer."""
+        port = self._metrics_port
+        if port is None or self._state != "running":
+            return b""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as answer:
+                text: bytes = answer.read()
+        except OSError:
+            return b""
+        return only_families(text, DELIVERY_FAMILIES)
 
     def status(self) -> ChildStatus:
         child = self._child

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from hub.delivery_process import DeliveryProcess
+from hub.delivery_process import DELIVERY_FAMILIES, DeliveryProcess, only_families
 from hub.ledger import Ledger
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -158,9 +158,15 @@ class DeliveryProcessCollector(Collector):
         )
 
 
-def exposition(ledger: Ledger, ledger_registry: CollectorRegistry | None = None) -> bytes:
-    """The Prometheus text of the process-wide counters and of `ledger`'s gauges."""
+def exposition(
+    ledger: Ledger, ledger_registry: CollectorRegistry | None = None, child: DeliveryProcess | None = None
+) -> bytes:
+    """The Prometheus text of the process-wide counters and of `ledger`'s gauges; with `child`
+    (`serve`'s delivery process) the delivery counters are the child's, not this process's."""
     if ledger_registry is None:
         ledger_registry = CollectorRegistry(auto_describe=False)
         ledger_registry.register(LedgerCollector(ledger))
-    return generate_latest(REGISTRY) + generate_latest(ledger_registry)
+    own = generate_latest(REGISTRY)
+    if child is not None:
+        own = only_families(own, DELIVERY_FAMILIES, keep=False) + child.metrics_text()
+    return own + generate_latest(ledger_registry)

@@ -143,6 +143,13 @@ def test_a_document_posted_to_serve_is_delivered_by_its_delivery_process(serve: 
     assert delivering and all(f":{child}:" in e["data"]["worker"] for e in delivering), delivering
     metrics = serve.client.get("/metrics").text
     assert "lienthong_delivery_process_up 1.0" in metrics
+    # the child's delivery counters, once each (serve's own, always zero, are left out)
+    delivered = 'lienthong_delivery_attempts_total{adapter="agency",outcome="delivered"} 1.0'
+    assert metrics.count(delivered) == 1, metrics
+    types = [line.split()[2] for line in metrics.splitlines() if line.startswith("# TYPE ")]
+    assert len(types) == len(set(types)), "no metric family twice"
+    assert any(t.startswith("lienthong_delivery_attempts") for t in types)
+    assert any(t.startswith("lienthong_intake") for t in types)
 
 
 def test_a_killed_delivery_process_is_restarted_and_nothing_is_lost(serve: Serve) -> None:

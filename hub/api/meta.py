@@ -59,7 +59,10 @@ async def readyz(request: Request) -> dict[str, Any]:
 async def prometheus_metrics(request: Request) -> Response:
     """Prometheus text exposition: intake and delivery counters, queue and ledger gauges."""
     body = await run_in_threadpool(
-        metrics.exposition, request.app.state.hub.ledger, request.app.state.metrics_registry
+        metrics.exposition,
+        request.app.state.hub.ledger,
+        request.app.state.metrics_registry,
+        request.app.state.delivery_process,
     )
     return Response(body, media_type=metrics.CONTENT_TYPE)
 

@@ -153,10 +153,15 @@ def worker(
         threading.Thread(
             target=_watch_parent, args=(sys.stdin.fileno(), runtime, stopped), name="parent-pipe", daemon=True
         ).start()
-    if ready_fd is not None:
+    if ready_fd is not None:  # serve's delivery process: serve's /metrics shows its delivery counters
         import os
 
-        os.write(ready_fd, b"ready\n")
+        from prometheus_client import start_http_server
+
+        from hub.metrics import REGISTRY
+
+        metrics_server, _ = start_http_server(0, addr="127.0.0.1", registry=REGISTRY)
+        os.write(ready_fd, f"ready {metrics_server.server_port}\n".encode())
         os.close(ready_fd)
     queue = runtime.hub.settings.queue_url if runtime.queue is not None else "embedded (ledger)"
     out.print(
