@@ -99,23 +99,24 @@ class Proc:
                         total += int(line.split()[1])
         return total
 
-    def _status_kib(self, key: str) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+    def _status_kib(self, key: str, pid: int | None = None) -> int:
+        for line in Path(f"/proc/{pid or self.pid}/status").read_text().splitlines():
             if line.startswith(key + ":"):
                 return int(line.split()[1])
         raise KeyError(key)
 
-    def rss_bytes(self) -> int:
-        return self._status_kib("VmRSS") * 1024
+    def rss_bytes(self, pid: int | None = None) -> int:
+        """Resident memory of the process (or of `pid`, one of its :meth:`family`)."""
+        return self._status_kib("VmRSS", pid) * 1024
 
-    def peak_rss_bytes(self) -> int:
+    def peak_rss_bytes(self, pid: int | None = None) -> int:
         """The high-water mark of resident memory (since start or the last :meth:`reset_peak`)."""
-        return self._status_kib("VmHWM") * 1024
+        return self._status_kib("VmHWM", pid) * 1024
 
-    def reset_peak(self) -> bool:
+    def reset_peak(self, pid: int | None = None) -> bool:
         """Reset VmHWM to the current RSS (Linux clear_refs 5); False where not permitted."""
         try:
-            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+            Path(f"/proc/{pid or self.pid}/clear_refs").write_text("5")
             return True
         except OSError:
             return False
@@ -198,7 +199,23 @@ def start_hub(
         argv += ["--processes", str(processes)]
     proc = _spawn(name, argv, env, logs)
     _wait_http(proc, f"http://127.0.0.1:{port}", "/healthz")
+    _wait_delivery(proc)
     return proc
+
+
+def _wait_delivery(proc: Proc, timeout: float = 60.0) -> None:
+    """Until the hub's delivery runs: at once with threads, once its delivery process is up with one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            delivery = httpx.get(f"{proc.url}/healthz", timeout=5).json().get("delivery") or {}
+        except httpx.HTTPError:  # a busy machine: ask again
+            delivery = {"state": "unknown"}
+        if delivery.get("state") in (None, "running"):
+            return
+        time.sleep(0.1)
+    proc.stop()
+    raise RuntimeError(f"{proc.name}'s delivery process did not start within {timeout}s; see {proc.log}")
 
 
 def start_worker(name: str, env: dict[str, str], logs: Path) -> Proc:

@@ -248,9 +248,41 @@ class Suite:
             else f"  {name}: nothing accepted"
         )
 
-    def _end_to_end_embedded(self, pool: DocumentSet, axis_pool: DocumentSet | None) -> dict[str, Any]:
-        """`serve` with its delivery threads, the agency simulator and (when its adapter is installed)
-        the national axis simulator; then peak memory, same processes."""
+    def end_to_end_only(self, delivery: str | None = None, workers: int | None = None) -> dict[str, Any]:
+        """``python -m bench --end-to-end-only``: the embedded end-to-end phase alone (agency, then the
+        axis), as the full run measures it, without peak memory; `delivery` sets LIENTHONG_DELIVERY
+        (default: the hub's own default) and `workers` LIENTHONG_WORKERS, for same-minute A/B rounds."""
+        results: dict[str, Any] = {
+            "command": " ".join(["python -m bench", *sys.argv[1:]]),
+            "quick": self.plan.quick,
+            "machine": machine.describe(),
+            "delivery": delivery or "default",
+            "workers": workers or "default",
+        }
+        self.log("generating documents …")
+        pool = edxml_set(SMALL, self.plan.e2e_saturation + self.plan.e2e_fixed, 2048)
+        axis = None
+        if axis_adapter_installed():
+            count = 1 + self.plan.axis_saturation + self.plan.axis_fixed
+            axis = edxml_set(SMALL, count, 2048, recipient=AXIS_RECIPIENT, first_serial=700_000)
+        results["end_to_end"] = {
+            "embedded": self._end_to_end_embedded(pool, axis, delivery, workers, memory=False)
+        }
+        results["machine"]["load_average_at_end"] = machine.load_average()
+        return results
+
+    def _end_to_end_embedded(
+        self,
+        pool: DocumentSet,
+        axis_pool: DocumentSet | None,
+        delivery: str | None = None,
+        workers: int | None = None,
+        *,
+        memory: bool = True,
+    ) -> dict[str, Any]:
+        """`serve` with its delivery (a child process by default: LIENTHONG_DELIVERY), the agency
+        simulator and (when its adapter is installed) the national axis simulator; then peak memory,
+        same processes. The hub's CPU is serve's and its delivery process's together."""
         agency = self._agency("agency-sim-embedded")
         axis = start_simulator("axis-sim-embedded", AXIS_SIMULATOR, self.logs) if axis_pool else None
         sims = [p for p in (agency, axis) if p is not None]
@@ -260,7 +292,10 @@ class Suite:
             if axis is not None:
                 set_adapter_options(config, "gov_axis", {"base_url": axis.url})
             data = self.workdir / "data-e2e"
-            hub = start_hub("serve-e2e", hub_env(data, config), self.logs)
+            settings: dict[str, object] = {"delivery": delivery} if delivery else {}
+            if workers:
+                settings["workers"] = workers
+            hub = start_hub("serve-e2e", hub_env(data, config, **settings), self.logs)
             ledger = LedgerView(f"sqlite:///{data / 'ledger.sqlite3'}")
             with self.running(hub):
                 out = measure_end_to_end(
@@ -275,12 +310,13 @@ class Suite:
                 )
                 self._say_e2e("embedded → agency", out)
                 out["axis"] = self._axis(hub, [hub], ledger, axis_pool)
-                self.log(f"  memory: a {self.plan.memory_bytes // 1024} KiB document …")
-                out["memory"] = measure_memory(hub, ledger, self.plan.memory_bytes, self.workdir)
-                self.log(
-                    f"  memory: peak +{out['memory']['peak_growth_bytes'] / 2**20:.1f} MiB"
-                    f" = {out['memory']['peak_growth_per_document_byte']:.1f}× the document"
-                )
+                if memory:
+                    self.log(f"  memory: a {self.plan.memory_bytes // 1024} KiB document …")
+                    out["memory"] = measure_memory(hub, ledger, self.plan.memory_bytes, self.workdir)
+                    self.log(
+                        f"  memory: peak +{out['memory']['peak_growth_bytes'] / 2**20:.1f} MiB"
+                        f" = {out['memory']['peak_growth_per_document_byte']:.1f}× the document"
+                    )
             ledger.close()
         shutil.rmtree(data, ignore_errors=True)
         return out

@@ -79,6 +79,7 @@ class DeliveryEngine:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._pool: ThreadPoolExecutor | None = None  # embedded: the threads a claimed batch runs on
+        self.threads = 0  # delivery threads started (embedded) or consumers (AMQP)
         self.breaker = PublishBreaker()  # AMQP: while the broker is away, publish nothing
         # AMQP: intake's tickets go out from a background thread in confirmed batches (hub.queue.publisher)
         self.tickets = TicketPublisher(queue, self.breaker) if queue is not None else None
@@ -103,6 +104,10 @@ class DeliveryEngine:
                 if d.adapter and d.adapter != INBOX_ADAPTER
             ]
         )
+
+    def wake(self) -> None:
+        """Embedded: wake the claimer now (another process recorded deliveries: `serve`'s pipe)."""
+        self._wake.set()
 
     def stop_publishing(self, timeout: float = 5.0) -> None:
         """At shutdown: publish the tickets still waiting (within `timeout`), then stop the publisher."""
@@ -369,6 +374,7 @@ class DeliveryEngine:
     def start(self, stop: threading.Event, *, workers: int | None = None, pollers: bool = True) -> None:
         """Start worker threads (and the adapters' pollers); they end when `stop` is set."""
         count = self.hub.settings.workers if workers is None else workers
+        self.threads = count
         targets: list[tuple[Callable[..., None], str, tuple[Any, ...]]] = []
         if self.queue is None and count:
             self._pool = ThreadPoolExecutor(count, thread_name_prefix="delivery")

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from hub.delivery_process import DELIVERY_FAMILIES, DeliveryProcess, only_families
 from hub.ledger import Ledger
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -135,9 +136,37 @@ class LedgerCollector(Collector):
         )
 
 
-def exposition(ledger: Ledger, ledger_registry: CollectorRegistry | None = None) -> bytes:
-    """The Prometheus text of the process-wide counters and of `ledger`'s gauges."""
+class DeliveryProcessCollector(Collector):
+    """`serve` whose delivery runs in a child process (hub.delivery_process): is it up, how often
+    was it restarted. Its delivery counters and histograms are that process's, not in this registry;
+    the ledger's gauges above tell the queue's truth either way."""
+
+    def __init__(self, child: DeliveryProcess) -> None:
+        self.child = child
+
+    def collect(self) -> Iterator[Metric]:
+        status = self.child.status()
+        yield GaugeMetricFamily(
+            "lienthong_delivery_process_up",
+            "1 while serve's delivery process runs, 0 while it is down (restarted after a backoff)",
+            value=1 if status.state in ("starting", "running") else 0,
+        )
+        yield GaugeMetricFamily(
+            "lienthong_delivery_process_restarts",
+            "Times serve restarted its delivery process since serve started",
+            value=status.restarts,
+        )
+
+
+def exposition(
+    ledger: Ledger, ledger_registry: CollectorRegistry | None = None, child: DeliveryProcess | None = None
+) -> bytes:
+    """The Prometheus text of the process-wide counters and of `ledger`'s gauges; with `child`
+    (`serve`'s delivery process) the delivery counters are the child's, not this process's."""
     if ledger_registry is None:
         ledger_registry = CollectorRegistry(auto_describe=False)
         ledger_registry.register(LedgerCollector(ledger))
-    return generate_latest(REGISTRY) + generate_latest(ledger_registry)
+    own = generate_latest(REGISTRY)
+    if child is not None:
+        own = only_families(own, DELIVERY_FAMILIES, keep=False) + child.metrics_text()
+    return own + generate_latest(ledger_registry)

@@ -60,10 +60,14 @@ class Runtime:
         peers = PeerWatch.of(adapters, hub.settings.readiness_cache_seconds)
         return cls(hub, intake, services, adapters, engine, queue, peers, make_sequencer(hub))
 
-    def start_workers(self, *, workers: int | None = None, pollers: bool = True) -> None:
+    def start_workers(
+        self, *, workers: int | None = None, pollers: bool = True, sequencer: bool = True
+    ) -> None:
         """Delivery workers, and with `pollers` the adapters' pollers and the alert watcher (run those
-        in one process of a scaled-out hub). Every process runs a sequencer; one at a time works."""
-        self.sequencer.start(self.stop)
+        in one process of a scaled-out hub). Every process runs a sequencer (one at a time works)
+        unless told not to: `serve` whose delivery runs in a child leaves it to the child."""
+        if sequencer:
+            self.sequencer.start(self.stop)
         self.engine.start(self.stop, workers=workers, pollers=pollers)
         if pollers:
             self.watcher = AlertWatcher(self.hub, self.peers)

@@ -88,7 +88,16 @@ class Settings(BaseSettings):
     allow_sha1_signatures: bool = False
 
     # delivery
-    workers: int = Field(default=4, ge=0, description="delivery threads per process (0: none)")
+    # 8, not 4: the claimer claims up to `workers` deliveries per statement and their outcomes share
+    # group commits, so a delivery cost ~1.3 ms of CPU instead of ~1.65 (bench/FINDINGS.md); 8 is
+    # also gov_axis's connection pool, and a webhook host sees at most 8 connections per process.
+    workers: int = Field(default=8, ge=0, description="delivery threads per process (0: none)")
+    delivery: Literal["process", "threads"] = Field(
+        default="process",
+        description="`serve` (one process): its delivery threads, pollers and sequencer in a child"
+        " `lienthong worker` on the same ledger (process: intake and delivery on two cores) or in"
+        " serve's own process (threads)",
+    )
     lease_seconds: float = Field(default=120.0, gt=0, description="how long a worker holds a delivery")
     poll_interval_seconds: float = Field(default=1.0, gt=0, description="embedded queue: idle wait")
     sweep_interval_seconds: float = Field(default=30.0, gt=0, description="AMQP: republish lost tickets")

@@ -549,3 +549,33 @@ def test_big_documents_are_stored_whole_alone_or_in_a_batch_and_a_duplicate_roll
     assert scalar(ledger, "SELECT count(*) FROM messages") == len(messages) + 1
     sequence_all(ledger)
     assert ledger.verify_chain(key=KEY).ok
+
+
+def test_a_writer_of_another_process_is_waited_for_on_the_lock_file_and_followed_at_once(tmp_path) -> None:
+    """Writers of several processes on one SQLite file queue on an flock beside it (not in SQLite's
+    busy handler, which sleeps in steps of up to 100 ms): a write waits while another process holds
+    it, and goes on as soon as it is released."""
+    import fcntl
+    import os
+
+    database = tmp_path / "ledger.sqlite3"
+    led = Ledger(f"sqlite:///{database}")
+    led.migrate()
+    other = os.open(tmp_path / "ledger.sqlite3-writelock", os.O_RDWR)  # another process's open file
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        done: list[float] = []
+        writer = threading.Thread(
+            target=lambda: (led.set_state("test", "key", "value"), done.append(time.monotonic()))
+        )
+        writer.start()
+        time.sleep(0.5)
+        assert not done, "the write waited for the other process's write transaction"
+        released = time.monotonic()
+        fcntl.flock(other, fcntl.LOCK_UN)
+        writer.join(10)
+        assert done and done[0] - released < 2, "the write went on once the other process released it"
+        assert led.get_state("test", "key") == "value"
+    finally:
+        os.close(other)
+        led.dispose()

@@ -15,7 +15,8 @@ from hub.api.limits import RequestLimits
 from hub.api.openapi import install_openapi
 from hub.console.app import mount_console
 from hub.context import HubContext
-from hub.metrics import LedgerCollector
+from hub.delivery_process import DeliveryProcess
+from hub.metrics import DeliveryProcessCollector, LedgerCollector
 from hub.peers import PeerCollector
 from hub.runtime import Runtime
 from hub.settings import Settings
@@ -27,14 +28,23 @@ def create_app(
     context: HubContext | None = None,
     workers: int | None = None,
     pollers: bool = True,
+    delivery_process: DeliveryProcess | None = None,
 ) -> FastAPI:
     """The hub's API. Delivery workers (`workers`, default from settings) and the adapters' pollers
-    run inside the same process while the app runs; `workers=0` makes an API-only process."""
+    run inside the same process while the app runs; `workers=0` makes an API-only process. With
+    `delivery_process`, they (and the sequencer) run in that child process instead, started and
+    stopped with the app and woken by each recorded delivery (hub.delivery_process)."""
     runtime = Runtime.build(settings, context=context)
+    if delivery_process is not None:
+        runtime.intake.listeners.append(delivery_process.wake)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        runtime.start_workers(workers=workers, pollers=pollers)
+        if delivery_process is None:
+            runtime.start_workers(workers=workers, pollers=pollers)
+        else:
+            runtime.start_workers(workers=0, pollers=False, sequencer=False)
+            delivery_process.start()
         try:
             yield
         finally:
@@ -42,6 +52,8 @@ def create_app(
             if executor is not None:  # hub.api.messages: every accepted document is recorded first
                 executor.shutdown(wait=True)
                 app.state.intake_executor = None
+            if delivery_process is not None:
+                delivery_process.stop()
             runtime.close()
 
     # FastAPIOffline serves /docs (Swagger UI) and /redoc from assets bundled in the package, not a
@@ -56,9 +68,12 @@ def create_app(
     app.state.hub = runtime.hub
     app.state.intake = runtime.intake
     app.state.peers = runtime.peers
+    app.state.delivery_process = delivery_process
     app.state.metrics_registry = CollectorRegistry(auto_describe=False)
     app.state.metrics_registry.register(LedgerCollector(runtime.hub.ledger))
     app.state.metrics_registry.register(PeerCollector(runtime.peers))
+    if delivery_process is not None:
+        app.state.metrics_registry.register(DeliveryProcessCollector(delivery_process))
     settings = runtime.hub.settings
     app.add_middleware(
         RequestLimits,

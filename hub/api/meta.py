@@ -19,9 +19,19 @@ router = APIRouter(tags=["meta"])
 @router.get("/healthz", response_model=Health)
 async def healthz(request: Request) -> dict[str, Any]:
     """The process is up; with what it knows of the outside systems its adapters call (each check
-    cached a few seconds). A peer down is reported here, not made a reason to be unready."""
+    cached a few seconds) and where its delivery runs (a delivery process that died shows `down`
+    until it is restarted). A peer down is reported here, not made a reason to be unready."""
     peers = await run_in_threadpool(request.app.state.peers.report)
-    return {"status": "ok", "peers": peers}
+    return {"status": "ok", "peers": peers, "delivery": _delivery(request)}
+
+
+def _delivery(request: Request) -> dict[str, Any]:
+    """Where delivery runs; in a child process, whether it is running now (hub.delivery_process)."""
+    child = request.app.state.delivery_process
+    if child is None:
+        engine = request.app.state.runtime.engine
+        return {"mode": "threads", "workers": engine.threads}
+    return {**child.status().as_dict(), "workers": child.workers}
 
 
 @router.get("/readyz", response_model=Ready)
@@ -49,7 +59,10 @@ async def readyz(request: Request) -> dict[str, Any]:
 async def prometheus_metrics(request: Request) -> Response:
     """Prometheus text exposition: intake and delivery counters, queue and ledger gauges."""
     body = await run_in_threadpool(
-        metrics.exposition, request.app.state.hub.ledger, request.app.state.metrics_registry
+        metrics.exposition,
+        request.app.state.hub.ledger,
+        request.app.state.metrics_registry,
+        request.app.state.delivery_process,
     )
     return Response(body, media_type=metrics.CONTENT_TYPE)
 

@@ -169,9 +169,21 @@ class Peer(BaseModel):
     down_since: str | None
 
 
+class DeliveryStatus(BaseModel):
+    """Where this hub's delivery runs: in the `serve` process's threads, or in its child process
+    (`state` running, starting, down while it waits to be restarted, stopped)."""
+
+    mode: Literal["threads", "process"]
+    workers: int
+    state: Literal["starting", "running", "down", "stopped"] | None = None
+    pid: int | None = None
+    restarts: int | None = None
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     peers: list[Peer]
+    delivery: DeliveryStatus
 
 
 class ProblemTypeInfo(BaseModel):

@@ -6,6 +6,7 @@ unchanged.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +16,13 @@ from hub.cli.common import DataDir, make_settings, out, refuse
 from hub.logging import configure_logging
 
 app = typer.Typer()
+
+
+class DeliveryMode(StrEnum):
+    """Where `serve` runs its delivery (LIENTHONG_DELIVERY)."""
+
+    process = "process"
+    threads = "threads"
 
 
 @app.command()
@@ -31,6 +39,14 @@ def serve(
             help="API processes sharing the port (each with its delivery threads); > 1 needs PostgreSQL.",
         ),
     ] = 1,
+    delivery: Annotated[
+        DeliveryMode | None,
+        typer.Option(
+            help="process: delivery (with pollers and sequencer) in a child `lienthong worker` on the same"
+            " ledger, so intake and delivery use two cores; threads: in this process."
+            " Default LIENTHONG_DELIVERY (process). With --processes > 1: threads in each.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Run the hub's HTTP API (with delivery workers unless --workers 0)."""
@@ -49,6 +65,8 @@ def serve(
         overrides["port"] = port
     if workers is not None:
         overrides["workers"] = workers
+    if delivery is not None:
+        overrides["delivery"] = delivery.value
     settings = make_settings(data_dir, **overrides)
     configure_logging(settings.log_format, settings.log_level)
     if processes > 1 and settings.effective_database_url.startswith("sqlite"):
@@ -56,8 +74,14 @@ def serve(
             "--processes > 1 needs a PostgreSQL ledger (LIENTHONG_DATABASE_URL): processes sharing one"
             " SQLite file wait on its lock and are no faster than one"
         )
+    child = None
+    if processes == 1 and settings.delivery == "process" and settings.workers > 0:
+        from hub.delivery_process import DeliveryProcess
+
+        child = DeliveryProcess(settings)
     try:
-        api = create_app(settings)  # with several processes: checks and migrates once, here
+        # with several processes: checks and migrates once, here
+        api = create_app(settings, delivery_process=child)
     except (StartupRefused, ConfigReferenceError) as refused:
         raise refuse(str(refused)) from None
     from hub.tls import uvicorn_tls_options
@@ -93,10 +117,22 @@ def serve(
 def worker(
     workers: Annotated[int | None, typer.Option(help="Delivery threads (default from settings).")] = None,
     pollers: Annotated[bool, typer.Option(help="Run the adapters' pollers in this process.")] = True,
+    parent_pipe: Annotated[
+        bool,
+        typer.Option(
+            hidden=True,
+            help="Started by `serve`: a byte on stdin wakes the claimer; end of stdin (serve gone) stops.",
+        ),
+    ] = False,
+    ready_fd: Annotated[
+        int | None,
+        typer.Option(hidden=True, help="Started by `serve`: a line is written here once the workers run."),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Run delivery workers (and pollers) without the HTTP API: for scale-out beside `serve`."""
     import signal
+    import sys
     import threading
 
     from hub.runtime import Runtime
@@ -113,12 +149,44 @@ def worker(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
     runtime.start_workers(workers=workers, pollers=pollers)
+    if parent_pipe:
+        threading.Thread(
+            target=_watch_parent, args=(sys.stdin.fileno(), runtime, stopped), name="parent-pipe", daemon=True
+        ).start()
+    if ready_fd is not None:  # serve's delivery process: serve's /metrics shows its delivery counters
+        import os
+
+        from prometheus_client import start_http_server
+
+        from hub.metrics import REGISTRY
+
+        metrics_server, _ = start_http_server(0, addr="127.0.0.1", registry=REGISTRY)
+        os.write(ready_fd, f"ready {metrics_server.server_port}\n".encode())
+        os.close(ready_fd)
     queue = runtime.hub.settings.queue_url if runtime.queue is not None else "embedded (ledger)"
     out.print(
         f"lienthong worker {runtime.engine.worker_id}: adapters {runtime.adapters.names()}, queue {queue}"
     )
     stopped.wait()
     runtime.close()
+
+
+def _watch_parent(fd: int, runtime: Any, stopped: Any) -> None:
+    """`serve`'s delivery process: each byte from `serve` wakes the claimer; end of file (`serve`
+    exited or was killed: the kernel closed its end) stops this process (hub.delivery_process)."""
+    import os
+
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except InterruptedError:
+            continue
+        except OSError:
+            data = b""
+        if not data:
+            stopped.set()
+            return
+        runtime.engine.wake()
 
 
 SIMULATOR_ENTRY_POINTS = "lienthong.simulators"

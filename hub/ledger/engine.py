@@ -10,11 +10,20 @@ Within one process, writers first queue on a Python lock and only then issue ``B
 SQLite's busy handler sleeps in steps of up to 100 ms while it waits, so threads of one process
 contending for the write lock spent most of their time asleep (measured in docs/BENCHMARKS.md).
 The lock is taken at the first ``BEGIN IMMEDIATE`` on a pooled connection and released when that
-connection goes back to the pool. Other processes still meet the busy handler.
+connection goes back to the pool.
+
+Between processes on one file (`serve` and its delivery process, `lienthong worker`s), the holder of
+that Python lock then takes an exclusive ``flock`` on ``<database>-writelock`` beside the file before
+``BEGIN IMMEDIATE``: a process waiting for another's write transaction sleeps in the kernel and is
+woken when it ends, instead of in the busy handler's steps of up to 100 ms. Nothing depends on it
+for correctness (SQLite's own lock still decides; a process without it, e.g. the sqlite3 shell,
+meets the busy handler as before), and the kernel drops it when its process dies.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -61,6 +70,7 @@ def _sqlite_engine(url: URL) -> Engine:
         Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, **kwargs)
     write_lock = threading.Lock()
+    between_processes = None if in_memory else _process_lock(Path(database).expanduser().resolve())
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -85,12 +95,26 @@ def _sqlite_engine(url: URL) -> Engine:
             info = conn.connection.info
             if not info.get(_HOLDS_WRITE_LOCK):
                 write_lock.acquire()
+                if between_processes is not None:
+                    fcntl.flock(between_processes, fcntl.LOCK_EX)
                 info[_HOLDS_WRITE_LOCK] = True
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
         if record is not None and record.info.pop(_HOLDS_WRITE_LOCK, False):
+            if between_processes is not None:
+                fcntl.flock(between_processes, fcntl.LOCK_UN)
             write_lock.release()
 
     return engine
+
+
+def _process_lock(database: Path) -> int | None:
+    """The open lock file that queues this file's writers across processes; None where it cannot be
+    created (a read-only directory: writes then fail on SQLite's own terms, as before)."""
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(database.with_name(database.name + "-writelock"), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return None
