@@ -110,6 +110,20 @@ def test_intake_hands_tickets_over_without_waiting_and_what_gathers_goes_out_tog
     publisher.close()
 
 
+def test_tickets_arriving_one_by_one_wait_for_each_other_and_share_a_publish() -> None:
+    """RabbitMQ's work is per message: the publisher lingers after a ticket so that the next ones
+    go in the same call (and the same messages), instead of one publish per request."""
+    broker = SlowBroker()
+    broker.gate.set()
+    publisher = TicketPublisher(broker, PublishBreaker(), linger=0.5)
+    for ticket in _tickets("req", 5):  # five requests, 20 ms apart
+        publisher.submit([ticket])
+        time.sleep(0.02)
+    assert publisher.flush(10)
+    assert broker.batches == [[f"req-{i}" for i in range(5)]]
+    publisher.close()
+
+
 def test_the_publisher_leaves_to_the_sweeper_what_the_broker_does_not_take(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
