@@ -18,7 +18,16 @@ import pytest
 from kombu import Connection, Exchange, Producer
 
 from hub.queue import QueueUnavailable, Ticket
-from hub.queue.amqp import DELIVERY_HEADER, REASON_HEADER, AmqpWorkQueue, bucket_for, decode_ticket
+from hub.queue.amqp import (
+    DELIVERY_HEADER,
+    REASON_HEADER,
+    TICKETS_HEADER,
+    TICKETS_PER_MESSAGE,
+    AmqpWorkQueue,
+    bucket_for,
+    decode_ticket,
+    decode_tickets,
+)
 from hub.queue.breaker import PublishBreaker
 from hub.queue.publisher import TicketPublisher
 from hub.servers import free_port
@@ -146,6 +155,25 @@ def test_decode_ticket_refuses_non_tickets() -> None:
             decode_ticket(body)
 
 
+def test_decode_tickets_reads_one_or_several_and_refuses_the_rest() -> None:
+    one = b'{"delivery_id":"d","message_id":"m","adapter":"a"}'
+    assert decode_tickets(one) == [Ticket("d", "m", "a")]
+    several = (
+        b'[{"delivery_id":"d1","message_id":"m","adapter":"a"},'
+        b'{"delivery_id":"d2","message_id":"m","adapter":"b","attempt":1}]'
+    )
+    assert decode_tickets(several) == [Ticket("d1", "m", "a"), Ticket("d2", "m", "b", 1)]
+    for body in (
+        b"[]",
+        b'[{"delivery_id":"d1","message_id":"m","adapter":"a"},{"delivery_id":"d2"}]',
+        b"[1]",
+    ):
+        with pytest.raises(ValueError):
+            decode_tickets(body)
+    with pytest.raises(ValueError):
+        decode_ticket(several)  # one ticket expected
+
+
 # -- against the broker -------------------------------------------------------------------------
 
 
@@ -227,11 +255,74 @@ def test_the_background_publisher_gets_every_ticket_to_the_broker_in_batches(
     assert publisher.flush(30)
     assert publisher.published == 300 and publisher.left_to_sweeper == 0
     assert publisher.batches < 300, "tickets that gathered meanwhile go out together"
-    assert q.depth() == 300
+    assert q.depth() < 300 // 2, "several tickets to a message"
     publisher.close()
     wanted = {t.delivery_id for t in sent}
     with Collector(q) as c:
         assert c.wait_for(wanted) == wanted
+    assert len(c.seen) == 300
+
+
+def test_tickets_published_together_share_messages_and_each_is_handled_once(
+    make_queue: Callable[..., AmqpWorkQueue], amqp_url: str
+) -> None:
+    q = make_queue()
+    sent = tickets(2 * TICKETS_PER_MESSAGE + 3, tag="tog")
+    q.publish_together(sent)
+    assert q.depth() == 3
+    message = raw_get(amqp_url, f"{q.prefix}.tickets")
+    assert message is not None
+    assert message.properties["delivery_mode"] == 2  # type: ignore[attr-defined]
+    assert message.headers[TICKETS_HEADER] == TICKETS_PER_MESSAGE  # type: ignore[attr-defined]
+    assert decode_tickets(message.body) == sent[:TICKETS_PER_MESSAGE]  # type: ignore[attr-defined]
+    with Collector(q) as c:
+        rest = {t.delivery_id for t in sent[TICKETS_PER_MESSAGE:]}
+        assert c.wait_for(rest) == rest
+    assert sorted(t.delivery_id for t in c.seen) == sorted(rest)
+    assert q.depth() == 0
+    q.publish_together(sent[:1])  # a lone ticket: a message as `publish` makes it
+    lone = raw_get(amqp_url, f"{q.prefix}.tickets")
+    assert lone is not None and lone.headers[DELIVERY_HEADER] == "tog-0"  # type: ignore[attr-defined]
+    assert decode_ticket(lone.body) == sent[0]  # type: ignore[attr-defined]
+
+
+def test_a_failed_ticket_of_a_shared_message_goes_on_alone(make_queue: Callable[..., AmqpWorkQueue]) -> None:
+    """The others are acked with the message; only the failed one is published again, alone."""
+    q = make_queue()
+    failed: list[str] = []
+
+    def fail_once(ticket: Ticket) -> None:
+        if ticket.delivery_id == "d-1" and not failed:
+            failed.append(ticket.delivery_id)
+            raise RuntimeError("ledger hiccup")
+
+    q.publish_together(tickets(3))
+    with Collector(q, before=fail_once) as c:
+        assert c.wait_for({"d-0", "d-1", "d-2"}) == {"d-0", "d-1", "d-2"}
+        assert eventually(lambda: q.depth() == 0)
+    assert sorted(t.delivery_id for t in c.seen) == ["d-0", "d-1", "d-2"]
+    assert failed == ["d-1"]
+    assert q.dead_depth() == 0
+
+
+def test_a_shared_message_failing_whole_is_requeued_then_dead_lettered(
+    make_queue: Callable[..., AmqpWorkQueue], amqp_url: str
+) -> None:
+    q = make_queue(delivery_limit=2)
+    calls: list[str] = []
+
+    def always_fail(ticket: Ticket) -> None:
+        calls.append(ticket.delivery_id)
+        raise RuntimeError("the ledger is away")
+
+    q.publish_together(tickets(2, tag="cursed"))
+    with Collector(q, before=always_fail):
+        assert eventually(lambda: q.dead_depth() == 1)
+    assert sorted(calls) == sorted(["cursed-0", "cursed-1"] * 3)  # the first delivery and two requeues
+    assert q.depth() == 0
+    dead = raw_get(amqp_url, f"{q.prefix}.dead")
+    assert dead is not None
+    assert decode_tickets(dead.body) == tickets(2, tag="cursed")  # type: ignore[attr-defined]
 
 
 def test_handler_failure_requeues(make_queue: Callable[..., AmqpWorkQueue]) -> None:
@@ -341,6 +432,36 @@ def test_consumer_killed_holding_tickets_loses_nothing(
         assert held in all_ids
         # The child holds `held` in its handler and more unacknowledged in its prefetch window.
         assert eventually(lambda: q.depth() == 15)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    with Collector(q) as c:
+        got = c.wait_for(all_ids)
+    assert got == all_ids
+    assert held in got
+
+
+def test_consumer_killed_holding_shared_messages_loses_nothing(
+    make_queue: Callable[..., AmqpWorkQueue], amqp_url: str
+) -> None:
+    """Killed in the middle of a message's tickets: the whole message comes back (the claim in the
+    ledger drops the ones already done)."""
+    q = make_queue()
+    sent = tickets(3 * TICKETS_PER_MESSAGE, tag="held")
+    all_ids = {t.delivery_id for t in sent}
+    q.publish_together(sent)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, amqp_url, q.prefix],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert child.stdout is not None
+        held = child.stdout.readline().strip()
+        assert held in all_ids
+        assert eventually(lambda: q.depth() == 0)  # all three messages unacknowledged in the child
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)

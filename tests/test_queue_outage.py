@@ -83,7 +83,7 @@ class SlowBroker:
         self.up = True
         self.batches: list[list[str]] = []
 
-    def publish(self, tickets: Sequence[Ticket]) -> None:
+    def publish_together(self, tickets: Sequence[Ticket]) -> None:  # what intake's publisher calls
         self.entered.set()
         self.gate.wait(30)
         if not self.up:
@@ -107,6 +107,20 @@ def test_intake_hands_tickets_over_without_waiting_and_what_gathers_goes_out_tog
     assert publisher.flush(10)
     assert broker.batches == [["first-0"], [f"during-{i}" for i in range(50)]]
     assert publisher.published == 51 and publisher.left_to_sweeper == 0
+    publisher.close()
+
+
+def test_tickets_arriving_one_by_one_wait_for_each_other_and_share_a_publish() -> None:
+    """RabbitMQ's work is per message: the publisher lingers after a ticket so that the next ones
+    go in the same call (and the same messages), instead of one publish per request."""
+    broker = SlowBroker()
+    broker.gate.set()
+    publisher = TicketPublisher(broker, PublishBreaker(), linger=0.5)
+    for ticket in _tickets("req", 5):  # five requests, 20 ms apart
+        publisher.submit([ticket])
+        time.sleep(0.02)
+    assert publisher.flush(10)
+    assert broker.batches == [[f"req-{i}" for i in range(5)]]
     publisher.close()
 
 

@@ -39,6 +39,11 @@ class WorkQueue(Protocol):
         """Durably enqueue tickets; returns only after the broker confirmed them."""
         ...
 
+    def publish_together(self, tickets: Sequence[Ticket]) -> None:
+        """As :meth:`publish`, but several tickets may share one broker message (cheaper for the
+        broker); a consumer still hands them to its handler one by one."""
+        ...
+
     def publish_retry(self, ticket: Ticket, delay_seconds: float) -> None:
         """Enqueue a ticket that becomes visible to workers after about `delay_seconds`."""
         ...

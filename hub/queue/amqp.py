@@ -10,7 +10,9 @@ Topology, every name under one prefix (``lienthong`` by default)::
                        (publish_dead, poison bodies, tickets past the delivery limit)
 
 All queues are durable quorum queues; all messages are persistent and publisher-confirmed (a batch's
-confirms awaited together).
+confirms awaited together). A message carries one ticket (a JSON object) or, published with
+``publish_together``, up to :data:`TICKETS_PER_MESSAGE` of them (a JSON array): the broker's work is
+per message (its quorum log, its confirm), so intake's tickets travel several to a message.
 See docs/queue.md for the reasons.
 """
 
@@ -43,6 +45,10 @@ RETRY_BUCKETS: tuple[int, ...] = (1, 5, 30, 120, 600, 3600)
 DELIVERY_LIMIT = 20
 MAIN_KEY = "ticket"
 DELIVERY_HEADER = "x-lienthong-delivery-id"
+TICKETS_HEADER = "x-lienthong-tickets"  # on a message carrying several tickets: how many
+#: Tickets in one message at most (``publish_together``). A message's tickets are handled one after
+#: another by the consumer that got it, so a small cap keeps a burst spread over the workers' threads.
+TICKETS_PER_MESSAGE = 16
 REASON_HEADER = "x-lienthong-reason"
 
 _PUBLISH_ATTEMPTS = 3
@@ -73,12 +79,35 @@ def encode_ticket(ticket: Ticket) -> bytes:
     return json.dumps(asdict(ticket), separators=(",", ":"), sort_keys=True).encode()
 
 
+def encode_tickets(tickets: Sequence[Ticket]) -> bytes:
+    """The body of a message carrying several tickets: a JSON array of tickets."""
+    return json.dumps([asdict(t) for t in tickets], separators=(",", ":"), sort_keys=True).encode()
+
+
 def decode_ticket(body: bytes | str) -> Ticket:
     """Parse a message body; ValueError when it is not a ticket. Unknown keys are ignored."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"body is not JSON: {exc}") from exc
+    return _ticket_of(data)
+
+
+def decode_tickets(body: bytes | str) -> list[Ticket]:
+    """The tickets of a message body: one ticket (an object) or several (a non-empty array of them).
+    ValueError when the body, or any ticket in it, is not one."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"body is not JSON: {exc}") from exc
+    if isinstance(data, list):
+        if not data:
+            raise ValueError("body is an empty array")
+        return [_ticket_of(item) for item in data]
+    return [_ticket_of(data)]
+
+
+def _ticket_of(data: Any) -> Ticket:
     if not isinstance(data, dict):
         raise ValueError("body is not a JSON object")
     fields: dict[str, Any] = {}
@@ -336,6 +365,21 @@ class AmqpWorkQueue:
         topo = self._topology
         self._send_all([self._ticket_message(t, topo.exchange, MAIN_KEY) for t in tickets])
 
+    def publish_together(self, tickets: Sequence[Ticket]) -> None:
+        """Durably enqueue tickets up to :data:`TICKETS_PER_MESSAGE` to a message; returns only after
+        the broker confirmed every message. A lone ticket goes as with :meth:`publish`."""
+        topo = self._topology
+        outgoing: list[_Outgoing] = []
+        for start in range(0, len(tickets), TICKETS_PER_MESSAGE):
+            chunk = tickets[start : start + TICKETS_PER_MESSAGE]
+            if len(chunk) == 1:
+                outgoing.append(self._ticket_message(chunk[0], topo.exchange, MAIN_KEY))
+            else:
+                headers: dict[str, Any] = {TICKETS_HEADER: len(chunk)}
+                message_id = f"{chunk[0].delivery_id}+{len(chunk) - 1}"
+                outgoing.append((encode_tickets(chunk), topo.exchange, MAIN_KEY, headers, message_id))
+        self._send_all(outgoing)
+
     def publish_retry(self, ticket: Ticket, delay_seconds: float) -> None:
         """Park the ticket in a wait bucket; it returns to the main queue when its TTL expires.
 
@@ -359,15 +403,18 @@ class AmqpWorkQueue:
         """Call `handle` for each ticket until `stop` is set (returns within about half a second).
 
         Ack after `handle` returns; requeue when it raises; a body that is not a ticket is rejected
-        without requeue (it goes to the dead-letter queue). When the broker goes away, reconnect
-        with backoff and go on.
+        without requeue (it goes to the dead-letter queue). The tickets of a message carrying several
+        are handled one after another; if some of them fail, those are published again one to a
+        message (confirmed) and the message is acked — or, if that publish fails, the whole message is
+        requeued (its other tickets then arrive again: the claim drops them). When the broker goes
+        away, reconnect with backoff and go on.
         """
         backoff = _Backoff()
         failures = {"in_a_row": 0}
 
         def on_message(message: Message) -> None:
             try:
-                ticket = decode_ticket(message.body)
+                tickets = decode_tickets(message.body)
             except ValueError as exc:
                 log.error(
                     "poison message %s rejected to the dead-letter queue: %s",
@@ -376,10 +423,22 @@ class AmqpWorkQueue:
                 )
                 message.reject(requeue=False)
                 return
-            try:
-                handle(ticket)
-            except Exception:
-                log.exception("handler failed for delivery %s; requeued", ticket.delivery_id)
+            failed: list[Ticket] = []
+            for ticket in tickets:
+                try:
+                    handle(ticket)
+                except Exception:
+                    log.exception("handler failed for delivery %s; requeued", ticket.delivery_id)
+                    failed.append(ticket)
+            if failed and len(failed) < len(tickets):
+                try:  # the failed ones go on alone (each with its own delivery count); the rest is done
+                    self.publish(failed)
+                    failed = []
+                except QueueUnavailable:
+                    log.warning(
+                        "could not republish %d failed ticket(s); the message is requeued", len(failed)
+                    )
+            if failed:
                 message.requeue()
                 failures["in_a_row"] += 1
                 # A handler failing again and again usually means a sick dependency: slow down.

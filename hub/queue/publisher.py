@@ -2,8 +2,11 @@
 
 A 202 means the message and its deliveries are committed in the ledger; the ticket only tells a
 worker to look now. So a request need not wait for RabbitMQ's confirm: it hands its tickets to this
-publisher and returns. One thread takes whatever has gathered meanwhile and publishes it as one
-confirmed batch (hub.queue.amqp awaits a batch's confirms together) through the circuit breaker.
+publisher and returns. One thread takes whatever has gathered meanwhile — waiting up to
+:data:`LINGER_SECONDS` after the first ticket for more — and publishes it as one confirmed batch,
+several tickets to a broker message (``WorkQueue.publish_together``; hub.queue.amqp awaits a batch's
+confirms together) through the circuit breaker. RabbitMQ's work is per message, so the wait makes the
+messages fuller: it delays a delivery's start by that much at most, never the 202.
 A ticket that is never published — the breaker open, the broker failing, the process killed before
 the thread got to it — is republished by the sweeper (hub.delivery) once its delivery is overdue, as
 before; only the delay of such a delivery changes, never whether it happens.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 
 from hub.queue import Ticket, WorkQueue
@@ -25,6 +29,8 @@ log = logging.getLogger("hub.queue")
 
 #: Tickets published in one confirmed batch at most.
 MAX_BATCH = 500
+#: How long the thread waits after a ticket arrives for more to share its messages (seconds).
+LINGER_SECONDS = 0.05
 #: Tickets waiting at most; beyond it new ones are left to the sweeper (memory stays bounded while
 #: the broker is slow; while it is away the breaker skips them anyway).
 MAX_PENDING = 50_000
@@ -40,11 +46,13 @@ class TicketPublisher:
         *,
         max_batch: int = MAX_BATCH,
         max_pending: int = MAX_PENDING,
+        linger: float = LINGER_SECONDS,
     ) -> None:
         self._queue = queue
         self._breaker = breaker
         self._max_batch = max_batch
         self._max_pending = max_pending
+        self._linger = linger
         self._cond = threading.Condition()
         self._pending: list[Ticket] = []
         self._busy = False  # a batch is being published
@@ -86,7 +94,7 @@ class TicketPublisher:
 
     def _publish(self, batch: list[Ticket]) -> None:
         try:
-            published = self._breaker.call(self._queue.publish, batch)
+            published = self._breaker.call(self._queue.publish_together, batch)
         except Exception:  # not QueueUnavailable (the breaker absorbs that): a bug; the sweeper covers it
             log.exception("publishing %d tickets failed", len(batch))
             published = False
@@ -104,6 +112,13 @@ class TicketPublisher:
                     self._cond.wait()
                 if not self._pending:  # closed and nothing left
                     return
+                deadline = time.monotonic() + self._linger
+                while (
+                    not self._closed
+                    and len(self._pending) < self._max_batch
+                    and (left := deadline - time.monotonic()) > 0
+                ):
+                    self._cond.wait(left)
                 batch = self._take()
                 self._busy = True
             try:
