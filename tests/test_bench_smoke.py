@@ -105,9 +105,13 @@ def test_quick_scale_out_bench_runs_every_phase_and_says_what_bounded_it(
             name,
             sat["cores"],
         )
-        assert sat["servers"]["postgres_backends_cpu_s"] > 0, "this run's backends did the ledger's SQL"
+        assert sat["servers"]["postgres_backends_cpu_s"] >= 0
         pg = run["postgres"]
         assert pg["samples"] > 0 and 0.0 <= pg["lock_wait_share"] <= 1.0
+    # the run's own backends did the ledger's SQL (read in 10 ms clock ticks: a phase of the tiny quick
+    # load alone may round to 0, all of them together may not)
+    backends = [r["saturation"]["servers"]["postgres_backends_cpu_s"] for r in results["scaled_out"].values()]
+    assert sum(backends) > 0, backends
     assert results["scaled_out"]["idle_processes_2"]["api_processes"] == 1  # one `serve`, two processes
     printed = capsys.readouterr().out
     assert "workers idle" in printed and "What bounded each saturated run" in printed
