@@ -59,8 +59,16 @@ class Proc:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the process and its live descendants so far."""
+        return self._cpu_of(self.family())
+
+    def descendants_cpu_seconds(self) -> float:
+        """User + system CPU time of the live descendants alone (`serve`'s delivery process)."""
+        return self._cpu_of([pid for pid in self.family() if pid != self.pid])
+
+    @staticmethod
+    def _cpu_of(pids: list[int]) -> float:
         total = 0
-        for pid in self.family():
+        for pid in pids:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:  # a descendant ended meanwhile

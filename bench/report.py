@@ -20,6 +20,12 @@ AIM_P99_MS = 50.0  # at 200 documents per second
 AIM_RATE = 200.0
 AIM_RATIO = 2.0  # hub CPU per message / floor
 AIM_OF_BASELINE = 0.8  # hub accepted/s ÷ the hand-written minimal service's, same documents, same run
+AIM_DELIVERED_RATIO = 0.9  # delivered/s ÷ accepted/s over a burst, same mode
+AIM_DELIVERY_CPU_S = 0.002  # CPU per delivered webhook message (the delivering processes)
+AIM_E2E_P99_MS = 1000.0  # intake→delivery p99 at 100/s offered
+AIM_MEMORY = 3.0  # peak RSS growth ÷ the size of a 10 MB document
+JSON = "json-1k-signed"
+AIM_WRITTEN_PER_BYTE = 8.0  # bytes written to disk per accepted message ÷ the document's size, embedded
 
 
 def _api_cpu(figures: dict[str, Any]) -> float:
@@ -133,7 +139,130 @@ def aims(results: dict[str, Any]) -> dict[str, Any]:
         "cost_over_floor": {"aim": AIM_RATIO, "reached": ratio, "met": bool(ratio and ratio < AIM_RATIO)},
         "scale_out": scale_out_aim(small, results["intake"].get("scaled_out")),
         "baseline": baseline_comparison(results),
+        "issue14": issue14_aims(results),
     }
+
+
+def _row(aim: str, reached: str, met: bool) -> dict[str, Any]:
+    return {"aim": aim, "reached": reached, "met": met}
+
+
+def _throughput_row(results: dict[str, Any]) -> dict[str, Any] | None:
+    """≥ 500/s on 2 cores, embedded or with several API processes on PostgreSQL: each mode's rate."""
+    small = results["intake"]["embedded"].get(SMALL)
+    if not small:
+        return None
+    modes = {"embedded": small["saturation"]["accepted_per_s"]}
+    labels = {"idle_processes_2": "`serve --processes 2`", "idle_two_apis": "2 `serve`"}
+    for phase, figures in _phases(results["intake"].get("scaled_out")).items():
+        if phase in labels:
+            modes[f"{labels[phase]} (PostgreSQL)"] = figures["saturation"]["accepted_per_s"]
+    best = max(modes, key=lambda k: modes[k])
+    reached = "; ".join(f"{_n(rate)}/s {mode}" for mode, rate in modes.items())
+    return _row(
+        f"≥ {AIM_THROUGHPUT:.0f} signed small edXML accepted/s on 2 cores (embedded, or several API"
+        " processes on PostgreSQL)",
+        f"{reached} — best: {best}",
+        modes[best] >= AIM_THROUGHPUT,
+    )
+
+
+def _delivery_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Delivery keeps up: delivered/accepted over the burst per mode and peer, CPU per delivered webhook
+    message (the scaled-out workers: delivery's own processes), intake→delivery p99 at the fixed rate."""
+    e2e = results["end_to_end"]
+    runs = {
+        "embedded → agency": e2e["embedded"],
+        "embedded → axis": e2e["embedded"].get("axis") or {},
+        "scaled out → agency": e2e.get("scaled_out") or {},
+    }
+    runs = {k: v for k, v in runs.items() if "saturation" in v}
+    rows = []
+    ratios = {
+        k: v["saturation"]["delivered_per_s"] / v["saturation"]["accepted_per_s"] for k, v in runs.items()
+    }
+    if ratios:
+        rows.append(
+            _row(
+                f"delivered/s ≥ {AIM_DELIVERED_RATIO}× accepted/s over a burst, same mode",
+                "; ".join(f"{k} {r:.2f}×" for k, r in ratios.items()),
+                all(r >= AIM_DELIVERED_RATIO for r in ratios.values()),
+            )
+        )
+    per_delivery: dict[str, float] = {}
+    embedded = runs.get("embedded → agency")
+    if embedded and (embedded.get("delivery") or {}).get("mode") == "process":
+        sat = embedded["saturation"]
+        child = sum((sat.get("children_cpu_s") or {}).values())
+        if child and sat["delivered"]:
+            per_delivery["embedded: serve's delivery process"] = child / sat["delivered"]
+    scaled = runs.get("scaled out → agency")
+    if scaled:
+        sat = scaled["saturation"]
+        workers = sum(v for k, v in sat["cpu_s"].items() if k.startswith("worker"))
+        if workers and sat["delivered"]:
+            per_delivery["scaled out: the `lienthong worker` processes"] = workers / sat["delivered"]
+    if per_delivery:
+        rows.append(
+            _row(
+                f"CPU per delivered webhook message ≤ {1000 * AIM_DELIVERY_CPU_S:.0f} ms (burst)",
+                "; ".join(f"{k} {_ms(v)} ms" for k, v in per_delivery.items()),
+                all(v <= AIM_DELIVERY_CPU_S for v in per_delivery.values()),
+            )
+        )
+    latencies = {
+        k: v["fixed_rate"]["intake_to_delivery"]["p99_ms"] for k, v in runs.items() if k != "embedded → axis"
+    }
+    if latencies:
+        rows.append(
+            _row(
+                f"intake→delivery p99 ≤ {AIM_E2E_P99_MS / 1000:.0f} s at 100/s offered",
+                "; ".join(f"{k} {v:.0f} ms" for k, v in latencies.items()),
+                all(v <= AIM_E2E_P99_MS for v in latencies.values()),
+            )
+        )
+    return rows
+
+
+def issue14_aims(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every figure issue 14 asks of `make bench`, judged in this run."""
+    rows: list[dict[str, Any]] = []
+    throughput = _throughput_row(results)
+    if throughput:
+        rows.append(throughput)
+    embedded = ratios(results).get("embedded", {})
+    measured = {k: v for k, v in embedded.items() if k in (SMALL, JSON) and v}
+    if measured:
+        rows.append(
+            _row(
+                f"hub CPU per accepted message ≤ {AIM_RATIO:.0f}× the floor, edXML and JSON",
+                "; ".join(f"{k} {v:.2f}×" for k, v in measured.items()),
+                all(v <= AIM_RATIO for v in measured.values()),
+            )
+        )
+    rows += _delivery_rows(results)
+    memory = results.get("memory") or {}
+    if memory.get("peak_growth_per_document_byte"):
+        growth = memory["peak_growth_per_document_byte"]
+        rows.append(
+            _row(
+                f"a 10 MB signed edXML raises peak RSS by ≤ {AIM_MEMORY:.0f}× its size",
+                f"{growth:.1f}×",
+                growth <= AIM_MEMORY,
+            )
+        )
+    small = results["intake"]["embedded"].get(SMALL)
+    written = small["saturation"].get("disk_write_bytes_per_message") if small else None
+    if small and written is not None:
+        times = written / small["document"]["mean_bytes"]
+        rows.append(
+            _row(
+                f"bytes written per accepted message ≤ {AIM_WRITTEN_PER_BYTE:.0f}× the document, embedded",
+                f"{times:.1f}× (signed small edXML)",
+                times <= AIM_WRITTEN_PER_BYTE,
+            )
+        )
+    return rows
 
 
 def write_json(results: dict[str, Any], results_dir: Path) -> Path:
@@ -195,9 +324,6 @@ def _intake_table(cases: dict[str, Any], floors: dict[str, Any], ratio: dict[str
             f" {_n(ratio.get(name), 2)} |"
         )
     return lines
-
-
-AIM_WRITTEN_PER_BYTE = 8.0  # bytes written to disk per accepted message ÷ the document's size, embedded
 
 
 def _baseline_section(results: dict[str, Any]) -> list[str]:
@@ -287,6 +413,16 @@ def _floor_table(floors: dict[str, Any]) -> list[str]:
             f" {_ms(f['sign_s'])} | **{_ms(f['floor_s'])}** ({' + '.join(f['floor_steps'])}) |"
         )
     return lines
+
+
+def _embedded_label(e2e: dict[str, Any]) -> str:
+    """The embedded end-to-end mode as the hub reported it (/healthz): its delivery process or threads."""
+    how = e2e.get("delivery") or {}
+    if how.get("mode") == "process":
+        return f"embedded (serve + its delivery process, {how.get('workers')} threads)"
+    if how.get("mode") == "threads":
+        return f"embedded (serve, {how.get('workers')} delivery threads)"
+    return "embedded (serve)"
 
 
 def _e2e_rows(label: str, e: dict[str, Any]) -> list[str]:
@@ -435,6 +571,15 @@ def markdown(results: dict[str, Any], json_path: Path | None = None) -> str:
                 f" ({b['judged_against']} verify) | {_n(b['reached'], 2)}× ({_n(b['hub_accepted_per_s'])}/s"
                 f" against {_n(judged['accepted_per_s'])}/s) | {_yes(b['met'])} |"
             )
+        if a.get("issue14"):
+            lines += [
+                "",
+                "Every figure issue 14 asks of this run:",
+                "",
+                "| aim | reached | |",
+                "|---|---|---|",
+            ]
+            lines += [f"| {row['aim']} | {row['reached']} | {_yes(row['met'])} |" for row in a["issue14"]]
         lines.append("")
     lines += [
         "## Intake, embedded (SQLite ledger, one `serve` process)",
@@ -470,7 +615,7 @@ def markdown(results: dict[str, Any], json_path: Path | None = None) -> str:
         "",
         "| mode | load | delivered/s | intake→delivery p50 / p99 ms | CPU ms per delivered message |",
         "|---|---|---:|---|---|",
-        *_e2e_rows("embedded (serve, 4 delivery threads)", results["end_to_end"]["embedded"]),
+        *_e2e_rows(_embedded_label(results["end_to_end"]["embedded"]), results["end_to_end"]["embedded"]),
         *_e2e_rows(
             f"scaled out ({results['end_to_end']['scaled_out'].get('api_processes', '?')} serve +"
             f" {results['end_to_end']['scaled_out'].get('workers', '?')} workers)",
@@ -486,7 +631,7 @@ def markdown(results: dict[str, Any], json_path: Path | None = None) -> str:
                 "",
                 "| mode | load | delivered/s | intake→delivery p50 / p99 ms | CPU ms per delivered message |",
                 "|---|---|---:|---|---|",
-                *_e2e_rows("embedded (serve, 4 delivery threads)", axis),
+                *_e2e_rows(_embedded_label(results["end_to_end"]["embedded"]), axis),
             ]
         ),
         "",

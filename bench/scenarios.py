@@ -260,6 +260,7 @@ def measure_end_to_end(
         position += count
         since = datetime.now(UTC)
         before, books = _cpu(procs), _bookkeeping(procs)
+        children_before = {p.name: p.descendants_cpu_seconds() for p in procs}
         began = time.perf_counter()
         if phase == "saturation":
             sent = loadgen.saturate(urls, requests, connections=16)
@@ -273,6 +274,7 @@ def measure_end_to_end(
         last = max((t.delivered_at for t in timings), default=since)
         span = (last - first).total_seconds()
         cpu = _cpu_delta(before, procs)
+        children = {p.name: p.descendants_cpu_seconds() - children_before[p.name] for p in procs}
         results[phase] = {
             "sent": count,
             "accepted_202": accepted,
@@ -284,6 +286,8 @@ def measure_end_to_end(
             "intake_to_delivery": latency_summary([t.seconds for t in timings]),
             "cpu_s": cpu,
             "cpu_s_per_message": sum(cpu.values()) / done if done else None,
+            # of that, the child processes' (embedded `serve`: its delivery process)
+            "children_cpu_s": children,
             **_per_message(books, procs, done),
         }
     return results

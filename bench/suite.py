@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from hub.context import HubContext
 from hub.settings import Settings
 
@@ -298,6 +300,7 @@ class Suite:
             hub = start_hub("serve-e2e", hub_env(data, config, **settings), self.logs)
             ledger = LedgerView(f"sqlite:///{data / 'ledger.sqlite3'}")
             with self.running(hub):
+                how = _delivery_of(hub)
                 out = measure_end_to_end(
                     hub,
                     [hub],
@@ -308,8 +311,10 @@ class Suite:
                     rate=self.plan.e2e_rate,
                     fixed=self.plan.e2e_fixed,
                 )
+                out["delivery"] = how
                 self._say_e2e("embedded → agency", out)
                 out["axis"] = self._axis(hub, [hub], ledger, axis_pool)
+                out["axis"]["delivery"] = how
                 if memory:
                     self.log(f"  memory: a {self.plan.memory_bytes // 1024} KiB document …")
                     out["memory"] = measure_memory(hub, ledger, self.plan.memory_bytes, self.workdir)
@@ -369,6 +374,13 @@ class Suite:
         out["intake"].update(delivering.pop("intake"))
         out.update(delivering)
         return out
+
+
+def _delivery_of(hub: Proc) -> dict[str, Any]:
+    """How the `serve` delivers, as its /healthz says (mode: a child process or threads; workers)."""
+    answer = httpx.get(f"{hub.url}/healthz", timeout=5).json()
+    delivery: dict[str, Any] = answer.get("delivery") or {}
+    return {"mode": delivery.get("mode"), "workers": delivery.get("workers")}
 
 
 @dataclass
