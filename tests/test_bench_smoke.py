@@ -49,11 +49,8 @@ def test_quick_bench_runs_end_to_end_and_accounts_for_every_document(tmp_path: P
         assert e2e[phase]["intake_to_delivery"]["p50_ms"] > 0
     assert e2e["delivery"] == {"mode": "process", "workers": 8}  # serve's default, read from /healthz
     assert set(e2e["saturation"]["children_cpu_s"]) == {"serve-e2e"}  # its delivery process's share
-    aims = {
-        row["aim"].split(" ")[0] + " " + row["aim"].split(" ")[1]: row for row in results["aims"]["issue14"]
-    }
-    assert len(aims) == len(results["aims"]["issue14"]) >= 6
-    assert all(isinstance(row["met"], bool) and row["reached"] for row in aims.values())
+    rows = results["aims"]["issue14"]  # every figure issue 14 asks, judged
+    assert len(rows) >= 6 and all(isinstance(r["met"], bool) and r["aim"] and r["reached"] for r in rows)
     axis = e2e["axis"]  # the national axis simulator, through the gov_axis adapter
     for phase in ("saturation", "fixed_rate"):
         assert axis[phase]["delivered"] == axis[phase]["sent"] == axis[phase]["accepted_202"]
