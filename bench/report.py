@@ -438,9 +438,13 @@ def _e2e_rows(label: str, e: dict[str, Any]) -> list[str]:
             else "—"
         )
         d = p["intake_to_delivery"]
+        others = p.get("other_statuses") or {}
+        if p.get("errors"):
+            others = {**others, "errors": p["errors"]}
+        note = f" (not 202: {others})" if others else ""
         rows.append(
-            f"| {label} | {offered}: {p['delivered']}/{p['sent']} delivered | {_n(p['delivered_per_s'])} |"
-            f" {d['p50_ms']:.0f} / {d['p99_ms']:.0f} | {cpu} |"
+            f"| {label} | {offered}: {p['delivered']}/{p['sent']} delivered{note} |"
+            f" {_n(p['delivered_per_s'])} | {d['p50_ms']:.0f} / {d['p99_ms']:.0f} | {cpu} |"
         )
     return rows
 

@@ -278,6 +278,9 @@ def measure_end_to_end(
         results[phase] = {
             "sent": count,
             "accepted_202": accepted,
+            # what the hub answered instead of 202, and the load generator's own errors (first few)
+            "other_statuses": {str(k): v for k, v in sent.statuses.items() if k != 202},
+            "errors": [str(e) for e in sent.errors[:5]],
             "delivered": done,
             "offered_per_s": rate if phase == "fixed_rate" else None,
             "accepted_per_s": accepted / sent.wall_seconds if sent.wall_seconds else 0.0,
