@@ -268,8 +268,9 @@ class DeliveryEngine:
         """AMQP: the tickets of one packed message. Their deliveries are claimed together (one
         transaction; duplicates and early tickets dropped as by :meth:`handle_ticket`), then attempted
         in turn on this consumer's thread, their outcomes meeting other threads' in the group commit;
-        the leases of those still waiting are renewed each time half the lease has gone by. Returns the tickets whose attempt raised (they go on alone); a failed claim raises (the whole
-        message is then requeued, and the claim drops what was done when it comes back)."""
+        the leases of those still waiting are renewed each time half the lease has gone by. Returns
+        the tickets whose attempt raised (they go on alone); a failed claim raises (the whole message
+        is then requeued, and the claim drops what was done when it comes back)."""
         work, lease = self.hub.ledger.work, self.hub.settings.lease_seconds
         claims = work.claim_named([t.delivery_id for t in tickets], self.worker_id, lease_seconds=lease)
         by_id = {t.delivery_id: t for t in tickets}

@@ -296,9 +296,9 @@ class DeliveryWork:
             return []
         now = now or _now()
         with self._engine.begin() as conn:
-            rows = conn.execute(_CLAIM_NAMED, {"now": now, "delivery_ids": wanted}).all()
             rank = {delivery_id: i for i, delivery_id in enumerate(wanted)}
-            rows.sort(key=lambda row: rank[row.id])
+            found = conn.execute(_CLAIM_NAMED, {"now": now, "delivery_ids": wanted}).all()
+            rows = sorted(found, key=lambda row: rank[row.id])
             return self._with_messages(rows, self._claim_rows(conn, rows, owner, lease_seconds, now))
 
     def renew_leases(
