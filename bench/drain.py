@@ -6,6 +6,10 @@ one adapter's recipient (the agency webhook, or the national axis through gov_ax
 system) and voluntary context switches are read from /proc before and after: per delivery, they are
 the delivery path's cost alone (claim, read, adapter HTTP, outcome, log, metrics). The simulator runs
 in its own process, so its CPU is not counted. Prints one line per round; ``--rounds`` repeats it.
+
+``--scale-out``: the same on a fresh PostgreSQL database and RabbitMQ prefix — `serve --workers 0`
+records the backlog and publishes its tickets (packed, as intake does), then the worker drains the
+queue; the database's backends' and RabbitMQ's CPU per delivery are printed too.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from . import loadgen
+from .backends import Backends, ServerCpu, scaled_out_backends
 from .documents import AXIS_RECIPIENT, edxml_set
 from .ledgerview import LedgerView
 from .procs import (
@@ -42,17 +48,25 @@ def _loadavg() -> str:
 
 
 def drain_once(
-    adapter: str, count: int, threads: int | None, label: str, profile: Path | None = None
+    adapter: str,
+    count: int,
+    threads: int | None,
+    label: str,
+    profile: Path | None = None,
+    scale_out: bool = False,
 ) -> dict[str, float]:
     """One round: record `count` documents, then time a worker delivering them all (with `profile`,
-    under py-spy, GIL samples only, written there as collapsed stacks)."""
+    under py-spy, GIL samples only, written there as collapsed stacks; with `scale_out`, on
+    PostgreSQL and RabbitMQ)."""
     if adapter == "gov_axis":
         documents = edxml_set(
             f"drain-{label}", count + 1, 2048, recipient=AXIS_RECIPIENT, first_serial=700_000
         )
     else:
         documents = edxml_set(f"drain-{label}", count + 1, 2048)
-    with tempfile.TemporaryDirectory(prefix="lienthong-drain-") as tmp:
+    with ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="lienthong-drain-"))
+        backends: Backends | None = stack.enter_context(scaled_out_backends()) if scale_out else None
         work = Path(tmp)
         agency = start_simulator("agency", SIMULATORS["agency"], work / "logs")
         axis = (
@@ -62,9 +76,15 @@ def drain_once(
             config = make_config(work / "config", webhook_base=agency.url or "")
             if axis is not None:
                 set_adapter_options(config, "gov_axis", {"base_url": axis.url})
-            settings = {"workers": threads} if threads else {}
+            settings: dict[str, object] = {"workers": threads} if threads else {}
+            ledger_url = f"sqlite:///{work / 'data' / 'ledger.sqlite3'}"
+            if backends is not None:
+                ledger_url = backends.database_url
+                settings.update(
+                    database_url=ledger_url, queue_url=backends.queue_url, queue_prefix=backends.prefix
+                )
             env = hub_env(work / "data", config, **settings)
-            ledger = LedgerView(f"sqlite:///{work / 'data' / 'ledger.sqlite3'}")
+            ledger = LedgerView(ledger_url)
             hub = start_hub("serve-drain", env, work / "logs", workers=0)
             url = hub.url or ""
             try:
@@ -88,12 +108,15 @@ def drain_once(
                 argv = [py_spy, "record", "--format", "raw", "--output", str(profile), "--rate", "250"]
                 argv += ["--nonblocking", "--gil", "--pid", str(worker.pid)]
                 spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            servers = ServerCpu(backends)
             try:
+                servers.start()
                 cpu, switches = worker.cpu_seconds(), worker.voluntary_switches()
                 began = time.perf_counter()
                 done = wait_delivered(ledger, adapter, expected, 600)
                 took = time.perf_counter() - began
                 cpu, switches = worker.cpu_seconds() - cpu, worker.voluntary_switches() - switches
+                server_cpu = servers.stop()
             finally:
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)  # py-spy writes its output and exits
@@ -110,6 +133,15 @@ def drain_once(
         "delivered_per_s": expected / took,
         "cpu_ms_per_delivery": 1000 * cpu / expected,
         "voluntary_switches_per_delivery": switches / expected,
+        "postgres_ms_per_delivery": 1000 * server_cpu["postgres_backends_cpu_s"] / expected,
+        "rabbitmq_ms_per_delivery": 1000 * server_cpu["rabbitmq_cpu_s"] / expected,
+        # every process of the machine (the simulator, the ledger polling, others' work included):
+        # the backends' figure misses a pooled connection that came and went during the drain
+        "machine_ms_per_delivery": 1000
+        * server_cpu["machine_busy_share"]
+        * (os.cpu_count() or 1)
+        * took
+        / expected,
     }
 
 
@@ -123,13 +155,23 @@ def main(argv: list[str] | None = None) -> int:
         "--label", default=os.environ.get("DRAIN_LABEL", "run"), help="printed with each line"
     )
     parser.add_argument("--profile", type=Path, help="record the worker with py-spy (GIL) into this file")
+    parser.add_argument("--scale-out", action="store_true", help="on PostgreSQL and RabbitMQ")
     args = parser.parse_args(argv)
     for round_ in range(args.rounds):
         before = _loadavg()
-        figures = drain_once(args.adapter, args.count, args.threads, f"{args.label}{round_}", args.profile)
+        figures = drain_once(
+            args.adapter, args.count, args.threads, f"{args.label}{round_}", args.profile, args.scale_out
+        )
+        servers = ""
+        if args.scale_out:
+            servers = (
+                f" PostgreSQL {figures['postgres_ms_per_delivery']:.2f},"
+                f" RabbitMQ {figures['rabbitmq_ms_per_delivery']:.2f},"
+                f" whole machine {figures['machine_ms_per_delivery']:.2f} ms/delivery,"
+            )
         print(
             f"{args.label} {args.adapter} n={args.count}: {figures['delivered_per_s']:.0f} delivered/s,"
-            f" worker CPU {figures['cpu_ms_per_delivery']:.2f} ms/delivery,"
+            f" worker CPU {figures['cpu_ms_per_delivery']:.2f} ms/delivery,{servers}"
             f" {figures['voluntary_switches_per_delivery']:.1f} vol. switches/delivery"
             f" (load {before} → {_loadavg()})",
             flush=True,

@@ -264,6 +264,35 @@ class DeliveryEngine:
         if claimed is not None:
             self.attempt(claimed)
 
+    def handle_tickets(self, tickets: Sequence[Ticket]) -> list[Ticket]:
+        """AMQP: the tickets of one packed message. Their deliveries are claimed together (one
+        transaction; duplicates and early tickets dropped as by :meth:`handle_ticket`), then attempted
+        in turn on this consumer's thread, their outcomes meeting other threads' in the group commit;
+        the leases of those still waiting are renewed each time half the lease has gone by. Returns
+        the tickets whose attempt raised (they go on alone); a failed claim raises (the whole message
+        is then requeued, and the claim drops what was done when it comes back)."""
+        work, lease = self.hub.ledger.work, self.hub.settings.lease_seconds
+        claims = work.claim_named([t.delivery_id for t in tickets], self.worker_id, lease_seconds=lease)
+        by_id = {t.delivery_id: t for t in tickets}
+        failed: list[Ticket] = []
+        renew_at = time.monotonic() + lease / 2
+        held: set[str] | None = None  # None: every claim is still under the lease taken with it
+        for index, claim in enumerate(claims):
+            if time.monotonic() >= renew_at:
+                # Slow peers: the later claims have waited half their lease; keep them ours, so that
+                # the sweeper does not hand them to another worker while they wait their turn.
+                rest = [c.delivery.id for c in claims[index:]]
+                held = work.renew_leases(rest, self.worker_id, lease_seconds=lease)
+                renew_at = time.monotonic() + lease / 2
+            if held is not None and claim.delivery.id not in held:
+                continue  # reclaimed by another worker meanwhile: that worker attempts it
+            try:
+                self.attempt(claim)
+            except Exception:
+                log.exception("delivery worker failed on %s; its ticket goes on alone", claim.delivery.id)
+                failed.append(by_id[claim.delivery.id])
+        return failed
+
     def run_once(self, limit: int = 16) -> int:
         """Embedded: claim and attempt what is due now; returns how many were attempted.
 
@@ -350,7 +379,7 @@ class DeliveryEngine:
 
     def _consume_loop(self, stop: threading.Event) -> None:
         assert self.queue is not None
-        self.queue.consume(self.handle_ticket, stop=stop, prefetch=4)
+        self.queue.consume(self.handle_ticket, stop=stop, prefetch=4, handle_many=self.handle_tickets)
 
     def _sweep_loop(self, stop: threading.Event) -> None:
         while not stop.wait(self.hub.settings.sweep_interval_seconds):

@@ -360,3 +360,124 @@ def test_scaled_out_on_postgresql_and_rabbitmq_survives_a_worker_kill_and_a_brok
         queue.close()
     result = CliRunner().invoke(cli_app, ["ledger", "verify"], env={"LIENTHONG_DATABASE_URL": postgres_url})
     assert result.exit_code == 0, result.output
+
+
+def test_a_scaled_out_worker_claims_a_packed_message_together_and_a_kill_mid_batch_loses_nothing(
+    agency_sim: RunningServer, sim: httpx.Client, tmp_path: Path, postgres_url: str, amqp_url: str
+) -> None:
+    """One RabbitMQ message carries ten tickets: two not due (already delivered; under another
+    worker's live lease), eight due. A `lienthong worker` claims the eight together, then is killed
+    with SIGKILL after its first delivery; the next worker drops the whole message when it comes back
+    (the dead worker's leases still run), then delivers each of the rest once its lease expires (the
+    sweeper). Every due delivery reaches the peer, none of the others does."""
+    from hub.ledger import Ledger
+    from hub.queue import Ticket
+    from hub.queue.amqp import AmqpWorkQueue
+
+    prefix = f"lt-test-{uuid.uuid4().hex[:8]}"
+    config = make_config(
+        tmp_path / "config", webhook_base=agency_sim.base_url, agency_retry={"max_attempts": 10}
+    )
+    settings: dict[str, object] = {
+        "database_url": postgres_url,
+        "queue_url": amqp_url,
+        "queue_prefix": prefix,
+        "workers": 1,
+        "lease_seconds": 3,
+        "sweep_interval_seconds": 1,
+    }
+    env = worker_env(tmp_path, config, **settings)
+    queue = AmqpWorkQueue(amqp_url, prefix=prefix)
+    ledger = Ledger(postgres_url)
+    workers: list[subprocess.Popen[bytes]] = []
+    # API only, no queue: the test publishes the one packed message itself
+    with running_hub(tmp_path, config_dir=config, database_url=postgres_url, workers=0) as api:
+        try:
+            ids = [api.post(fresh_document(), as_=AGENCY).json()["id"] for _ in range(10)]
+            webhook = [webhook_delivery(api, i) for i in ids]
+            done, elsewhere = webhook[0]["id"], webhook[1]["id"]
+            assert ledger.work.claim_attempt(done, "w-before", lease_seconds=60) is not None
+            ledger.work.finish_attempt(done, "delivered")
+            assert ledger.work.claim_attempt(elsewhere, "w-elsewhere", lease_seconds=600) is not None
+            queue.publish_together(
+                [Ticket(d["id"], i, "agency", d["attempts"]) for d, i in zip(webhook, ids, strict=True)]
+            )
+            assert queue.depth() == 1, "the ten tickets travel in one message"
+
+            sim.post("/_sim/slow", json={"participant": WEBHOOK_AGENCY, "seconds": 0.4})
+            workers.append(start_worker(env, tmp_path / "worker-1.log"))
+            due = ids[2:]
+            wait_for(lambda: any(received(sim, i) for i in due), what="the first worker to start delivering")
+            workers[0].send_signal(signal.SIGKILL)  # mid-batch: the rest of the eight claimed, undelivered
+            workers[0].wait(10)
+            claimed = [webhook_delivery(api, i) for i in due]
+            assert sum(d["state"] == "delivered" for d in claimed) < len(due), "killed mid-batch"
+            assert all(d["state"] in ("delivering", "delivered") for d in claimed), "claimed together"
+
+            workers.append(start_worker(env, tmp_path / "worker-2.log"))
+            for message_id in due:
+                wait_state(api, message_id, "delivered", timeout=90)
+            for message_id in due:
+                assert len(received(sim, message_id, include_duplicates=False)) == 1
+            assert received(sim, ids[0]) == [] and received(sim, ids[1]) == [], "not due: dropped"
+            assert webhook_delivery(api, ids[1])["state"] == "delivering", "the other worker's lease stands"
+            assert webhook_delivery(api, ids[0])["attempts"] == 1
+            reclaimed = [
+                e
+                for i in due
+                for e in api.get(f"/v1/messages/{i}", as_=AGENCY).json()["events"]
+                if e["kind"] == "delivery.delivering" and "reclaimed_from" in e["data"]
+            ]
+            assert reclaimed, "what the killed worker held came back after its lease"
+        finally:
+            for process in workers:
+                stop(process)
+            ledger.dispose()
+            queue.delete_topology()
+            queue.close()
+    result = CliRunner().invoke(cli_app, ["ledger", "verify"], env={"LIENTHONG_DATABASE_URL": postgres_url})
+    assert result.exit_code == 0, result.output
+
+
+def test_a_packed_message_delivered_in_turn_past_its_lease_keeps_its_claims(
+    agency_sim: RunningServer, sim: httpx.Client, tmp_path: Path, postgres_url: str, amqp_url: str
+) -> None:
+    """A slow peer: eight tickets of one message, claimed together and delivered in turn, take longer
+    than the lease. The worker renews the leases of those still waiting, so the sweeper never hands
+    one of them to another consumer: each is attempted once, none is reclaimed."""
+    from hub.queue import Ticket
+    from hub.queue.amqp import AmqpWorkQueue
+
+    prefix = f"lt-test-{uuid.uuid4().hex[:8]}"
+    config = make_config(tmp_path / "config", webhook_base=agency_sim.base_url)
+    settings: dict[str, object] = {
+        "database_url": postgres_url,
+        "queue_url": amqp_url,
+        "queue_prefix": prefix,
+        "workers": 2,
+        "lease_seconds": 1,
+        "sweep_interval_seconds": 0.5,
+    }
+    env = worker_env(tmp_path, config, **settings)
+    sim.post("/_sim/slow", json={"participant": WEBHOOK_AGENCY, "seconds": 0.4})
+    queue = AmqpWorkQueue(amqp_url, prefix=prefix)
+    worker: subprocess.Popen[bytes] | None = None
+    try:  # API only, no queue: the test publishes the one packed message itself
+        with running_hub(tmp_path, config_dir=config, database_url=postgres_url, workers=0) as api:
+            ids = [api.post(fresh_document(), as_=AGENCY).json()["id"] for _ in range(8)]
+            webhook = [webhook_delivery(api, i) for i in ids]
+            queue.publish_together([Ticket(d["id"], i, "agency") for d, i in zip(webhook, ids, strict=True)])
+            assert queue.depth() == 1
+            worker = start_worker(env, tmp_path / "worker.log")
+            for message_id in ids:
+                wait_state(api, message_id, "delivered", timeout=60)
+            deliveries = [webhook_delivery(api, i) for i in ids]
+            assert [d["attempts"] for d in deliveries] == [1] * len(ids)
+            events = [e for i in ids for e in api.get(f"/v1/messages/{i}", as_=AGENCY).json()["events"]]
+            assert not [e for e in events if "reclaimed_from" in e["data"]]
+            assert sum(len(received(sim, i)) for i in ids) == len(ids), "each sent once"
+    finally:
+        if worker is not None:
+            stop(worker)
+        queue.delete_topology()
+        queue.close()

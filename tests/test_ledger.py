@@ -5,6 +5,7 @@ several processes appending at once, and the migrations."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -483,6 +484,64 @@ def test_delivery_moves_through_its_states_with_events(ledger: Ledger) -> None:
     last = ledger.list_events(record.id)[-1]
     assert last.data["peer_reference"] == "EMS123VN" and last.data["receipt"] == "r"
     assert last.data["from"] == "delivering" and last.data["attempts"] == 2
+    assert ledger.verify_chain().ok
+
+
+def test_the_tickets_of_a_packed_message_are_claimed_together_by_the_single_claims_rules(
+    ledger: Ledger, ledger_url: str
+) -> None:
+    """`claim_named` (a packed RabbitMQ message's tickets): one transaction claims what is due, in the
+    order named, with each message; an already delivered delivery, one under another worker's live
+    lease, a retry not yet due, an unknown id and a repeated id are dropped as the single claim drops
+    them, and an orphan (lease expired) is reclaimed. On PostgreSQL a row another claimer holds
+    locked at that moment is skipped, not waited for."""
+    recipients = tuple(f"000.00.00.H{n:02d}" for n in range(7))
+    new = new_message(recipients=recipients)
+    record = ledger.record_message(dataclasses.replace(new, adapters=dict.fromkeys(recipients, "agency")))
+    due, delivered, elsewhere, not_due, orphan, locked, also_due = (d.id for d in record.deliveries)
+    work = ledger.work
+    assert work.claim_attempt(delivered, "w-old", lease_seconds=60) is not None
+    work.finish_attempt(delivered, "delivered")
+    assert work.claim_attempt(elsewhere, "w-other", lease_seconds=600) is not None
+    assert work.claim_attempt(not_due, "w-old", lease_seconds=60) is not None
+    work.finish_attempt(not_due, "retrying", next_attempt_at=datetime(2099, 1, 1, tzinfo=UTC))
+    assert work.claim_attempt(orphan, "w-dead", lease_seconds=-1) is not None  # its worker died
+
+    named = [also_due, delivered, elsewhere, str(uuid.uuid4()), not_due, orphan, due, also_due]
+    if ledger_url.startswith("sqlite"):
+        claims = work.claim_named(named, "w-new", lease_seconds=60)
+    else:  # another claimer holds `locked`'s row at this very moment: skipped, not waited for
+        named.append(locked)
+        with ledger.engine.connect() as other, other.begin():
+            other.execute(sa.text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE"), {"id": locked})
+            claims = work.claim_named(named, "w-new", lease_seconds=60)
+    assert [c.delivery.id for c in claims] == [also_due, orphan, due]
+    assert all(c.delivery.state == "delivering" for c in claims)
+    assert [c.delivery.attempts for c in claims] == [1, 2, 1]
+    assert all(c.message is not None and c.message.document == new.document for c in claims)
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT id, state, lease_owner FROM deliveries WHERE message_id = :m"), {"m": record.id}
+        ).all()
+    states = {row.id: (row.state, row.lease_owner) for row in rows}
+    assert {states[c.delivery.id] for c in claims} == {("delivering", "w-new")}
+    assert states[delivered] == ("delivered", None)
+    assert states[elsewhere] == ("delivering", "w-other")
+    assert states[not_due] == ("retrying", None)
+    assert states[locked] == ("queued", None)
+    reclaimed = [
+        e.data
+        for e in ledger.list_events(record.id)
+        if e.kind == "delivery.delivering" and e.delivery_id == orphan
+    ]
+    assert reclaimed[-1]["reclaimed_from"] == "w-dead" and reclaimed[-1]["worker"] == "w-new"
+    # while the batch is delivered in turn, the claimer keeps the leases of what it still holds
+    assert work.renew_leases([also_due, elsewhere, delivered, orphan], "w-new", lease_seconds=60) == {
+        also_due,
+        orphan,
+    }
+    again = work.claim_named(named, "w-again", lease_seconds=60)
+    assert [c.delivery.id for c in again] == ([] if ledger_url.startswith("sqlite") else [locked])
     assert ledger.verify_chain().ok
 
 

@@ -11,7 +11,7 @@ import textwrap
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -323,6 +323,45 @@ def test_a_shared_message_failing_whole_is_requeued_then_dead_lettered(
     dead = raw_get(amqp_url, f"{q.prefix}.dead")
     assert dead is not None
     assert decode_tickets(dead.body) == tickets(2, tag="cursed")  # type: ignore[attr-defined]
+
+
+def test_a_shared_message_goes_to_handle_many_together_and_its_failed_ticket_on_alone(
+    make_queue: Callable[..., AmqpWorkQueue],
+) -> None:
+    """With `handle_many`, a packed message's tickets are handed over in one call (the worker claims
+    them together); what it returns as failed comes back alone, to `handle`; raising fails them all
+    (the message is requeued and handed over together again)."""
+    q = make_queue()
+    lock = threading.Lock()
+    together: list[list[str]] = []
+    alone: list[str] = []
+
+    def handle(ticket: Ticket) -> None:
+        with lock:
+            alone.append(ticket.delivery_id)
+
+    def handle_many(batch: Sequence[Ticket]) -> list[Ticket]:
+        with lock:
+            together.append([t.delivery_id for t in batch])
+            first = len(together) == 1
+        if first:
+            raise RuntimeError("the ledger is away for a moment")
+        return [t for t in batch if t.delivery_id == "d-1"] if len(together) == 2 else []
+
+    q.publish_together(tickets(3))
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=q.consume, args=(handle,), kwargs={"stop": stop, "handle_many": handle_many}, daemon=True
+    )
+    thread.start()
+    try:
+        assert eventually(lambda: alone == ["d-1"] and q.depth() == 0)
+    finally:
+        stop.set()
+        thread.join(15)
+    assert together == [["d-0", "d-1", "d-2"]] * 2, "requeued whole, then handed over together again"
+    assert alone == ["d-1"]
+    assert q.dead_depth() == 0
 
 
 def test_handler_failure_requeues(make_queue: Callable[..., AmqpWorkQueue]) -> None:

@@ -107,6 +107,13 @@ _CLAIM_ONE = (
     .where(deliveries.c.id == sa.bindparam("delivery_id"), _CLAIMABLE)
     .with_for_update(skip_locked=True, of=deliveries)
 )
+# The deliveries several queue tickets name (a packed RabbitMQ message), claimed in one statement.
+_CLAIM_NAMED = (
+    sa.select(deliveries, *_MESSAGE_FOR_ATTEMPT)
+    .select_from(_WITH_MESSAGE)
+    .where(deliveries.c.id.in_(sa.bindparam("delivery_ids", expanding=True)), _CLAIMABLE)
+    .with_for_update(skip_locked=True, of=deliveries)
+)
 
 # Adapters' state is read and written on their delivery path (gov_axis keeps each DocId): built once too.
 _STATE_KEY = sa.and_(
@@ -276,6 +283,45 @@ class DeliveryWork:
             rows = conn.execute(_CLAIM_ONE, {"now": now, "delivery_id": delivery_id}).all()
             claimed = self._with_messages(rows, self._claim_rows(conn, rows, owner, lease_seconds, now))
         return claimed[0] if claimed else None
+
+    def claim_named(
+        self, delivery_ids: Sequence[str], owner: str, *, lease_seconds: float, now: datetime | None = None
+    ) -> list[Claim]:
+        """Claim the deliveries several queue tickets name, with their messages, in one transaction
+        (one statement reads them, one updates them), in the order named. The rules are those of
+        :meth:`claim_attempt` for each: one not due (already delivered, claimed by a live lease, a
+        retry not yet due, unknown) or locked by another claimer at this moment is left out."""
+        wanted = list(dict.fromkeys(delivery_ids))  # a repeated id is claimed once
+        if not wanted:
+            return []
+        now = now or _now()
+        with self._engine.begin() as conn:
+            rank = {delivery_id: i for i, delivery_id in enumerate(wanted)}
+            found = conn.execute(_CLAIM_NAMED, {"now": now, "delivery_ids": wanted}).all()
+            rows = sorted(found, key=lambda row: rank[row.id])
+            return self._with_messages(rows, self._claim_rows(conn, rows, owner, lease_seconds, now))
+
+    def renew_leases(
+        self, delivery_ids: Sequence[str], owner: str, *, lease_seconds: float, now: datetime | None = None
+    ) -> set[str]:
+        """Extend `owner`'s lease on claimed deliveries it has not attempted yet (a packed message's
+        later tickets, while the earlier ones are delivered); the ids it still holds. One it no longer
+        holds (its lease ran out and another worker reclaimed it, an operator acted) is left out."""
+        if not delivery_ids:
+            return set()
+        now = now or _now()
+        held = (
+            sa.update(deliveries)
+            .where(
+                deliveries.c.id.in_(list(delivery_ids)),
+                deliveries.c.state == "delivering",
+                deliveries.c.lease_owner == owner,
+            )
+            .values(lease_until=now + timedelta(seconds=lease_seconds))
+            .returning(deliveries.c.id)
+        )
+        with self._engine.begin() as conn:
+            return set(conn.execute(held).scalars())
 
     def claim_due(
         self,

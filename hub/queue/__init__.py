@@ -52,9 +52,18 @@ class WorkQueue(Protocol):
         """Publish a dead delivery to the dead-letter exchange (for operators and monitoring)."""
         ...
 
-    def consume(self, handle: Callable[[Ticket], None], *, stop: Event, prefetch: int = 8) -> None:
+    def consume(
+        self,
+        handle: Callable[[Ticket], None],
+        *,
+        stop: Event,
+        prefetch: int = 8,
+        handle_many: Callable[[Sequence[Ticket]], Sequence[Ticket]] | None = None,
+    ) -> None:
         """Call `handle` for each ticket until `stop` is set; ack after `handle` returns, requeue
-        if it raises. Reconnects when the broker goes away and comes back."""
+        if it raises. With `handle_many`, the tickets of a message carrying several are given to it
+        together; it returns those that failed (they go on alone) and raising fails them all.
+        Reconnects when the broker goes away and comes back."""
         ...
 
     def depth(self) -> int:

@@ -122,6 +122,28 @@ def _ticket_of(data: Any) -> Ticket:
     return Ticket(attempt=attempt, **fields)
 
 
+def _handle_all(
+    tickets: Sequence[Ticket],
+    handle: Callable[[Ticket], None],
+    handle_many: Callable[[Sequence[Ticket]], Sequence[Ticket]] | None,
+) -> list[Ticket]:
+    """Hand a message's tickets to the handler(s); the tickets that failed."""
+    if handle_many is not None and len(tickets) > 1:
+        try:
+            return list(handle_many(tickets))
+        except Exception:
+            log.exception("handler failed for %d deliveries of one message; requeued", len(tickets))
+            return list(tickets)
+    failed: list[Ticket] = []
+    for ticket in tickets:
+        try:
+            handle(ticket)
+        except Exception:
+            log.exception("handler failed for delivery %s; requeued", ticket.delivery_id)
+            failed.append(ticket)
+    return failed
+
+
 class _Topology:
     """The exchanges and queues of one prefix."""
 
@@ -399,12 +421,20 @@ class AmqpWorkQueue:
 
     # -- consuming ----------------------------------------------------------------------------
 
-    def consume(self, handle: Callable[[Ticket], None], *, stop: Event, prefetch: int = 8) -> None:
+    def consume(
+        self,
+        handle: Callable[[Ticket], None],
+        *,
+        stop: Event,
+        prefetch: int = 8,
+        handle_many: Callable[[Sequence[Ticket]], Sequence[Ticket]] | None = None,
+    ) -> None:
         """Call `handle` for each ticket until `stop` is set (returns within about half a second).
 
         Ack after `handle` returns; requeue when it raises; a body that is not a ticket is rejected
         without requeue (it goes to the dead-letter queue). The tickets of a message carrying several
-        are handled one after another; if some of them fail, those are published again one to a
+        go to `handle_many` together when it is given (it returns the failed ones; raising fails them
+        all), else to `handle` one after another; if some of them fail, those are published again one to a
         message (confirmed) and the message is acked — or, if that publish fails, the whole message is
         requeued (its other tickets then arrive again: the claim drops them). When the broker goes
         away, reconnect with backoff and go on.
@@ -423,13 +453,7 @@ class AmqpWorkQueue:
                 )
                 message.reject(requeue=False)
                 return
-            failed: list[Ticket] = []
-            for ticket in tickets:
-                try:
-                    handle(ticket)
-                except Exception:
-                    log.exception("handler failed for delivery %s; requeued", ticket.delivery_id)
-                    failed.append(ticket)
+            failed = _handle_all(tickets, handle, handle_many)
             if failed and len(failed) < len(tickets):
                 try:  # the failed ones go on alone (each with its own delivery count); the rest is done
                     self.publish(failed)
