@@ -101,13 +101,7 @@ _CLAIM_DUE = (
     .limit(sa.bindparam("limit"))
     .with_for_update(skip_locked=True, of=deliveries)
 )
-_CLAIM_ONE = (
-    sa.select(deliveries, *_MESSAGE_FOR_ATTEMPT)
-    .select_from(_WITH_MESSAGE)
-    .where(deliveries.c.id == sa.bindparam("delivery_id"), _CLAIMABLE)
-    .with_for_update(skip_locked=True, of=deliveries)
-)
-# The deliveries several queue tickets name (a packed RabbitMQ message), claimed in one statement.
+# The deliveries queue tickets name (one, or a packed RabbitMQ message's), claimed in one statement.
 _CLAIM_NAMED = (
     sa.select(deliveries, *_MESSAGE_FOR_ATTEMPT)
     .select_from(_WITH_MESSAGE)
@@ -278,10 +272,7 @@ class DeliveryWork:
         self, delivery_id: str, owner: str, *, lease_seconds: float, now: datetime | None = None
     ) -> Claim | None:
         """Claim the delivery a queue ticket names, with its message; None when it is not due."""
-        now = now or _now()
-        with self._engine.begin() as conn:
-            rows = conn.execute(_CLAIM_ONE, {"now": now, "delivery_id": delivery_id}).all()
-            claimed = self._with_messages(rows, self._claim_rows(conn, rows, owner, lease_seconds, now))
+        claimed = self.claim_named([delivery_id], owner, lease_seconds=lease_seconds, now=now)
         return claimed[0] if claimed else None
 
     def claim_named(

@@ -41,7 +41,7 @@ class WorkQueue(Protocol):
 
     def publish_together(self, tickets: Sequence[Ticket]) -> None:
         """As :meth:`publish`, but several tickets may share one broker message (cheaper for the
-        broker); a consumer still hands them to its handler one by one."""
+        broker); a consumer hands them to its handlers as :meth:`consume` says."""
         ...
 
     def publish_retry(self, ticket: Ticket, delay_seconds: float) -> None:
