@@ -100,9 +100,9 @@ def serve(
         return
     api.state.runtime.close()
     # uvicorn starts each process afresh: it reads the same settings from the environment.
-    if data_dir is not None:
-        overrides["data_dir"] = data_dir
-    os.environ.update({f"LIENTHONG_{key.upper()}": str(value) for key, value in overrides.items()})
+    from hub.delivery_process import child_environment
+
+    os.environ.update(child_environment(settings))
     uvicorn.run(
         "hub.api.app:app_from_environment",
         factory=True,

@@ -86,25 +86,25 @@ def encode_tickets(tickets: Sequence[Ticket]) -> bytes:
 
 def decode_ticket(body: bytes | str) -> Ticket:
     """Parse a message body; ValueError when it is not a ticket. Unknown keys are ignored."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"body is not JSON: {exc}") from exc
-    return _ticket_of(data)
+    return _ticket_of(_json_of(body))
 
 
 def decode_tickets(body: bytes | str) -> list[Ticket]:
     """The tickets of a message body: one ticket (an object) or several (a non-empty array of them).
     ValueError when the body, or any ticket in it, is not one."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"body is not JSON: {exc}") from exc
+    data = _json_of(body)
     if isinstance(data, list):
         if not data:
             raise ValueError("body is an empty array")
         return [_ticket_of(item) for item in data]
     return [_ticket_of(data)]
+
+
+def _json_of(body: bytes | str) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"body is not JSON: {exc}") from exc
 
 
 def _ticket_of(data: Any) -> Ticket:
