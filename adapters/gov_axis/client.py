@@ -75,7 +75,7 @@ class RestAxisClient(AxisClient):
         self._base_url = options.base_url.rstrip("/")
         # urllib3's pool (kept-alive, thread-safe): less CPU per call than httpx (bench/FINDINGS.md)
         self._pool = urllib3.PoolManager(
-            maxsize=8,
+            maxsize=options.max_connections,
             timeout=urllib3.Timeout(connect=options.connect_timeout_seconds, read=options.timeout_seconds),
             retries=False,  # one call per call: retries are the core's (and the pollers' next round)
             ssl_context=_tls_context(options.verify_tls),

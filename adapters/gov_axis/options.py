@@ -54,6 +54,11 @@ class GovAxisOptions(AdapterOptions):
         default=True, description="send status 01 for a local agency once its system took an axis document"
     )
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(
+        default=32,
+        ge=1,
+        description="kept-alive connections to the axis (more than a process's delivery threads)",
+    )
     verify_tls: bool = True
     utc_offset_hours: int = Field(default=7, description="time zone of the REST face's timestamps")
 
