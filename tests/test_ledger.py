@@ -568,6 +568,34 @@ def test_compare_and_set_state_lets_one_writer_win(ledger: Ledger) -> None:
     assert ledger.get_state("bank", "pending") == "a,b"
 
 
+def test_state_writes_from_many_threads_share_commits_and_the_last_write_wins(ledger: Ledger) -> None:
+    """set_state returns once its value is committed; concurrent writes are group-committed (one upsert
+    for a batch), and of several writes of one key in a batch the later one stands."""
+    ledger.set_state("gov_axis", "sent:m0:r", "first")
+    ledger.set_state("gov_axis", "sent:m0:r", "second")  # an existing key is updated, not refused
+    assert ledger.get_state("gov_axis", "sent:m0:r") == "second"
+    states = ledger.work._outcomes
+    before = states.batches
+    start = threading.Barrier(16)
+
+    def write(thread: int) -> None:
+        start.wait()
+        for round_ in range(10):
+            ledger.set_state("gov_axis", f"sent:m{thread}:{round_}", f"doc-{thread}-{round_}")
+            ledger.set_state("gov_axis", f"last:{thread}", str(round_))
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for thread in range(16):
+        assert ledger.get_state("gov_axis", f"last:{thread}") == "9"
+        for round_ in range(10):
+            assert ledger.get_state("gov_axis", f"sent:m{thread}:{round_}") == f"doc-{thread}-{round_}"
+    assert states.batches - before < 16 * 20, "concurrent writes shared transactions"
+
+
 def test_big_documents_are_stored_whole_alone_or_in_a_batch_and_a_duplicate_rolls_back(
     ledger: Ledger,
 ) -> None:

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.ledger.groupcommit import GroupCommitter
 from hub.ledger.log import EventLog, PendingEvent
@@ -114,8 +116,24 @@ _STATE_KEY = sa.and_(
     adapter_state.c.adapter == sa.bindparam("b_adapter"), adapter_state.c.key == sa.bindparam("b_key")
 )
 _GET_STATE = sa.select(adapter_state.c.value).where(_STATE_KEY)
-_UPDATE_STATE = sa.update(adapter_state).where(_STATE_KEY)
-_INSERT_STATE = sa.insert(adapter_state)
+
+
+def _upsert_state(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (adapter, key) DO UPDATE, in the ledger's dialect: one statement sets a
+    value whether or not the key exists."""
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    statement = insert(adapter_state)
+    return statement.on_conflict_do_update(
+        index_elements=[adapter_state.c.adapter, adapter_state.c.key],
+        set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
+    )
+
+
+@dataclass(frozen=True)
+class _StateWrite:
+    adapter: str
+    key: str
+    value: str
 
 
 @dataclass(frozen=True)
@@ -178,7 +196,12 @@ class DeliveryWork:
         self._reader = reader
         self._log = log
         # Outcomes recorded by several workers at once share one transaction (group commit).
-        self._outcomes: GroupCommitter[_AttemptOutcome, DeliveryRecord | None] = GroupCommitter(
+        # Adapters' state writes share them too (gov_axis keeps each DocId the moment the axis answers,
+        # before its outcome is recorded): one committer for both, so that one delivery's DocId and
+        # another's outcome go in one transaction — on SQLite every transaction takes the write lock
+        # that intake in the other process needs as well.
+        self._upsert_state = _upsert_state(engine.dialect.name)
+        self._outcomes: GroupCommitter[_AttemptOutcome | _StateWrite, DeliveryRecord | None] = GroupCommitter(
             self._write_outcomes
         )
 
@@ -372,29 +395,44 @@ class DeliveryWork:
         return self._outcomes.submit(attempt)
 
     def _write_outcomes(
-        self, batch: Sequence[_AttemptOutcome]
+        self, batch: Sequence[_AttemptOutcome | _StateWrite]
     ) -> list[DeliveryRecord | BaseException | None]:
-        """Record a batch of outcomes in one transaction; should it fail, each is recorded alone, so
-        that only a faulty one fails."""
+        """Record a batch of outcomes and state writes in one transaction; should it fail, each is
+        recorded alone, so that only a faulty one fails."""
         try:
             with self._engine.begin() as conn:
-                pending: list[PendingEvent] = []
-                recorded = [self._record_outcome(conn, attempt, pending) for attempt in batch]
-                self._append(conn, pending)  # the batch's events in one statement
-                return list(recorded)
+                return self._write_batch(conn, batch)
         except Exception:
             if len(batch) == 1:
                 raise
         results: list[DeliveryRecord | BaseException | None] = []
-        for attempt in batch:
+        for item in batch:
             try:
                 with self._engine.begin() as conn:
-                    pending = []
-                    results.append(self._record_outcome(conn, attempt, pending))
-                    self._append(conn, pending)
+                    results.extend(self._write_batch(conn, [item]))
             except Exception as error:
                 results.append(error)
         return results
+
+    def _write_batch(
+        self, conn: sa.Connection, batch: Sequence[_AttemptOutcome | _StateWrite]
+    ) -> list[DeliveryRecord | BaseException | None]:
+        states = [item for item in batch if isinstance(item, _StateWrite)]
+        if states:
+            now = _now()
+            latest = {(w.adapter, w.key): w.value for w in states}  # in order: the last write wins
+            rows = [
+                {"adapter": adapter, "key": key, "value": value, "updated_at": now}
+                for (adapter, key), value in latest.items()
+            ]
+            conn.execute(self._upsert_state, rows)
+        pending: list[PendingEvent] = []
+        recorded = [
+            None if isinstance(item, _StateWrite) else self._record_outcome(conn, item, pending)
+            for item in batch
+        ]
+        self._append(conn, pending)  # the batch's events in one statement
+        return list(recorded)
 
     def _record_outcome(
         self, conn: sa.Connection, attempt: _AttemptOutcome, pending: list[PendingEvent]
@@ -612,15 +650,9 @@ class DeliveryWork:
             return conn.execute(_GET_STATE, {"b_adapter": adapter, "b_key": key}).scalar_one_or_none()
 
     def set_state(self, adapter: str, key: str, value: str) -> None:
-        now = _now()
-        with self._engine.begin() as conn:
-            updated = conn.execute(
-                _UPDATE_STATE, {"b_adapter": adapter, "b_key": key, "value": value, "updated_at": now}
-            ).rowcount
-            if not updated:
-                conn.execute(
-                    _INSERT_STATE, {"adapter": adapter, "key": key, "value": value, "updated_at": now}
-                )
+        """Set a value, durably, before returning; it shares a commit with other threads' state
+        writes and delivery outcomes (group commit)."""
+        self._outcomes.submit(_StateWrite(adapter, key, value))
 
     def compare_and_set_state(self, adapter: str, key: str, expected: str | None, value: str) -> bool:
         """Set a value only if it is still `expected` (None: absent); False when someone else won."""
