@@ -87,6 +87,22 @@ _LATEST_CHECKPOINT = sa.select(checkpoints).order_by(checkpoints.c.tree_size.des
 _PLACE = sa.update(events).where(events.c.id == sa.bindparam("_id")).values(seq=sa.bindparam("_seq"))
 
 
+@dataclass(frozen=True)
+class PreparedEvents:
+    """Events ready to insert: their rows and normalised data (see :meth:`EventLog.prepare`)."""
+
+    rows: list[dict[str, Any]]
+    data: list[dict[str, Any]]
+
+    @staticmethod
+    def joined(parts: Sequence[PreparedEvents]) -> PreparedEvents:
+        """Several messages' events as one insert (a group commit's batch)."""
+        return PreparedEvents(
+            [row for part in parts for row in part.rows],
+            [data for part in parts for data in part.data],
+        )
+
+
 def entry_of(event: EventRecord) -> str:
     return entry_text(
         at=event.at,
@@ -111,6 +127,12 @@ class EventLog:
         self, conn: sa.Connection, pending: Sequence[PendingEvent], *, with_ids: bool = False
     ) -> list[EventRecord]:
         """Insert events inside the caller's transaction; with ``with_ids`` their records carry ids."""
+        return self.insert(conn, self.prepare(pending), with_ids=with_ids)
+
+    @staticmethod
+    def prepare(pending: Sequence[PendingEvent]) -> PreparedEvents:
+        """The events' rows, data normalised and leaf hashes computed: work done before the
+        transaction, so that a writer holds the ledger's write lock for the inserts alone."""
         at = utcnow()
         rows: list[dict[str, Any]] = []
         normalised: list[dict[str, Any]] = []
@@ -130,6 +152,12 @@ class EventLog:
                     "leaf_hash": entry_leaf_hash(entry),
                 }
             )
+        return PreparedEvents(rows, normalised)
+
+    @staticmethod
+    def insert(conn: sa.Connection, prepared: PreparedEvents, *, with_ids: bool = False) -> list[EventRecord]:
+        """Insert prepared events (:meth:`prepare`) inside the caller's transaction."""
+        rows = prepared.rows
         if not rows:
             return []
         if with_ids:
@@ -141,14 +169,14 @@ class EventLog:
             EventRecord(
                 id=i,
                 seq=None,
-                at=at,
+                at=row["at"],
                 kind=row["kind"],
                 message_id=row["message_id"],
                 delivery_id=row["delivery_id"],
                 data=data,
                 leaf_hash=row["leaf_hash"],
             )
-            for i, row, data in zip(ids, rows, normalised, strict=True)
+            for i, row, data in zip(ids, rows, prepared.data, strict=True)
         ]
 
     # -- sequence -----------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from hub.ledger import migrate as _migrate
 from hub.ledger import verify as _verify
 from hub.ledger.engine import create_ledger_engine, reader
 from hub.ledger.groupcommit import GroupCommitter
-from hub.ledger.log import EventLog, PendingEvent
+from hub.ledger.log import EventLog, PendingEvent, PreparedEvents
 from hub.ledger.models import DELIVERED_DOCUMENT, deliveries, events, messages
 from hub.ledger.note import Checkpoint
 from hub.ledger.queries import LedgerQueries
@@ -148,8 +148,8 @@ class _PreparedMessage:
     msg: NewMessage
     message_row: dict[str, Any]
     delivery_rows: list[dict[str, Any]]
-    pending: list[PendingEvent]
     in_place: bool
+    events: PreparedEvents  # its events, ready to insert (prepared before the transaction)
 
     def placeholder_row(self) -> dict[str, Any]:
         """The message row for :data:`_INSERT_MESSAGE_IN_PLACE`: the documents' sizes, not their bytes."""
@@ -337,14 +337,14 @@ class Ledger:
             )
         size = len(msg.original) + len(stored_document)
         in_place = self._in_place and size >= _blobs.IN_PLACE_BYTES
-        prepared = _PreparedMessage(msg, message_row, delivery_rows, pending, in_place)
+        prepared = _PreparedMessage(msg, message_row, delivery_rows, in_place, EventLog.prepare(pending))
         return self._committer.submit(prepared, size=size)
 
     def _insert_message(self, conn: sa.Connection, p: _PreparedMessage) -> MessageRecord:
         self._insert_message_rows(conn, [p])
         if p.delivery_rows:
             conn.execute(_INSERT_DELIVERIES, p.delivery_rows)
-        self.log.append(conn, p.pending)
+        self.log.insert(conn, p.events)
         return _record_of(p)
 
     @staticmethod
@@ -382,7 +382,7 @@ class Ledger:
         delivery_rows = [row for p in batch for row in p.delivery_rows]
         if delivery_rows:
             conn.execute(_INSERT_DELIVERIES, delivery_rows)
-        self.log.append(conn, [event for p in batch for event in p.pending])
+        self.log.insert(conn, PreparedEvents.joined([p.events for p in batch]))
 
     def _write_messages(self, batch: Sequence[_PreparedMessage]) -> list[MessageRecord | BaseException]:
         """Record a batch of messages in one transaction (group commit, see hub.ledger.groupcommit).
