@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EMBEDDED_DELIVERY_THREADS = 32
+AMQP_DELIVERY_THREADS = 8
 
 
 class Settings(BaseSettings):
@@ -88,10 +90,18 @@ class Settings(BaseSettings):
     allow_sha1_signatures: bool = False
 
     # delivery
-    # 8, not 4: the claimer claims up to `workers` deliveries per statement and their outcomes share
-    # group commits, so a delivery cost ~1.3 ms of CPU instead of ~1.65 (bench/FINDINGS.md); 8 is
-    # also gov_axis's connection pool, and a webhook host sees at most 8 connections per process.
-    workers: int = Field(default=8, ge=0, description="delivery threads per process (0: none)")
+    # Threads of one process's delivery. Embedded (the ledger is the queue) 32: a delivery thread
+    # spends most of its time waiting for the group commit of its outcome (on SQLite, for the write
+    # lock that intake in `serve` shares), so the more deliveries are in flight, the more each commit
+    # and each claim carries — over a burst the delivery process kept up with intake at 32 threads
+    # and fell behind at 8 or 16 (bench/FINDINGS.md). With RabbitMQ 8: each is a consumer with its
+    # own connection, and PostgreSQL takes the concurrent commits itself.
+    workers: int = Field(
+        default=EMBEDDED_DELIVERY_THREADS,
+        ge=0,
+        description=f"delivery threads per process (0: none); default {EMBEDDED_DELIVERY_THREADS} with"
+        f" the embedded queue, {AMQP_DELIVERY_THREADS} consumers with RabbitMQ",
+    )
     delivery: Literal["process", "threads"] = Field(
         default="process",
         description="`serve` (one process): its delivery threads, pollers and sequencer in a child"
@@ -157,6 +167,16 @@ class Settings(BaseSettings):
     @property
     def effective_checkpoint_file(self) -> Path:
         return self.checkpoint_file or self.data_dir / "checkpoints.jsonl"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _delivery_threads_by_queue(cls, data: Any) -> Any:
+        """Unless set, `workers` follows the queue (see its comment)."""
+        if isinstance(data, dict) and data.get("workers") is None:
+            queue = data.get("queue_url", "embedded")
+            if queue != "embedded":
+                data = {**data, "workers": AMQP_DELIVERY_THREADS}
+        return data
 
     @cached_property
     def effective_database_url(self) -> str:

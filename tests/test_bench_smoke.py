@@ -47,7 +47,7 @@ def test_quick_bench_runs_end_to_end_and_accounts_for_every_document(tmp_path: P
     for phase in ("saturation", "fixed_rate"):
         assert e2e[phase]["delivered"] == e2e[phase]["sent"] == e2e[phase]["accepted_202"]
         assert e2e[phase]["intake_to_delivery"]["p50_ms"] > 0
-    assert e2e["delivery"] == {"mode": "process", "workers": 8}  # serve's default, read from /healthz
+    assert e2e["delivery"] == {"mode": "process", "workers": 32}  # serve's default, read from /healthz
     assert set(e2e["saturation"]["children_cpu_s"]) == {"serve-e2e"}  # its delivery process's share
     rows = results["aims"]["issue14"]  # every figure issue 14 asks, judged
     assert len(rows) >= 6 and all(isinstance(r["met"], bool) and r["aim"] and r["reached"] for r in rows)
