@@ -9,7 +9,10 @@ it with the same load generator and documents as the hub, in the same run, so
 
 It deliberately imports nothing from ``hub``: written from the libraries' documentation, the way an
 integrator would write the minimum by hand. ``--verify`` picks the XMLDSig library: ``xmlsec``
-(libxmlsec1, what the hub's hot path uses) or ``signxml`` (what the issue's own comparison used).
+(libxmlsec1, what the hub's hot path uses) or ``signxml`` (what the issue's own comparison used);
+``none`` answers only: token checked, body read, ``202`` — no parse, schema, signature or insert, so
+its CPU per request is what one HTTP exchange costs on this stack (FastAPI on uvicorn with httptools
+and uvloop, a thread-pool hand-off), the floor under any service that answers HTTP here.
 
     python -m bench.baseline_service --port 8099 --db /tmp/baseline.sqlite3 [--verify signxml]
 """
@@ -59,6 +62,7 @@ class Minimal:
         self.schema = etree.XMLSchema(etree.parse(str(SCHEMA), _parser()))
         self.schema_lock = threading.Lock()  # lxml keeps the error log on the schema object
         self.certificates = {s: (CERTS / f"{s}.crt").read_bytes() for s in SENDERS.values()}
+        self.answer_only = verify == "none"
         self.verify = self._xmlsec() if verify == "xmlsec" else self._signxml()
         self.db = db
         self.local = threading.local()
@@ -115,6 +119,8 @@ class Minimal:
         sender = next((s for t, s in SENDERS.items() if hmac.compare_digest(t, token)), None)
         if sender is None:
             raise Refused(401, "unknown token")
+        if self.answer_only:
+            return 0
         try:
             root = etree.fromstring(body, _parser())
         except etree.XMLSyntaxError as exc:
@@ -155,7 +161,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", type=Path, required=True)
-    parser.add_argument("--verify", choices=("xmlsec", "signxml"), default="xmlsec")
+    parser.add_argument("--verify", choices=("xmlsec", "signxml", "none"), default="xmlsec")
     args = parser.parse_args()
     uvicorn.run(
         app(Minimal(args.db, args.verify)),

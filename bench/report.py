@@ -104,7 +104,7 @@ def baseline_comparison(results: dict[str, Any]) -> dict[str, Any] | None:
             else None,
             "over_floor": sat["cpu_s_per_message"] / floor if floor and sat["cpu_s_per_message"] else None,
         }
-    judged = "signxml" if "signxml" in rows else next(iter(rows))
+    judged = "signxml" if "signxml" in rows else next(v for v in rows if v != "none")
     ratio = rows[judged]["hub_rate_ratio"]
     return {
         "hub_accepted_per_s": hub_rate,
@@ -233,10 +233,21 @@ def issue14_aims(results: dict[str, Any]) -> list[dict[str, Any]]:
     embedded = ratios(results).get("embedded", {})
     measured = {k: v for k, v in embedded.items() if k in (SMALL, JSON) and v}
     if measured:
+        reached = "; ".join(f"{k} {v:.2f}×" for k, v in measured.items())
+        answer = ((results.get("baseline") or {}).get("none") or {}).get("saturation", {})
+        answer_cpu = answer.get("cpu_s_per_message")
+        floors = {k: (results.get("floor") or {}).get(k, {}).get("floor_s") for k in measured}
+        if answer_cpu and all(floors.values()):
+            reached += (
+                f" (an HTTP answer alone, the minimal service answering 202 and nothing else:"
+                f" {1000 * answer_cpu:.2f} ms = "
+                + ", ".join(f"{answer_cpu / f:.1f}× the {k} floor" for k, f in floors.items() if f)
+                + ")"
+            )
         rows.append(
             _row(
                 f"hub CPU per accepted message ≤ {AIM_RATIO:.0f}× the floor, edXML and JSON",
-                "; ".join(f"{k} {v:.2f}×" for k, v in measured.items()),
+                reached,
                 all(v <= AIM_RATIO for v in measured.values()),
             )
         )
@@ -339,15 +350,19 @@ def _baseline_section(results: dict[str, Any]) -> list[str]:
         " line. It imports nothing from the hub. Same documents, same load generator, run just before"
         " the hub's case above; *hub ÷ service* compares the hub's figures with it. Issue 14's aim"
         " (≥ 0.8× its rate) is judged against the form it named (signxml verify); the form on libxmlsec1,"
-        " the hub's own XMLDSig library, leaves only the hub's bookkeeping in the difference.",
+        " the hub's own XMLDSig library, leaves only the hub's bookkeeping in the difference. The"
+        " answer-only form checks the token, reads the body and answers 202, nothing else: its CPU per"
+        " request is what answering HTTP costs on this stack, below which no service here can go.",
         "",
         "| service | accepted/s (saturation) | p99 ms at offered/s | CPU ms/msg | ÷ floor |"
         " hub ÷ service: rate | hub ÷ service: CPU per message |",
         "|---|---:|---|---:|---:|---:|---:|",
     ]
+    names = {"xmlsec": "XMLDSig by libxmlsec1", "signxml": "XMLDSig by signxml"}
     for verify, row in b["services"].items():
+        name = names.get(verify, "answer only: token, body read, 202 (nothing else)")
         lines.append(
-            f"| minimal service, XMLDSig by {'libxmlsec1' if verify == 'xmlsec' else verify} |"
+            f"| minimal service, {name} |"
             f" {_n(row['accepted_per_s'])} | {row['p99_ms_at_rate']:.1f} at {_n(row['offered_per_s'])} |"
             f" {_ms(row['cpu_s_per_message'])} | {_n(row['over_floor'], 2)} |"
             f" {_n(row['hub_rate_ratio'], 2)} | {_n(row['hub_cpu_ratio'], 2)} |"

@@ -226,17 +226,19 @@ class Suite:
 
     def _baseline(self, documents: DocumentSet) -> dict[str, Any]:
         """The hand-written minimal service (bench/baseline_service.py) on the signed small documents,
-        with each XMLDSig library, just before the hub's own run on the same documents."""
+        with each XMLDSig library, just before the hub's own run on the same documents; then its
+        answer-only form (token, body, 202): what one HTTP exchange costs."""
         small = next(c for c in self.plan.cases if c.name == SMALL)
         out: dict[str, Any] = {}
-        for verify in ("xmlsec", "signxml"):
+        for verify in ("xmlsec", "signxml", "none"):
             db = self.workdir / f"baseline-{verify}.sqlite3"
             service = start_baseline(f"baseline-{verify}", self.logs, db, verify=verify)
             with self.running(service):
                 out[verify] = measure_intake(service, documents, small.load)
             for leftover in self.workdir.glob(f"baseline-{verify}.sqlite3*"):
                 leftover.unlink()
-            self._say_intake(f"hand-written minimal service ({verify})", out[verify])
+            form = "answer only" if verify == "none" else verify
+            self._say_intake(f"hand-written minimal service ({form})", out[verify])
         return out
 
     def _say_intake(self, name: str, figures: dict[str, Any]) -> None:
