@@ -66,11 +66,24 @@ def build_request(url: str, path: str, body: bytes, headers: dict[str, str]) -> 
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
+# uvicorn closes a kept-alive connection idle for 5 s (its timeout_keep_alive). A request written on a
+# connection the server is closing at that moment fails without an answer: a client's artefact, not
+# the server's refusal. Like HTTP clients that track the keep-alive timeout, a connection idle this
+# long is not used again.
+IDLE_LIMIT_SECONDS = 4.0
+
+
 class _Connection:
     def __init__(
         self, address: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         self.address, self.reader, self.writer = address, reader, writer
+        self.last_used = time.monotonic()
+
+    @property
+    def stale(self) -> bool:
+        """Idle long enough that the server may be closing it."""
+        return time.monotonic() - self.last_used >= IDLE_LIMIT_SECONDS
 
     @classmethod
     async def open(cls, address: tuple[str, int]) -> _Connection:
@@ -100,6 +113,7 @@ class _Connection:
                     break
         elif length:
             await self.reader.readexactly(length)
+        self.last_used = time.monotonic()
         return status
 
     def close(self) -> None:
@@ -169,6 +183,9 @@ async def _offered(
             else:
                 opened += 1
                 connection = None
+        if connection is not None and connection.stale:
+            connection.close()
+            connection = await _Connection.open(connection.address)
         if connection is None:
             connection = await _Connection.open(addresses[opened % len(addresses)])
         try:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from hub.context import HubContext
+from hub.directory import CACHE_SECONDS as DIRECTORY_CACHE_SECONDS
 from hub.settings import Settings
 
 from . import loadgen, machine
@@ -165,7 +166,7 @@ class Suite:
         results["end_to_end"] = {"embedded": self._end_to_end_embedded(sets["pool"], sets.get("axis"))}
         results["memory"] = results["end_to_end"]["embedded"].pop("memory")
         if self.plan.scale_out:
-            scaled = self._scaled_out(sets["pool"])
+            scaled = self._scaled_out(sets["pool"], sets.get("axis"))
             results["intake"]["scaled_out"] = scaled.pop("intake", None)
             results["end_to_end"]["scaled_out"] = scaled
         else:
@@ -329,7 +330,14 @@ class Suite:
         return out
 
     def _axis(
-        self, hub: Proc, procs: list[Proc], ledger: LedgerView, axis_pool: DocumentSet | None
+        self,
+        hub: Proc,
+        procs: list[Proc],
+        ledger: LedgerView,
+        axis_pool: DocumentSet | None,
+        *,
+        label: str = "embedded → national axis",
+        more_apis: Sequence[Proc] = (),
     ) -> dict[str, Any]:
         """End to end to the axis simulator (the adapter's default face), once the adapter has
         synchronised the axis directory (its recipients are routed by `directory:gov_axis`)."""
@@ -342,6 +350,8 @@ class Suite:
                 return {"pending": "the hub did not learn the axis directory within 60 s"}
             time.sleep(0.5)
         wait_delivered(ledger, "gov_axis", 1, 60)
+        if more_apis:  # they may have cached the directory before the adapter published it
+            time.sleep(DIRECTORY_CACHE_SECONDS + 1)
         out = measure_end_to_end(
             hub,
             procs,
@@ -351,8 +361,9 @@ class Suite:
             saturation=self.plan.axis_saturation,
             rate=self.plan.axis_rate,
             fixed=self.plan.axis_fixed,
+            more_apis=more_apis,
         )
-        self._say_e2e("embedded → national axis", out)
+        self._say_e2e(label, out)
         return out
 
     def _say_e2e(self, label: str, out: dict[str, Any]) -> None:
@@ -364,15 +375,16 @@ class Suite:
             f" {latency['p50_ms']:.0f} ms p99 {latency['p99_ms']:.0f} ms"
         )
 
-    def _scaled_out(self, pool: DocumentSet) -> dict[str, Any]:
+    def _scaled_out(self, pool: DocumentSet, axis_pool: DocumentSet | None = None) -> dict[str, Any]:
         """PostgreSQL + RabbitMQ: the intake phases of :class:`ScaledOutIntake`, then end to end with
-        the API processes and `lienthong worker` processes delivering to the agency simulator."""
+        the API processes and `lienthong worker` processes delivering to the agency simulator, then
+        to the national axis simulator (`axis_pool`, when its adapter is installed)."""
         if not backends_available():
             return {"skipped": "PostgreSQL or RabbitMQ does not answer on this machine"}
         small = next(c for c in self.plan.cases if c.name == SMALL)
         scaled = ScaledOutIntake(self)
         out: dict[str, Any] = {"intake": scaled.idle(Documents(pool), small.load)}
-        delivering = scaled.delivering(Documents(pool), small.load, end_to_end=True)
+        delivering = scaled.delivering(Documents(pool), small.load, end_to_end=True, axis_pool=axis_pool)
         out["intake"].update(delivering.pop("intake"))
         out.update(delivering)
         return out
@@ -494,8 +506,16 @@ class ScaledOutIntake:
                 )
         return out
 
-    def delivering(self, documents: Documents, load: Load, *, end_to_end: bool = False) -> dict[str, Any]:
-        """Workers delivering meanwhile: one and two `serve --workers 0`; then, if asked, end to end."""
+    def delivering(
+        self,
+        documents: Documents,
+        load: Load,
+        *,
+        end_to_end: bool = False,
+        axis_pool: DocumentSet | None = None,
+    ) -> dict[str, Any]:
+        """Workers delivering meanwhile: one and two `serve --workers 0`; then, if asked, end to end
+        (to the agency, then to the axis with `axis_pool`)."""
         out: dict[str, Any] = {"intake": {}, "workers": self.plan.scale_out_workers}
         logs = self.suite.logs
         with scaled_out_backends() as backends:
@@ -503,9 +523,15 @@ class ScaledOutIntake:
                 f"scaled out, workers delivering: database {backends.database}, prefix {backends.prefix}"
             )
             agency = self.suite._agency("agency-sim-scaled")
-            with self.suite.running(agency):
+            axis = None
+            if end_to_end and axis_pool is not None:
+                axis = start_simulator("axis-sim-scaled", AXIS_SIMULATOR, logs)
+            sims = [p for p in (agency, axis) if p is not None]
+            with self.suite.running(*sims):
                 assert agency.url
                 config = make_config(self.suite.workdir / "config-scaled", webhook_base=agency.url)
+                if axis is not None:
+                    set_adapter_options(config, "gov_axis", {"base_url": axis.url})
                 env = self._env(backends, config, "data-scaled")
                 first = start_hub("serve-scaled", env, logs, workers=0)
                 workers = [start_worker(f"worker-{i}", env, logs) for i in range(self.plan.scale_out_workers)]
@@ -548,6 +574,15 @@ class ScaledOutIntake:
                                 )
                             )
                             self.suite._say_e2e("scaled out → agency", out)
+                            if axis is not None:
+                                out["axis"] = self.suite._axis(
+                                    first,
+                                    [first, second, *workers],
+                                    ledger,
+                                    axis_pool,
+                                    label="scaled out → national axis",
+                                    more_apis=[second],
+                                )
                 ledger.close()
         return out
 

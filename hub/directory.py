@@ -14,10 +14,11 @@ import time
 from hub.ledger import Ledger
 
 DIRECTORY_KEY = "directory"
+CACHE_SECONDS = 10.0  # how long a process routes by the directory it read last
 
 
 class Directories:
-    def __init__(self, ledger: Ledger, *, ttl_seconds: float = 10.0) -> None:
+    def __init__(self, ledger: Ledger, *, ttl_seconds: float = CACHE_SECONDS) -> None:
         self._ledger = ledger
         self._ttl = ttl_seconds
         self._cache: dict[str, tuple[float, dict[str, str]]] = {}

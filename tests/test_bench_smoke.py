@@ -13,13 +13,14 @@ import pytest
 from bench.__main__ import main
 
 
-def test_quick_bench_runs_end_to_end_and_accounts_for_every_document(tmp_path: Path) -> None:
+def test_quick_bench_runs_end_to_end_and_accounts_for_every_document(
+    tmp_path: Path, postgres_url: str, amqp_url: str
+) -> None:
+    """The whole suite as `make bench` runs it (scaled out included), on a tiny load."""
     results_dir, page = tmp_path / "results", tmp_path / "BENCHMARKS.md"
+    argv = ["--quick", "--scale-out", "--results-dir", str(results_dir), "--doc", str(page)]
 
-    assert (
-        main(["--quick", "--results-dir", str(results_dir), "--doc", str(page), "--workdir", str(tmp_path)])
-        == 0
-    )
+    assert main([*argv, "--workdir", str(tmp_path)]) == 0
 
     results = json.loads((results_dir / "latest.json").read_text(encoding="utf-8"))
     assert results["quick"] is True
@@ -57,6 +58,14 @@ def test_quick_bench_runs_end_to_end_and_accounts_for_every_document(tmp_path: P
     axis = e2e["axis"]  # the national axis simulator, through the gov_axis adapter
     for phase in ("saturation", "fixed_rate"):
         assert axis[phase]["delivered"] == axis[phase]["sent"] == axis[phase]["accepted_202"]
+    # scaled out: two `serve` and two `lienthong worker` on PostgreSQL + RabbitMQ, to both peers
+    scaled = results["end_to_end"]["scaled_out"]
+    for run in (scaled, scaled["axis"]):
+        for phase in ("saturation", "fixed_rate"):
+            assert run[phase]["delivered"] == run[phase]["sent"] == run[phase]["accepted_202"], run[phase]
+    keeps_up = next(r for r in rows if r["aim"].startswith("delivered/s"))
+    for mode in ("embedded → agency", "embedded → axis", "scaled out → agency", "scaled out → axis"):
+        assert mode in keeps_up["reached"], keeps_up
     memory = results["memory"]
     assert memory["status"] == {"202": 1} and memory["delivered"] == 1
     assert memory["peak_rss_bytes"] >= memory["rss_before_bytes"] > 0
