@@ -207,8 +207,23 @@ def start_hub(
         argv += ["--processes", str(processes)]
     proc = _spawn(name, argv, env, logs)
     _wait_http(proc, f"http://127.0.0.1:{port}", "/healthz")
+    if processes > 1:
+        _wait_started(proc, processes)
     _wait_delivery(proc)
     return proc
+
+
+def _wait_started(proc: Proc, processes: int, timeout: float = 60.0) -> None:
+    """Until each of `serve --processes N`'s processes has started its application. /healthz answers
+    as soon as the first has: connections opened before the others are up all go to that one and
+    stay there (kept alive), and the run measures one process instead of N."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.log.read_text(errors="replace").count("Application startup complete") >= processes:
+            return
+        time.sleep(0.1)
+    proc.stop()
+    raise RuntimeError(f"{proc.name}: not all {processes} processes started in {timeout}s; see {proc.log}")
 
 
 def _wait_delivery(proc: Proc, timeout: float = 60.0) -> None:
