@@ -99,18 +99,15 @@ def serve(
         uvicorn.run(api, host=settings.host, port=settings.port, **options)
         return
     api.state.runtime.close()
-    # uvicorn starts each process afresh: it reads the same settings from the environment.
+    # Each process is started afresh and reads the same settings from the environment.
+    from hub.api_processes import ApiProcesses
     from hub.delivery_process import child_environment
 
     os.environ.update(child_environment(settings))
-    uvicorn.run(
-        "hub.api.app:app_from_environment",
-        factory=True,
-        workers=processes,
-        host=settings.host,
-        port=settings.port,
-        **options,
-    )
+    try:
+        ApiProcesses(processes, settings.host, settings.port, options).run()
+    except OSError as error:
+        raise refuse(f"cannot listen on {settings.host}:{settings.port}: {error}") from None
 
 
 @app.command()
