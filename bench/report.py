@@ -431,6 +431,11 @@ def _floor_table(floors: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _scaled_out_label(e2e: dict[str, Any]) -> str:
+    """The scaled-out end-to-end mode: its API and worker processes."""
+    return f"scaled out ({e2e.get('api_processes', '?')} serve + {e2e.get('workers', '?')} workers)"
+
+
 def _embedded_label(e2e: dict[str, Any]) -> str:
     """The embedded end-to-end mode as the hub reported it (/healthz): its delivery process or threads."""
     how = e2e.get("delivery") or {}
@@ -638,8 +643,7 @@ def markdown(results: dict[str, Any], json_path: Path | None = None) -> str:
         "|---|---|---:|---|---|",
         *_e2e_rows(_embedded_label(results["end_to_end"]["embedded"]), results["end_to_end"]["embedded"]),
         *_e2e_rows(
-            f"scaled out ({results['end_to_end']['scaled_out'].get('api_processes', '?')} serve +"
-            f" {results['end_to_end']['scaled_out'].get('workers', '?')} workers)",
+            _scaled_out_label(results["end_to_end"]["scaled_out"]),
             results["end_to_end"]["scaled_out"],
         ),
         "",
@@ -654,11 +658,7 @@ def markdown(results: dict[str, Any], json_path: Path | None = None) -> str:
                 "|---|---|---:|---|---|",
                 *_e2e_rows(_embedded_label(results["end_to_end"]["embedded"]), axis),
                 *(
-                    _e2e_rows(
-                        f"scaled out ({results['end_to_end']['scaled_out'].get('api_processes', '?')} serve +"
-                        f" {results['end_to_end']['scaled_out'].get('workers', '?')} workers)",
-                        scaled_axis,
-                    )
+                    _e2e_rows(_scaled_out_label(results["end_to_end"]["scaled_out"]), scaled_axis)
                     if "saturation" in scaled_axis
                     else []
                 ),

@@ -23,12 +23,12 @@ import threading
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from hub.delivery_process import FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS  # serve's one restart policy
+
 log = logging.getLogger("hub.serve")
 
 APP = "hub.api.app:app_from_environment"
 BACKLOG = 2048  # uvicorn's default
-FIRST_BACKOFF_SECONDS = 1.0
-MAX_BACKOFF_SECONDS = 30.0
 STOP_SECONDS = 30.0  # a process still running this long after SIGTERM is killed
 
 
